@@ -1,0 +1,42 @@
+# LVR Workbench. Every target creates or updates .venv itself.
+#   make app     the workbench on the demo workspace (http://127.0.0.1:7860)
+#   make test    the whole test suite (installs what it needs first)
+#   make bench   the benchmarks, one JSON line each
+#   make lint    ruff
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+EXTRAS ?= train,notebooks,data,dev
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: venv app test bench lint clean-venv
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	# torch first, pinned: the CPU wheel (see docs/install.md)
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -c constraints.txt -e ".[$(EXTRAS)]"
+	# CUDA-only builds that break transformers' imports on CPU torch, if anything dragged them in
+	-$(PIP) uninstall -q -y torchvision torchaudio torchcodec 2>/dev/null
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+app: $(STAMP)
+	$(PY) app.py $(APP_ARGS)
+
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	@for b in bench/*.py; do echo "# $$b" >&2; $(PY) $$b || exit 1; done
+
+lint: $(STAMP)
+	$(PY) -m ruff check lvr workbench app.py tests bench
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,28 @@
+"""`lvr` command line: one click group, one module per command family.
+
+Each module listed in COMMAND_MODULES defines `register(group)` that adds its commands.
+Run `lvr --help` for the list.
+"""
+from __future__ import annotations
+
+import importlib
+
+import click
+
+COMMAND_MODULES = [
+    "lvr.cli.workspace_cmds",
+]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="lvr-workbench")
+def cli() -> None:
+    """LVR Workbench: long-video reasoning data, training and evaluation."""
+
+
+for _name in COMMAND_MODULES:
+    importlib.import_module(_name).register(cli)
+
+
+def main() -> None:
+    cli()

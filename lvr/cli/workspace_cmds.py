@@ -1,0 +1,101 @@
+"""`lvr init`, `lvr ingest`, `lvr videos`, `lvr qa`, `lvr stats`: the workspace from the shell."""
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+
+def _table(rows: list[dict], cols: list[str]) -> str:
+    if not rows:
+        return "(none)"
+    cells = [[str(r.get(c, "")) if r.get(c) is not None else "" for c in cols] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(cols, widths)), "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)) for row in cells]
+    return "\n".join(lines)
+
+
+def register(cli: click.Group) -> None:
+    @cli.command()
+    @click.argument("workspace", type=click.Path(file_okay=False))
+    def init(workspace: str) -> None:
+        """Create (or upgrade) a workspace folder."""
+        from lvr.store import Workspace
+
+        ws = Workspace.open(workspace, create=True)
+        click.echo(f"workspace {ws.root} (schema v{ws.schema_version})")
+
+    @cli.command()
+    @click.argument("workspace", type=click.Path(file_okay=False))
+    @click.argument("paths", nargs=-1, required=True, type=click.Path())
+    @click.option("--copy/--link", default=False, help="Copy files into media/ (default: reference them in place).")
+    @click.option("--clip-seconds", default=10.0, show_default=True, help="Clip length for captioning.")
+    @click.option("--split", type=click.Choice(["sft", "rl", "eval"]), default=None, help="Assign videos to a split.")
+    @click.option("--strict", is_flag=True, help="Exit with status 1 if any file failed.")
+    def ingest(workspace: str, paths: tuple[str, ...], copy: bool, clip_seconds: float, split: str | None,
+               strict: bool) -> None:
+        """Add video files and folders to a workspace (content-hash dedup; bad files reported, batch continues)."""
+        from tqdm import tqdm
+
+        from lvr.ingest import expand_paths, ingest as do_ingest
+        from lvr.store import Workspace
+
+        ws = Workspace.open(workspace, create=True)
+        files = expand_paths(paths)
+        with tqdm(total=len(files), unit="file", desc="ingest", file=sys.stderr) as bar:
+            report = do_ingest(ws, files, copy=copy, clip_seconds=clip_seconds, split=split,
+                               progress=lambda _p: bar.update())
+        click.echo(f"added {len(report.added)}, already present {len(report.duplicates)}, failed {len(report.errors)}")
+        for path, cause in report.errors:
+            click.echo(f"ERROR {cause}", err=True)
+        if strict and report.errors:
+            sys.exit(1)
+
+    @cli.command()
+    @click.argument("workspace", type=click.Path(exists=True, file_okay=False))
+    @click.option("--split", default=None)
+    @click.option("--search", "text", default=None, help="Filter by file name or caption text.")
+    @click.option("--json", "as_json", is_flag=True)
+    def videos(workspace: str, split: str | None, text: str | None, as_json: bool) -> None:
+        """List the workspace's videos with caption/QA counts."""
+        from lvr.store import Workspace
+
+        rows = Workspace.open(workspace).list_videos(split=split, text=text)
+        for r in rows:
+            r["duration"] = f"{r['duration']:.1f}s"
+            r["size"] = f"{r['width']}x{r['height']}"
+            r["captions"] = f"{r['n_captioned']}/{r['n_clips']}"
+        if as_json:
+            click.echo(json.dumps(rows, indent=1, default=str))
+        else:
+            click.echo(_table(rows, ["id", "filename", "duration", "fps", "size", "split", "captions", "n_qa",
+                                     "n_approved"]))
+
+    @cli.command()
+    @click.argument("workspace", type=click.Path(exists=True, file_okay=False))
+    @click.option("--status", default=None)
+    @click.option("--category", default=None)
+    @click.option("--split", default=None)
+    @click.option("--search", "text", default=None)
+    @click.option("--page", default=1)
+    @click.option("--page-size", default=20)
+    def qa(workspace: str, status, category, split, text, page, page_size) -> None:
+        """List QA items (filters mirror the review queue)."""
+        from lvr.store import Workspace
+
+        items, total = Workspace.open(workspace).query_qa(status=status, category=category, split=split, text=text,
+                                                          page=page, page_size=page_size)
+        for it in items:
+            it["question"] = it["question"][:70]
+        click.echo(_table(items, ["id", "video_id", "category", "status", "split", "answer", "question"]))
+        click.echo(f"{total} items match")
+
+    @cli.command()
+    @click.argument("workspace", type=click.Path(exists=True, file_okay=False))
+    def stats(workspace: str) -> None:
+        """Counts of videos, clips, captions and QA items."""
+        from lvr.store import Workspace
+
+        click.echo(json.dumps(Workspace.open(workspace).stats(), indent=1))

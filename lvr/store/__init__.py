@@ -1,0 +1,16 @@
+"""The workspace store: one folder, one SQLite file (sqlite-utils), forward-only migrations.
+
+    from lvr.store import Workspace
+    ws = Workspace.open("demo", create=True)
+    items, total = ws.query_qa(status="pending", category="temporal", text="kitchen")
+
+Imports nothing else from `lvr` (it is the bottom layer).
+"""
+from .qa import LETTERS, StaleEditError, validate_qa
+from .schema import CATEGORIES, JOB_STATUSES, QA_STATUSES, SCHEMA_VERSION, SPLITS, migrate
+from .workspace import Workspace, WorkspaceError
+
+__all__ = [
+    "Workspace", "WorkspaceError", "StaleEditError", "validate_qa", "migrate",
+    "CATEGORIES", "QA_STATUSES", "SPLITS", "JOB_STATUSES", "LETTERS", "SCHEMA_VERSION",
+]

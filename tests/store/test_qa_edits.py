@@ -1,0 +1,66 @@
+"""QA edits: revisions on every edit, validation, status changes, bulk review, agreement."""
+import pytest
+
+from lvr.store import StaleEditError
+
+from .conftest import make_item
+
+
+def test_every_edit_writes_a_revision(ws, video_id):
+    qid = ws.add_qa(make_item(video_id))
+    item = ws.update_qa(qid, {"question": "Edited?", "options": ["w", "x", "y", "z"]}, expected_version=1,
+                        who="alice")
+    assert item["version"] == 2 and item["updated_by"] == "alice"
+    ws.set_status(qid, "rejected", expected_version=2, who="bob", reason="ambiguous")
+    revs = ws.revisions(qid)
+    assert [(r["who"], r["action"], r["version"]) for r in revs] == [("alice", "edit", 2), ("bob", "rejected", 3)]
+    assert revs[0]["before"]["question"].startswith("Question 0")
+    assert revs[0]["after"] == {"question": "Edited?", "options": ["w", "x", "y", "z"]}
+    assert revs[1]["comment"] == "ambiguous"
+    stored = ws.get_qa(qid)
+    assert stored["status"] == "rejected" and stored["reject_reason"] == "ambiguous"
+    assert stored["options"] == ["w", "x", "y", "z"]
+
+
+def test_stale_edit_is_refused_and_nothing_overwritten(ws, video_id):
+    qid = ws.add_qa(make_item(video_id))
+    ws.update_qa(qid, {"question": "Alice's version"}, expected_version=1, who="alice")
+    with pytest.raises(StaleEditError, match="changed by alice") as e:
+        ws.update_qa(qid, {"question": "Bob's version"}, expected_version=1, who="bob")
+    assert e.value.actual == 2
+    assert ws.get_qa(qid)["question"] == "Alice's version"
+    assert len(ws.revisions(qid)) == 1
+
+
+@pytest.mark.parametrize("change,msg", [
+    ({"answer": "E"}, "answer"), ({"options": ["a", "b"]}, "options"), ({"category": "music"}, "category"),
+    ({"status": "done"}, "status"), ({"question": "  "}, "question"), ({"version": 9}, "cannot be edited"),
+])
+def test_invalid_edits_are_refused(ws, video_id, change, msg):
+    qid = ws.add_qa(make_item(video_id))
+    with pytest.raises(ValueError, match=msg):
+        ws.update_qa(qid, change, expected_version=1, who="alice")
+    assert ws.get_qa(qid)["version"] == 1 and ws.revisions(qid) == []
+
+
+def test_bulk_status_of_a_filtered_set(ws, video_id):
+    ws.add_qa_many([make_item(video_id, i) for i in range(8)])
+    n = ws.bulk_set_status("approved", who="carol", category="temporal")
+    assert n == 2
+    assert ws.review_progress()["by_status"] == {"pending": 6, "draft": 0, "approved": 2, "rejected": 0}
+    assert ws.review_progress()["per_annotator"] == {"carol": {"approved": 2}}
+
+
+def test_agreement_on_items_reviewed_twice(ws, video_id):
+    ids = [ws.add_qa(make_item(video_id, i)) for i in range(4)]
+    verdicts = {"alice": ["approved", "approved", "rejected", "approved"],
+                "bob": ["approved", "rejected", "rejected", "approved"]}
+    for who, vs in verdicts.items():
+        for qid, v in zip(ids, vs):
+            ws.set_status(qid, v, expected_version=ws.get_qa(qid)["version"], who=who)
+    ag = ws.agreement()
+    assert ag["items_reviewed_twice"] == 4
+    (pair,) = ag["pairs"]
+    assert pair["agreement"] == pytest.approx(0.75)
+    # kappa: po=.75, pa=.75 approve, pb=.5 approve → pe=.375+.125=.5 → (.75-.5)/.5 = .5
+    assert pair["kappa"] == pytest.approx(0.5)

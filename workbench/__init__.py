@@ -1,0 +1,1 @@
+"""The Gradio workbench: one module per tab; handlers call `lvr` only (no business logic here)."""

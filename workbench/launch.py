@@ -1,0 +1,72 @@
+"""Command-line launch of the workbench: argument parsing, auth rules, demo workspace.
+
+    python app.py --workspace ws --host 0.0.0.0 --auth alice:secret
+"""
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import os
+import sys
+from pathlib import Path
+
+DEFAULT_WORKSPACE = Path(os.environ.get("LVR_DEMO_WORKSPACE", "workspaces/demo"))
+
+
+def is_loopback(host: str) -> bool:
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_auth(auth: str | None, auth_file: str | None) -> list[tuple[str, str]]:
+    """`user:pass` and/or a file of `user:pass` lines → [(user, pass)]; bad lines name the file and line."""
+    pairs: list[tuple[str, str]] = []
+    sources = []
+    if auth:
+        sources.append(("--auth", 1, auth))
+    if auth_file:
+        for i, line in enumerate(Path(auth_file).read_text().splitlines(), 1):
+            if line.strip() and not line.lstrip().startswith("#"):
+                sources.append((auth_file, i, line.strip()))
+    for where, line_no, text in sources:
+        user, sep, password = text.partition(":")
+        if not sep or not user or not password:
+            raise SystemExit(f"{where}:{line_no}: expected user:password")
+        pairs.append((user, password))
+    return pairs
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="app.py", description="LVR Workbench")
+    p.add_argument("--workspace", type=Path, default=None,
+                   help=f"workspace folder (default: the demo workspace {DEFAULT_WORKSPACE}, created on first run)")
+    p.add_argument("--host", default="127.0.0.1", help="bind address (non-loopback requires --auth/--auth-file)")
+    p.add_argument("--port", type=int, default=int(os.environ.get("LVR_PORT", 7860)))
+    p.add_argument("--auth", default=None, help="user:password")
+    p.add_argument("--auth-file", default=None, help="file with one user:password per line")
+    p.add_argument("--no-demo", action="store_true", help="do not build the demo corpus into an empty workspace")
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    auth = parse_auth(args.auth, args.auth_file)
+    if not is_loopback(args.host) and not auth:
+        sys.exit(f"refusing to bind {args.host} without --auth or --auth-file (the workbench edits data)")
+    from lvr.store import Workspace
+    from workbench.app import build_app, ensure_demo_workspace
+
+    if args.workspace is None:
+        ws = ensure_demo_workspace(DEFAULT_WORKSPACE, build=not args.no_demo)
+    else:
+        ws = Workspace.open(args.workspace, create=True)
+    demo = build_app(ws)
+    print(f"LVR Workbench on http://{args.host}:{args.port}  (workspace {ws.root})", flush=True)
+    demo.queue(default_concurrency_limit=4).launch(
+        server_name=args.host, server_port=args.port, auth=auth or None,
+        allowed_paths=[str(ws.root)], show_error=True,
+    )
