@@ -11,6 +11,7 @@ import click
 
 COMMAND_MODULES = [
     "lvr.cli.workspace_cmds",
+    "lvr.cli.jobs_cmds",
 ]
 
 
