@@ -12,7 +12,7 @@ EXTRAS ?= train,notebooks,data,dev
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: venv app test bench lint clean-venv
+.PHONY: venv sysdeps app test bench lint clean-venv
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,10 +26,18 @@ $(STAMP): pyproject.toml constraints.txt
 
 venv: $(STAMP)
 
+# Debian packages the browser tests need (headless Chromium driven by Playwright).
+sysdeps:
+	@command -v chromium >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get install -y -q --no-install-recommends chromium >/dev/null 2>&1 || \
+	  { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q --no-install-recommends chromium >/dev/null; }; }
+	@command -v chromium >/dev/null && echo "chromium: $$(command -v chromium)"
+
 app: $(STAMP)
 	$(PY) app.py $(APP_ARGS)
 
-test: $(STAMP)
+test: $(STAMP) sysdeps
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
