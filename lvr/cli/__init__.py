@@ -11,7 +11,11 @@ import click
 
 COMMAND_MODULES = [
     "lvr.cli.workspace_cmds",
+    "lvr.cli.model_cmds",
     "lvr.cli.jobs_cmds",
+    "lvr.cli.eval_cmds",
+    "lvr.cli.datagen_cmds",
+    "lvr.cli.train_cmds",
 ]
 
 

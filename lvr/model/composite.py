@@ -1,0 +1,235 @@
+"""The composite video LM: transformers vision tower → pooling MLP projector → any causal LM.
+
+    model = CompositeVideoLM.from_configs(SiglipVisionConfig(...), Qwen2Config(...),
+                                          {"pool_size": 8}, CompositeOptions(), tokenizer=tok)
+    embeds = model.encode_frames(frames)          # [N * pool_size**2, d_lm], one frame at a time
+    model.save("ckpt")                            # llm/ vision_tower/ mm_projector/ lvr_config.json
+
+Checkpoint layout: `llm/` is a plain HF causal-LM folder (safetensors + tokenizer) that
+transformers' AutoModelForCausalLM and vLLM load unchanged; `vision_tower/` is an HF vision
+model folder (SiglipVisionModel, CLIPVisionModel, …); `mm_projector/` holds the projector's
+config.json + model.safetensors; `lvr_config.json` + the tokenizer sit at the top level.
+Positions are plain 1-D (the LM's own RoPE), so prompt embeddings work in vLLM as they are.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Sequence
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .base import VideoLayout, VideoLM, as_frames_tensor
+from .config import LVR_CONFIG, CompositeOptions, write_json
+from .projector import ProjectorConfig, VideoProjector
+
+LLM_DIR, VISION_DIR, PROJECTOR_DIR = "llm", "vision_tower", "mm_projector"
+
+
+def _vision_geometry(vision_config) -> tuple[int, int]:
+    image_size = getattr(vision_config, "image_size", None)
+    patch_size = getattr(vision_config, "patch_size", None)
+    if not isinstance(image_size, int) or not isinstance(patch_size, int):
+        raise ValueError(f"vision config {type(vision_config).__name__} needs integer image_size and patch_size")
+    return image_size, image_size // patch_size  # the patch conv drops a remainder (384 / 14 → 27)
+
+
+def _drop_dequantized_gguf(llm: nn.Module) -> None:
+    """A GGUF LM loaded *dequantized* is a plain dense model: forget the loader's bookkeeping so it
+    trains and saves as safetensors. A GGUF LM still in packed blocks is refused (not trainable)."""
+    quantizer = getattr(llm, "hf_quantizer", None)
+    if quantizer is None:
+        return
+    qc = quantizer.quantization_config
+    if str(getattr(qc, "quant_method", "")).lower().endswith("gguf") and getattr(qc, "dequantize", False):
+        llm.hf_quantizer = None
+        if hasattr(llm.config, "quantization_config"):
+            delattr(llm.config, "quantization_config")
+        return
+    raise ValueError(f"the LM is quantized ({getattr(qc, 'quant_method', qc)}); a composite needs dense weights "
+                     "(for GGUF: from_pretrained(..., gguf_file=…, quantization_config=GgufConfig(dequantize=True)))")
+
+
+class CompositeVideoLM(VideoLM):
+    model_type = "lvr_composite"
+    frames_per_group = 1
+
+    def __init__(self, vision_tower: nn.Module, projector: VideoProjector, llm: nn.Module,
+                 options: CompositeOptions, tokenizer=None):
+        super().__init__(tokenizer)
+        self.vision_tower = vision_tower
+        self.projector = projector
+        self.llm = llm
+        self.options = options
+        self.image_size, grid = _vision_geometry(vision_tower.config)
+        if grid != projector.config.grid_size:
+            raise ValueError(f"projector grid_size {projector.config.grid_size} != vision tower grid {grid}")
+        lm_hidden = llm.get_input_embeddings().weight.shape[1]
+        if projector.config.lm_hidden != lm_hidden:
+            raise ValueError(f"projector lm_hidden {projector.config.lm_hidden} != LM hidden size {lm_hidden}")
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_configs(cls, vision_config, llm_config, projector: dict | ProjectorConfig | None = None,
+                     options: CompositeOptions | None = None, tokenizer=None) -> "CompositeVideoLM":
+        """Random-init components from transformers configs (works under `torch.device("meta")`)."""
+        from transformers import AutoModel, AutoModelForCausalLM
+
+        vision = AutoModel.from_config(vision_config)
+        llm = AutoModelForCausalLM.from_config(llm_config)
+        return cls.around_llm(llm, vision, projector, options, tokenizer)
+
+    @classmethod
+    def around_llm(cls, llm: nn.Module, vision_tower: nn.Module, projector: dict | ProjectorConfig | None = None,
+                   options: CompositeOptions | None = None, tokenizer=None) -> "CompositeVideoLM":
+        """Wrap an existing causal LM (e.g. a pretrained one) with a vision tower and a new projector."""
+        options = options or CompositeOptions()
+        _drop_dequantized_gguf(llm)
+        if not isinstance(projector, ProjectorConfig):
+            _, grid = _vision_geometry(vision_tower.config)
+            fields = dict(projector or {})
+            fields.setdefault("vision_hidden", vision_tower.config.hidden_size)
+            fields.setdefault("lm_hidden", llm.get_input_embeddings().weight.shape[1])
+            fields.setdefault("grid_size", grid)
+            projector = ProjectorConfig.from_dict(fields)
+        proj = VideoProjector(projector)
+        ref = llm.get_input_embeddings().weight
+        proj.to(device=ref.device, dtype=ref.dtype)
+        model = cls(vision_tower, proj, llm, options, tokenizer)
+        if tokenizer is not None:
+            from .chat_format import chat_template
+            from .tokenizer import ensure_tokens
+
+            ensure_tokens(tokenizer, llm, [options.video_token])
+            tokenizer.chat_template = chat_template(options.video_token)  # the format build_inputs renders
+            model.sync_generation_config()
+        return model
+
+    def sync_generation_config(self) -> None:
+        """Make the LM's generation config stop at <|im_end|>/eos and pad with the tokenizer's pad."""
+        gc = getattr(self.llm, "generation_config", None)
+        if gc is None or self.tokenizer is None:
+            return
+        gc.eos_token_id = self.eos_token_ids()
+        gc.pad_token_id = self.tokenizer.pad_token_id
+        self.llm.config.pad_token_id = self.tokenizer.pad_token_id
+
+    # ------------------------------------------------------------------ contract
+    @property
+    def causal_lm(self) -> nn.Module:
+        return self.llm
+
+    @property
+    def video_token(self) -> str:
+        return self.options.video_token
+
+    @property
+    def video_markup(self) -> str:
+        return self.options.video_token
+
+    @property
+    def tokens_per_frame(self) -> int:
+        return self.projector.config.tokens_per_frame
+
+    def tokens_per_group(self, frame_size: tuple[int, int] | None = None) -> int:
+        return self.tokens_per_frame
+
+    def video_layout(self, num_frames: int, frame_size: tuple[int, int] | None = None,
+                     timestamps: Sequence[float] | None = None) -> VideoLayout:
+        return VideoLayout(num_frames=int(num_frames), frames_per_group=1, tokens_per_group=self.tokens_per_frame,
+                           timestamps=tuple(float(t) for t in timestamps) if timestamps is not None else None)
+
+    def video_layout_for_tokens(self, n_tokens: int) -> VideoLayout:
+        if n_tokens % self.tokens_per_frame:
+            raise ValueError(f"{n_tokens} video tokens is not a multiple of {self.tokens_per_frame} per frame")
+        return self.video_layout(n_tokens // self.tokens_per_frame)
+
+    def preprocess(self, frames) -> torch.Tensor:
+        """uint8 [N, H, W, 3] → normalised pixel values [N, 3, S, S] (bicubic, antialiased resize)."""
+        x = as_frames_tensor(frames).to(self.device)
+        s = self.image_size
+        if x.shape[-2:] != (s, s):
+            x = F.interpolate(x, size=(s, s), mode="bicubic", align_corners=False, antialias=True)
+        x = x.clamp(0, 255) / 255.0
+        mean = torch.tensor(self.options.image_mean, device=x.device).view(1, 3, 1, 1)
+        std = torch.tensor(self.options.image_std, device=x.device).view(1, 3, 1, 1)
+        return ((x - mean) / std).to(self.vision_tower.dtype)
+
+    def vision_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """Patch features [N, grid*grid, C] of the vision tower (class token dropped)."""
+        layer = self.options.vision_select_layer
+        out = self.vision_tower(pixel_values=pixel_values, output_hidden_states=layer != -1)
+        feats = out.last_hidden_state if layer == -1 else out.hidden_states[layer]
+        n_patches = self.projector.config.grid_size ** 2
+        if feats.shape[1] == n_patches + 1:  # CLIP-style class token first
+            feats = feats[:, 1:]
+        if feats.shape[1] != n_patches:
+            raise ValueError(f"vision tower returned {feats.shape[1]} tokens per frame, expected {n_patches}")
+        return feats
+
+    def encode_frames(self, frames, batch_size: int | None = None) -> torch.Tensor:
+        """Each frame independently: vision tower → pool → MLP; returns [N * tokens_per_frame, d_lm]."""
+        pixels = self.preprocess(frames)
+        bs = batch_size or self.options.encode_batch_size
+        chunks = [self.projector(self.vision_features(pixels[i:i + bs]).to(self.projector.fc1.weight.dtype))
+                  for i in range(0, pixels.shape[0], bs)]
+        return torch.cat(chunks, 0).flatten(0, 1).to(self.dtype)
+
+    def _expand_video(self, layout: VideoLayout) -> list[int]:
+        vid = self.video_token_id
+        if not self.options.timestamp_text:
+            return [vid] * layout.num_tokens
+        if layout.timestamps is None:
+            raise ValueError("this model puts timestamp text before each frame (timestamp_text=true): "
+                             "pass timestamps to video_layout()/prepare()")
+        out: list[int] = []
+        for t in layout.timestamps:
+            out += self.tokenizer.encode(self.options.timestamp_format.format(t), add_special_tokens=False)
+            out += [vid] * self.tokens_per_frame
+        return out
+
+    def build_position_ids(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                           layouts=None) -> torch.Tensor:
+        """1-D positions [B, S]: 0.. over real tokens, 0 on padding (HF's convention)."""
+        if attention_mask is None:
+            return torch.arange(input_ids.shape[1], device=input_ids.device).expand(input_ids.shape[0], -1).clone()
+        pos = attention_mask.long().cumsum(-1) - 1
+        return pos.masked_fill(attention_mask == 0, 0)
+
+    def parameter_counts(self) -> dict[str, int]:
+        count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+        parts = {"vision_tower": count(self.vision_tower), "mm_projector": count(self.projector),
+                 "llm": count(self.llm)}
+        parts["total"] = sum(parts.values())
+        return parts
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, directory: str | Path) -> Path:
+        self._need_tokenizer()
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        self.sync_generation_config()
+        self.llm.save_pretrained(d / LLM_DIR)
+        self.tokenizer.save_pretrained(d / LLM_DIR)
+        self.vision_tower.save_pretrained(d / VISION_DIR)
+        self.projector.save(d / PROJECTOR_DIR)
+        self.tokenizer.save_pretrained(d)
+        write_json(d / LVR_CONFIG, self.options.to_dict())
+        return d
+
+    @classmethod
+    def load(cls, directory: str | Path, *, device=None, dtype=None, trust_remote_code: bool = False
+             ) -> "CompositeVideoLM":
+        from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer
+
+        d = Path(directory)
+        options = CompositeOptions.from_dict(json.loads((d / LVR_CONFIG).read_text()), str(d / LVR_CONFIG))
+        tokenizer = AutoTokenizer.from_pretrained(str(d), trust_remote_code=trust_remote_code)
+        vision = AutoModel.from_pretrained(str(d / VISION_DIR), dtype=dtype, trust_remote_code=trust_remote_code)
+        llm = AutoModelForCausalLM.from_pretrained(str(d / LLM_DIR), dtype=dtype,
+                                                   trust_remote_code=trust_remote_code)
+        projector = VideoProjector.load(d / PROJECTOR_DIR, dtype=dtype)
+        model = cls(vision, projector, llm, options, tokenizer)
+        return model.to(device) if device is not None else model

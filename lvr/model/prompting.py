@@ -1,0 +1,155 @@
+"""Prompts and response parsing for the `<think>…</think><answer>…</answer>` format.
+
+    from lvr.model.prompting import build_messages, format_target, parse_response
+    msgs = build_messages("What happens first?", ["a", "b", "c", "d"], think=True)
+    parse_response("<think>…</think><answer>(B)</answer>").letter   # -> "B"
+
+`build_messages` gives chat messages with a `{"type": "video"}` item where the video tokens go;
+the adapters' `build_inputs` renders them. `parse_response` is used by rewards and evaluation:
+it is tolerant about how the letter is written ("(B)", "B.", "b", "Answer: B", "B) text") but
+strict about the tags: `format_ok` is true only when the whole output is
+`<think>…</think>\\s*<answer>…</answer>` (or `<answer>…</answer>` when thinking is off).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Sequence
+
+LETTERS = "ABCDEFGHIJ"
+
+THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
+ANSWER_OPEN, ANSWER_CLOSE = "<answer>", "</answer>"
+REASONING_TAGS = (THINK_OPEN, THINK_CLOSE, ANSWER_OPEN, ANSWER_CLOSE)
+
+SYSTEM_PROMPT_THINK = (
+    "You are a helpful assistant that watches videos and answers questions about them. "
+    "First think about the question step by step, describing what you see in the video, inside "
+    "<think> </think> tags. Then give the final answer inside <answer> </answer> tags. "
+    "For a multiple-choice question the answer is only the letter of the correct option, "
+    "for example <think>reasoning here</think><answer>B</answer>."
+)
+SYSTEM_PROMPT_NO_THINK = (
+    "You are a helpful assistant that watches videos and answers questions about them. "
+    "Give the final answer directly inside <answer> </answer> tags, without any reasoning. "
+    "For a multiple-choice question the answer is only the letter of the correct option, "
+    "for example <answer>B</answer>."
+)
+
+
+def system_prompt(think: bool = True) -> str:
+    return SYSTEM_PROMPT_THINK if think else SYSTEM_PROMPT_NO_THINK
+
+
+def format_mcq(question: str, options: Sequence[str] | None = None) -> str:
+    """The question followed by one "A. option" line per option (no options: the question alone)."""
+    question = question.strip()
+    if not options:
+        return question
+    if len(options) > len(LETTERS):
+        raise ValueError(f"at most {len(LETTERS)} options are supported, got {len(options)}")
+    lines = [question] + [f"{LETTERS[i]}. {str(opt).strip()}" for i, opt in enumerate(options)]
+    return "\n".join(lines)
+
+
+def format_target(reasoning: str | None, answer: str, think: bool = True) -> str:
+    """The assistant turn used as the SFT target: `<think>\\n…\\n</think>\\n<answer>X</answer>`."""
+    answer = answer.strip()
+    if not think:
+        return f"{ANSWER_OPEN}{answer}{ANSWER_CLOSE}"
+    return f"{THINK_OPEN}\n{(reasoning or '').strip()}\n{THINK_CLOSE}\n{ANSWER_OPEN}{answer}{ANSWER_CLOSE}"
+
+
+def build_messages(question: str, options: Sequence[str] | None = None, *, think: bool = True,
+                   video: bool = True, target: str | None = None, system: str | None = None) -> list[dict]:
+    """Chat messages for one video question; `target` (the assistant text) is appended when given."""
+    content: list[dict] = []
+    if video:
+        content.append({"type": "video"})
+    content.append({"type": "text", "text": format_mcq(question, options)})
+    messages = [
+        {"role": "system", "content": system if system is not None else system_prompt(think)},
+        {"role": "user", "content": content},
+    ]
+    if target is not None:
+        messages.append({"role": "assistant", "content": target})
+    return messages
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """What `parse_response` found. `answer` is the answer span (or the best fallback text)."""
+
+    thinking: str | None
+    answer: str | None
+    letter: str | None
+    format_ok: bool
+
+
+_FULL_THINK = re.compile(r"^\s*<think>(.*?)</think>\s*<answer>(.*?)</answer>\s*$", re.DOTALL)
+_FULL_NO_THINK = re.compile(r"^\s*<answer>(.*?)</answer>\s*$", re.DOTALL)
+_THINK = re.compile(r"<think>(.*?)(?:</think>|$)", re.DOTALL)
+_ANSWER = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
+_PREFIX = re.compile(
+    r"^(?:(?:the\s+)?(?:final\s+|correct\s+)?(?:answer|option|choice)(?:\s+is)?\s*[:：\-]?\s*)+", re.IGNORECASE)
+
+
+def extract_letter(answer: str | None, n_options: int = 4, options: Sequence[str] | None = None) -> str | None:
+    """The option letter in an answer string, or None.
+
+    Accepts "B", "b", "(B)", "B.", "B)", "B: text", "B. text", "Answer: B", "The answer is (b)";
+    a lowercase letter counts only when it stands alone (so "a dog" is not "A"). With `options`,
+    an answer equal to an option's text (case/punctuation-insensitive) maps to that option.
+    """
+    if answer is None:
+        return None
+    valid = LETTERS[:max(1, min(n_options if not options else len(options), len(LETTERS)))]
+    text = answer.strip().strip("*_`\"' ")
+    text = _PREFIX.sub("", text).strip()
+    m = re.fullmatch(r"[\(\[]?([A-Za-z])[\)\]]?[.:]?", text)
+    if m and m.group(1).upper() in valid:
+        return m.group(1).upper()
+    m = re.match(r"^[\(\[]?([A-Z])(?:[\)\]][.:]?|[.:])?(?=\s|$)", text)
+    if m and m.group(1) in valid:
+        return m.group(1)
+    m = re.match(r"^[\(\[]([a-z])[\)\]]", text)
+    if m and m.group(1).upper() in valid:
+        return m.group(1).upper()
+    if options:
+        norm = _normalise(text)
+        for i, opt in enumerate(options):
+            if norm and norm == _normalise(str(opt)):
+                return LETTERS[i]
+    return None
+
+
+def _normalise(s: str) -> str:
+    return re.sub(r"[^a-z0-9]+", " ", s.lower()).strip()
+
+
+def parse_response(text: str, *, think: bool = True, n_options: int = 4,
+                   options: Sequence[str] | None = None) -> Parsed:
+    """Split a model output into thinking, answer and option letter, and check the format.
+
+    `think=False` expects `<answer>…</answer>` alone. Missing or unbalanced tags make
+    `format_ok` false; the answer is then taken from whatever follows `</think>` (or the whole
+    text) so accuracy can still be scored separately from format.
+    """
+    text = text or ""
+    full = (_FULL_THINK if think else _FULL_NO_THINK).match(text)
+    # A nested or repeated tag means the model did not follow the format (lenient parse below).
+    single = all(text.count(tag) == 1 for tag in (REASONING_TAGS if think else (ANSWER_OPEN, ANSWER_CLOSE)))
+    if full and single:
+        thinking = full.group(1).strip() if think else None
+        answer = full.group(2 if think else 1).strip()
+        return Parsed(thinking, answer, extract_letter(answer, n_options, options), True)
+    tm = _THINK.search(text)
+    thinking = tm.group(1).strip() if tm else None
+    am = _ANSWER.search(text)
+    if am:
+        answer = am.group(1).strip()
+    else:
+        tail = text.split(THINK_CLOSE, 1)[1] if THINK_CLOSE in text else ("" if tm else text)
+        tail = tail.replace(ANSWER_OPEN, "").replace(ANSWER_CLOSE, "").strip()
+        answer = tail or None
+    return Parsed(thinking, answer, extract_letter(answer, n_options, options), False)
