@@ -1,0 +1,110 @@
+"""`ModelAnswerer`: a checkpoint answering evaluation items from sampled video frames.
+
+    from lvr.eval import ModelAnswerer, run_eval, EvalConfig
+    answerer = ModelAnswerer("ws/checkpoints/grpo-…", max_new_tokens=512)
+    run_eval(ws, answerer, EvalConfig(split="eval", frames=16), checkpoint="grpo-…")
+
+Per batch, each distinct video is sampled once (`lvr.video.sample_frames`, exact mode, N
+uniform frames over the whole video — the questions are about the whole long video),
+optionally through the workspace frame cache, and encoded once (`model.encode_frames`); every
+question on that video reuses the embeddings (`model.build_inputs`). Then
+`lvr.model.generate_batch` generates greedily (temperature 0 by default) and each output is
+parsed with `lvr.model.prompting.parse_response` (with the item's options, so an answer
+written as the option text counts). `lvr.model` (torch, transformers) is imported when the
+answerer is built, so `lvr.eval` itself imports without the model stack.
+
+The runner puts `video_path` (absolute) and `video_sha` on each item before calling.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+from .answerer import Prediction, prediction_from_text
+
+
+class ModelAnswerer:
+    """Answer items with a checkpoint through `lvr.model` (loaded once, reused for every batch)."""
+
+    needs_video = True
+
+    def __init__(self, checkpoint_dir: str | Path | None = None, *, model: Any = None, max_new_tokens: int = 512,
+                 temperature: float = 0.0, think: bool = True, sampling_mode: str = "exact",
+                 frame_cache_dir: str | Path | None = None, device: str | None = None):
+        if max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
+        if temperature < 0:
+            raise ValueError(f"temperature must be >= 0, got {temperature}")
+        if model is None and checkpoint_dir is None:
+            raise ValueError("ModelAnswerer needs a checkpoint directory (or a loaded model=)")
+        self.checkpoint_dir = None if checkpoint_dir is None else str(checkpoint_dir)
+        self.max_new_tokens, self.temperature, self.think = int(max_new_tokens), float(temperature), bool(think)
+        self.sampling_mode = sampling_mode
+        self.frame_cache_dir = Path(frame_cache_dir) if frame_cache_dir else None
+        if model is None:
+            from lvr.model import load_model
+
+            if not Path(self.checkpoint_dir).is_dir():
+                raise FileNotFoundError(f"checkpoint directory {self.checkpoint_dir} does not exist")
+            model = load_model(self.checkpoint_dir, device=device)
+        self.model = model
+        self.name = "model"
+        self.frames_sampled = 0     # decoded videos (for callers and tests: once per video per batch)
+
+    # ------------------------------------------------------------------ frames
+    def _sample(self, path: str, sha: str | None, frames: int):
+        from lvr.video import SamplingSpec, sample_frames
+
+        spec = SamplingSpec(mode=self.sampling_mode, num_frames=int(frames))
+        self.frames_sampled += 1
+        if self.frame_cache_dir is not None:
+            from lvr.video import FrameCache, cached_sample
+
+            return cached_sample(path, spec, FrameCache(self.frame_cache_dir), sha=sha)
+        return sample_frames(path, spec)
+
+    def _video_inputs(self, items: Sequence[dict], frames: int) -> list[tuple]:
+        """(embeddings, layout) per item; each distinct video is sampled and encoded once."""
+        import torch
+
+        per_video: dict[str, tuple] = {}
+        out = []
+        for it in items:
+            path = it.get("video_path")
+            if not path:
+                raise ValueError(f"QA item {it.get('id')}: no video to show the model "
+                                 f"({it.get('video_problem') or 'no video_path'})")
+            if path not in per_video:
+                s = self._sample(path, it.get("video_sha"), frames)
+                # cached frames are read-only memory maps; torch wants writable arrays
+                pixels = s.frames if s.frames.flags.writeable else s.frames.copy()
+                with torch.no_grad():
+                    embeds = self.model.encode_frames(pixels)
+                layout = self.model.video_layout(len(s), tuple(s.frames.shape[1:3]), list(s.timestamps))
+                per_video[path] = (embeds, layout)
+            out.append(per_video[path])
+        return out
+
+    # ------------------------------------------------------------------ answering
+    def answer_batch(self, items: list[dict], frames: int | None) -> list[Prediction]:
+        from lvr.model import build_messages, generate_batch
+
+        if not frames:
+            raise ValueError("ModelAnswerer needs a frame count (frames >= 1)")
+        t0 = time.perf_counter()
+        prompts = []
+        for it, (embeds, layout) in zip(items, self._video_inputs(items, frames)):
+            messages = build_messages(it["question"], list(it["options"]), think=self.think)
+            prompts.append(self.model.build_inputs(messages, embeds, layout=layout, add_generation_prompt=True))
+        gens = generate_batch(self.model, prompts, max_new_tokens=self.max_new_tokens,
+                              temperature=self.temperature, think=self.think)
+        if len(gens) != len(items):
+            raise RuntimeError(f"generate_batch returned {len(gens)} outputs for {len(items)} prompts")
+        per_item = (time.perf_counter() - t0) / max(1, len(items))
+        return [prediction_from_text(g.text, it["options"], tokens=g.n_tokens, latency=per_item, think=self.think)
+                for it, g in zip(items, gens)]
+
+    def describe(self) -> dict:
+        return {"answerer": self.name, "checkpoint_dir": self.checkpoint_dir, "max_new_tokens": self.max_new_tokens,
+                "temperature": self.temperature, "think": self.think, "sampling_mode": self.sampling_mode}

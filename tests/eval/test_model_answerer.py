@@ -1,0 +1,67 @@
+"""ModelAnswerer with a real tiny checkpoint on real H.264 videos from the store."""
+from __future__ import annotations
+
+import pytest
+
+from lvr.eval import EvalConfig, ModelAnswerer, run_eval, run_sweep
+
+from .conftest import make_items
+
+
+@pytest.fixture
+def answerer(tiny_checkpoint):
+    a = ModelAnswerer(tiny_checkpoint, max_new_tokens=12)
+    calls = []
+    encode = a.model.encode_frames
+
+    def counting(frames, *args, **kw):
+        calls.append(frames.shape)
+        return encode(frames, *args, **kw)
+
+    a.model.encode_frames = counting
+    a.encode_calls = calls
+    return a
+
+
+def test_each_video_is_sampled_and_encoded_once_per_batch(ws, video_ids, answerer):
+    ws.add_qa_many(make_items(6, "eval", seed=1, video_ids=video_ids))      # 3 per video, interleaved by id
+    res = run_eval(ws, answerer, EvalConfig(split="eval", frames=4, batch_size=3, n_boot=100, figures=False))
+    # items are batched by video, so each video is decoded and encoded exactly once
+    assert answerer.frames_sampled == 2 and len(answerer.encode_calls) == 2
+    assert all(shape[0] == 4 for shape in answerer.encode_calls)            # 4 frames each
+    rows = ws.eval_items(res.run_id)
+    assert len(rows) == 6
+    for r in rows:
+        assert isinstance(r["prediction"], str) and 0 < r["tokens"] <= 12 and r["latency"] > 0
+        assert r["format_ok"] in (0, 1) and r["correct"] in (0, 1)
+    s = res.summary
+    assert s["n_scored"] == 6 and s["format_ok_rate"] is not None and s["tokens"]["mean"] > 0
+    assert ws.get_eval_run(res.run_id)["config"]["answerer"]["max_new_tokens"] == 12
+
+
+def test_sweep_runs_one_run_per_frame_count_and_resumes(ws, video_ids, answerer):
+    ws.add_qa_many(make_items(4, "eval", seed=2, video_ids=video_ids))
+    res = run_sweep(ws, answerer, [4, 2], EvalConfig(split="eval", batch_size=4, n_boot=100))
+    assert res.curve["frames"] == [2, 4] and len(res.run_ids) == 2
+    runs = [ws.get_eval_run(r) for r in res.run_ids]
+    assert [r["frames"] for r in runs] == [2, 4]
+    assert {r["config"]["sweep"] for r in runs} == {res.sweep_id}
+    assert all(len(ws.eval_items(r)) == 4 for r in res.run_ids)
+    assert (ws.runs_dir / res.sweep_id / "frames.html").exists()
+    sampled = answerer.frames_sampled
+    again = run_sweep(ws, answerer, [2, 4], EvalConfig(split="eval", batch_size=4, n_boot=100),
+                      sweep_id=res.sweep_id)
+    assert again.run_ids == res.run_ids and answerer.frames_sampled == sampled   # nothing re-scored
+
+
+def test_frame_cache_and_bad_arguments(ws, video_ids, tiny_checkpoint, tmp_path):
+    ws.add_qa_many(make_items(2, "eval", seed=3, video_ids=video_ids))
+    a = ModelAnswerer(tiny_checkpoint, max_new_tokens=4, frame_cache_dir=ws.frames_cache_dir)
+    run_eval(ws, a, EvalConfig(split="eval", frames=3, n_boot=50, figures=False, references=()))
+    assert any(ws.frames_cache_dir.rglob("*"))
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        ModelAnswerer(tmp_path / "nope")
+    with pytest.raises(ValueError, match="max_new_tokens"):
+        ModelAnswerer(tiny_checkpoint, max_new_tokens=0)
+    with pytest.raises(ValueError, match="no video to show"):
+        a.answer_batch([{"id": 1, "question": "q", "options": list("abcd"), "video_path": None}], 4)
