@@ -1,0 +1,39 @@
+"""lvr.datagen: long videos → clip captions → reasoning QA items, resumable, filtered, exportable.
+
+    from lvr.datagen import (BackendConfig, CaptionConfig, GenerateConfig, caption_clips, generate_qa,
+                             mark_duplicates, balance_letters, mark_difficulty, export_items, import_file)
+    llm = BackendConfig.from_env(kind="openai", model="gpt-4o-mini")    # LVR_LLM_BASE_URL / LVR_LLM_API_KEY
+    caption_clips(ws, llm, CaptionConfig(frames=8))                      # step 2 of the paper's pipeline
+    generate_qa(ws, llm, GenerateConfig(per_category=4))                 # steps 3-5: QA + rewrite
+    mark_duplicates(ws, threshold=0.9); balance_letters(ws, split="rl")  # filters
+    export_items(ws, "sft.jsonl", split="sft")                           # LongVideo-Reason rows
+
+Command line: `lvr caption`, `lvr generate` (`--failures` lists failed units), `lvr filter`,
+`lvr export`, `lvr import`; a loopback OpenAI-compatible mock: `python -m lvr.datagen.mock_server`.
+
+Modules: config (typed configs), protocols (TextBackend / Captioner / GenResult), backends
+(factories + registry), openai_backend, local_backend (transformers), ground_truth, retry,
+images (JPEG), prompts, parsing, validation, timefmt, runner (job rows, progress, worker pool),
+captioning, generation, dedup, balance, difficulty, schema_check, export, importer, mock_server.
+"""
+from lvr.datagen.backends import make_captioner, make_text_backend, register_captioner, register_text_backend
+from lvr.datagen.balance import balance_letters, permute_item, remap_letters
+from lvr.datagen.captioning import caption_clips, caption_clips_async
+from lvr.datagen.config import BackendConfig, CaptionConfig, GenerateConfig
+from lvr.datagen.dedup import SentenceEmbedder, mark_duplicates
+from lvr.datagen.difficulty import difficulty_flag, mark_difficulty
+from lvr.datagen.export import export_items, export_rows, item_to_row
+from lvr.datagen.generation import failures, generate_qa, generate_qa_async
+from lvr.datagen.importer import import_file, normalize_category
+from lvr.datagen.parsing import ParseError, parse_item, parse_rewrite
+from lvr.datagen.protocols import BackendError, Captioner, CaptionRequest, GenRequest, GenResult, TextBackend
+from lvr.datagen.runner import JobReport
+
+__all__ = [
+    "BackendConfig", "CaptionConfig", "GenerateConfig", "BackendError", "Captioner", "CaptionRequest", "GenRequest",
+    "GenResult", "TextBackend", "JobReport", "ParseError", "SentenceEmbedder",
+    "balance_letters", "caption_clips", "caption_clips_async", "difficulty_flag", "export_items", "export_rows",
+    "failures", "generate_qa", "generate_qa_async", "import_file", "item_to_row", "make_captioner",
+    "make_text_backend", "mark_difficulty", "mark_duplicates", "normalize_category", "parse_item", "parse_rewrite",
+    "permute_item", "register_captioner", "register_text_backend", "remap_letters",
+]
