@@ -163,7 +163,8 @@ def next_positions(position_ids: torch.Tensor, attention_mask: torch.Tensor | No
 def as_frames_tensor(frames) -> torch.Tensor:
     """uint8 [N, H, W, 3] (numpy or torch) → float32 [N, 3, H, W] in 0..255, with clear errors."""
     if isinstance(frames, np.ndarray):
-        t = torch.from_numpy(np.ascontiguousarray(frames))
+        # memory-mapped cached frames are read-only: copy instead of sharing (torch warns on read-only arrays)
+        t = torch.from_numpy(np.array(frames, copy=not frames.flags.writeable or not frames.flags.c_contiguous))
     elif isinstance(frames, torch.Tensor):
         t = frames
     else:
@@ -260,7 +261,9 @@ class VideoLM(nn.Module, abc.ABC):
 
     @property
     def hidden_size(self) -> int:
-        return self.input_embeddings.weight.shape[1]
+        # ZeRO-3 empties partitioned weights (shape [0]); their full shape is kept in ds_shape
+        w = self.input_embeddings.weight
+        return getattr(w, "ds_shape", w.shape)[1]
 
     def _need_tokenizer(self) -> None:
         if self.tokenizer is None:

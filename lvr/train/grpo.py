@@ -1,0 +1,312 @@
+"""GRPO (and DAPO / Dr. GRPO) on video QA with verifiable rewards.
+
+    python -m lvr.train.grpo configs/tiny/grpo.yaml workspace=demo model=<sft checkpoint id>
+    torchrun --nproc_per_node 2 -m lvr.train.grpo configs/tiny/grpo.yaml workspace=demo
+    lvr train grpo configs/tiny/grpo.yaml workspace=demo          # as a tracked job (lvr.jobs)
+
+One step, per rank:
+1. take `prompts_per_step` items of split `rl`; encode each video ONCE (`VideoEmbedder`, memoised
+   per step; an embedding cache wraps it for MR-SP) and build its prompt;
+2. the rollout engine samples G responses per prompt from the prompt embeddings; every sample
+   carries (qa_id, group_id, sample_index);
+3. rewards (weighted components) per sample, looked up by qa_id; optional DAPO overlong penalty;
+4. advantages normalised within each group (by group id); DAPO drops all-equal groups;
+5. old log-probs (when num_iterations > 1) and reference log-probs (when beta > 0), then
+   `num_iterations` optimisation passes over the rollout batch in micro-batches through
+   `sequence_logprobs`, clipped policy loss + β·KL, DeepSpeed backward/step.
+Metrics per step (JobContext / metrics.jsonl): reward mean/std per component, accuracy, format
+rate, KL, entropy, clip fractions, response lengths, filtered groups, step time split
+(rollout / logprobs / update) and embedding memo hits/misses.
+"""
+from __future__ import annotations
+
+import math
+import sys
+import time
+from contextlib import nullcontext
+
+import torch
+
+from lvr.config import load_config
+
+from . import run as runlib
+from .configs import GRPOConfig
+from .data import EpochSampler, VideoFrames, load_items, shard
+from .engine import all_reduce_sum, build_engine, engine_step, frozen_engine
+from .grpo_loss import (TokenStats, aggregate_loss, group_advantages, informative_groups, overlong_penalty,
+                        policy_loss_per_token)
+from .rewards import JudgeSettings, RewardSet, format_reward, mcq_accuracy
+from .rollout import RolloutRequest, SamplingParams, make_rollout_engine
+from .sequences import VideoEmbedder, build_batch, build_prompt, sequence_logprobs
+
+ACCURACY_COMPONENTS = ("accuracy", "mcq_accuracy", "numeric_accuracy", "open_accuracy", "exact_match")
+
+
+def _gather(obj, dist) -> list:
+    import torch.distributed as tdist
+
+    if dist.world == 1:
+        return [obj]
+    out = [None] * dist.world
+    tdist.all_gather_object(out, obj)
+    return out
+
+
+def _stats(xs: list[float]) -> tuple[float, float]:
+    if not xs:
+        return float("nan"), float("nan")
+    t = torch.tensor(xs, dtype=torch.float64)
+    return float(t.mean()), float(t.std()) if len(xs) > 1 else 0.0
+
+
+class GRPOTrainer:
+    """The GRPO loop; `step()` runs one rollout batch and returns its metrics row."""
+
+    def __init__(self, cfg: GRPOConfig):
+        self.cfg = cfg
+        self.loss_cfg = cfg.loss.resolved()
+        self.run = run = runlib.start_run(cfg, "grpo")
+        d = cfg.data
+        self.items = load_items(run.ws, split=d.split, statuses=d.statuses, categories=d.categories,
+                                max_items=d.max_items, exclude_flags=d.exclude_flags)
+        self.by_id = {it.qa_id: it for it in self.items}
+        self.frames = VideoFrames(run.ws, num_frames=d.num_frames, mode=d.sampling, resize=d.frame_size,
+                                  use_clip_range=d.use_clip_range)
+        self.sampler = EpochSampler(len(self.items), seed=cfg.seed, shuffle=d.shuffle)
+        self.G = cfg.rollout.num_generations
+        rows = cfg.prompts_per_step * self.G
+        self.n_micro = rows // cfg.micro_batch_size
+        self.engine = build_engine(run.model, cfg.deepspeed, cfg.optim, total_steps=cfg.max_steps * cfg.num_iterations,
+                                   micro_batch=cfg.micro_batch_size, grad_accum=self.n_micro, dist=run.dist)
+        self.model = self.engine.module
+        self.encoder_trains = cfg.trainable.vision_tower or cfg.trainable.projector
+        self.embedder = VideoEmbedder(self.model, self.frames)
+        self.step_no, sampler_state = runlib.resume(run, self.engine)   # before the reference: it may
+        if sampler_state:                                                # restore the starting model
+            self.sampler.load_state_dict(sampler_state)
+        self.ref = self.ref_embedder = None
+        if self.loss_cfg.beta > 0:
+            self._load_reference()
+        self.rollout = make_rollout_engine(cfg.rollout.backend, self.model, zero_stage=cfg.deepspeed.zero_stage,
+                                           batch_size=cfg.rollout.batch_size)
+        j = cfg.reward.judge
+        judge = None
+        if j.model:
+            import os
+
+            judge = JudgeSettings(base_url=j.base_url, model=j.model, api_key=os.environ.get(j.api_key_env),
+                                  timeout=j.timeout, concurrency=j.concurrency)
+        self.rewards = RewardSet(cfg.reward.functions, judge=judge)
+        runlib.restore_rng(run)
+
+    def _load_reference(self) -> None:
+        from lvr.model import load_model
+
+        from .checkpoints import resolve_model
+
+        run, cfg = self.run, self.cfg
+        same = cfg.ref_model is None
+        path = run.model_path
+        if not same:
+            path = runlib._broadcast(str(resolve_model(run.ws, cfg.ref_model)[0]) if run.dist.is_main else None,
+                                     run.dist)
+            same = str(path) == str(run.model_path)
+        ref = load_model(path, device=run.dist.device,
+                         dtype=torch.bfloat16 if run.precision == "bf16" else torch.float32)
+        self.ref = frozen_engine(ref, cfg.deepspeed, run.dist)
+        # A frozen encoder of the same checkpoint gives the policy's video embeddings: reuse them.
+        if not (same and not self.encoder_trains):
+            self.ref_embedder = VideoEmbedder(self.ref, self.frames)
+
+    # ------------------------------------------------------------------ one step
+    def _logprobs(self, model, samples, idx, prompts, videos, *, grad: bool, entropy: bool = False):
+        with (nullcontext() if grad else torch.no_grad()):
+            b = build_batch(model, [samples[i].token_ids for i in idx], [samples[i].qa_id for i in idx], prompts,
+                            videos, pad_id=model.tokenizer.pad_token_id or 0)
+            lp = sequence_logprobs(model, b.inputs_embeds, b.position_ids, b.response_mask,
+                                   response_ids=b.response_ids, attention_mask=b.attention_mask,
+                                   temperature=self.cfg.rollout.temperature, with_entropy=entropy)
+        return b, lp
+
+    def step(self) -> dict:
+        cfg, run, dist, lc = self.cfg, self.run, self.run.dist, self.loss_cfg
+        t0 = time.perf_counter()
+        self.embedder.new_step()
+        batch_items = [self.items[i] for i in shard(self.sampler.take(cfg.prompts_per_step * dist.world),
+                                                     dist.rank, dist.world)]
+        prompts, videos, video_items, requests = {}, {}, {}, []
+        for k, item in enumerate(batch_items):
+            ve = self.embedder(item)
+            prompts[item.qa_id] = build_prompt(self.model, item, ve, think=cfg.data.think)
+            videos[ve.key] = ve.embeds
+            video_items[ve.key] = item
+            p = prompts[item.qa_id]
+            requests.append(RolloutRequest(qa_id=item.qa_id, group_id=f"s{self.step_no}-r{dist.rank}-p{k}",
+                                           prompt_embeds=p.inputs_embeds, position_ids=p.position_ids))
+        r = cfg.rollout
+        samples = self.rollout.generate(requests, SamplingParams(n=self.G, temperature=r.temperature, top_p=r.top_p,
+                                                                 max_new_tokens=r.max_new_tokens,
+                                                                 stop_at_answer=r.stop_at_answer))
+        t_rollout = time.perf_counter() - t0
+
+        # rewards and advantages, matched by explicit ids
+        texts = [s.text for s in samples]
+        cols = [self.by_id[s.qa_id].columns() for s in samples]
+        columns = {k: [c[k] for c in cols] for k in cols[0]}
+        out = self.rewards(texts, think=cfg.data.think, **columns)
+        total = torch.tensor(out.total, dtype=torch.float32)
+        lengths = torch.tensor([len(s.token_ids) for s in samples], dtype=torch.float32)
+        components = dict(out.components)
+        if lc.overlong_penalty:
+            pen = overlong_penalty(lengths, r.max_new_tokens, lc.overlong_buffer, lc.overlong_factor)
+            total = total + pen
+            components["overlong"] = pen.tolist()
+        group_ids = [s.group_id for s in samples]
+        batch_std = None
+        if lc.scale_rewards == "batch":
+            s1, s2, n = all_reduce_sum([float(total.sum()), float((total.double() ** 2).sum()), float(len(total))],
+                                       dist)
+            batch_std = math.sqrt(max(0.0, (s2 - s1 * s1 / n) / max(n - 1, 1)))
+        adv = group_advantages(total, group_ids, lc.scale_rewards, batch_std=batch_std)
+        keep = informative_groups(total, group_ids) if lc.dynamic_filter else torch.ones(len(samples), dtype=torch.bool)
+        active_seqs, active_tokens = all_reduce_sum([float(keep.sum()), float((lengths * keep).sum())], dist)
+
+        # log-probs of the old policy and the reference
+        t1 = time.perf_counter()
+        micro = [list(range(i, i + cfg.micro_batch_size)) for i in range(0, len(samples), cfg.micro_batch_size)]
+        self.model.eval()
+        old = ([self._logprobs(self.model, samples, idx, prompts, videos, grad=False)[1].logps for idx in micro]
+               if cfg.num_iterations > 1 else None)
+        ref = None
+        if self.ref is not None:
+            ref_videos = videos
+            if self.ref_embedder is not None:
+                self.ref_embedder.new_step()
+                ref_videos = {k: self.ref_embedder(video_items[k]).embeds for k in videos}
+            ref = [self._logprobs(self.ref, samples, idx, prompts, ref_videos, grad=False)[1].logps for idx in micro]
+        self.model.train()
+        t_logprobs = time.perf_counter() - t1
+
+        # optimisation passes
+        t2 = time.perf_counter()
+        loss_sum, ent_sum, ent_tok, grad_norm = 0.0, 0.0, 0.0, None
+        tstats = TokenStats(0.0, 0.0, 0.0, 0.0, 0.0)
+        for _ in range(cfg.num_iterations):
+            for j, idx in enumerate(micro):
+                pol_videos = videos
+                if self.encoder_trains:  # the encoder learns: embeddings with autograd, once per micro-batch
+                    keys = {prompts[samples[i].qa_id].video_key for i in idx}
+                    pol_videos = {k: self.embedder.encode(video_items[k], grad=True).embeds for k in keys}
+                b, lp = self._logprobs(self.model, samples, idx, prompts, pol_videos, grad=True, entropy=True)
+                mask = b.response_mask * keep[idx].to(b.response_mask.device).unsqueeze(-1)
+                old_lp = old[j] if old is not None else lp.logps.detach()
+                per_tok, st = policy_loss_per_token(
+                    lp.logps, old_lp, adv[idx].to(lp.logps.device), mask, eps_low=lc.epsilon, eps_high=lc.epsilon_high,
+                    beta=lc.beta, ref_logp=ref[j] if ref is not None else None, kl_estimator=lc.kl_estimator)
+                loss = aggregate_loss(per_tok, mask, lc.type, total_seqs=active_seqs, total_tokens=active_tokens,
+                                      max_length=r.max_new_tokens) * dist.world
+                self.engine.backward(loss, scale_wrt_gas=False)
+                norm = engine_step(self.engine)
+                grad_norm = norm if norm is not None else grad_norm
+                loss_sum += float(loss.detach()) / dist.world
+                tstats = tstats.merge(st)
+                ent_sum += float(lp.entropy.sum())
+                ent_tok += float(b.response_mask.sum())
+        t_update = time.perf_counter() - t2
+        self.step_no += 1
+        row = self._metrics(samples, out, components, total, lengths, keep, adv, loss_sum, tstats, ent_sum, ent_tok,
+                            t_rollout, t_logprobs, t_update, time.perf_counter() - t0)
+        row["grad_norm"] = grad_norm
+        return row
+
+    def _metrics(self, samples, out, components, total, lengths, keep, adv, loss_sum, ts, ent_sum, ent_tok,
+                 t_rollout, t_logprobs, t_update, t_step) -> dict:
+        cfg, dist, n_it = self.cfg, self.run.dist, self.cfg.num_iterations
+        texts = [s.text for s in samples]
+        acc_name = next((c for c in ACCURACY_COMPONENTS if c in components), None)
+        acc = components[acc_name] if acc_name else mcq_accuracy(texts, [self.by_id[s.qa_id].answer for s in samples])
+        fmt = components.get("format") or format_reward(texts, think=cfg.data.think)
+        local = {"total": total.tolist(), "lengths": lengths.tolist(), "acc": acc, "fmt": fmt,
+                 "comps": components, "keep": keep.tolist(), "adv": adv.abs().tolist(),
+                 "trunc": [s.stop_reason == "length" for s in samples]}
+        parts = _gather(local, dist)
+        flat = lambda key: [x for p in parts for x in p[key]]  # noqa: E731
+        sums = all_reduce_sum([loss_sum, ts.tokens, ts.clipped_low, ts.clipped_high, ts.kl_sum, ts.ratio_sum,
+                               ent_sum, ent_tok], dist)
+        loss, tok, low, high, kl, ratio, ent, etok = sums
+        rmean, rstd = _stats(flat("total"))
+        keep_all = flat("keep")
+        row = {"stage": "grpo", "step": self.step_no, "loss": loss / n_it, "lr": self.engine.get_lr()[0],
+               "reward/mean": rmean, "reward/std": rstd,
+               "accuracy": _stats([a for a in flat("acc") if a is not None])[0],
+               "format_rate": _stats([f for f in flat("fmt") if f is not None])[0],
+               "kl": kl / tok if tok and self.ref is not None else None,
+               "entropy": ent / etok if etok else None,
+               "clip/low": low / tok if tok else 0.0, "clip/high": high / tok if tok else 0.0,
+               "clip/fraction": (low + high) / tok if tok else 0.0, "ratio/mean": ratio / tok if tok else None,
+               "response/length_mean": _stats(flat("lengths"))[0], "response/length_max": max(flat("lengths")),
+               "response/truncated": _stats([float(t) for t in flat("trunc")])[0],
+               "groups/filtered": 1.0 - sum(keep_all) / len(keep_all), "advantage/abs_mean": _stats(flat("adv"))[0],
+               "epoch": self.sampler.progress_epochs, "time/rollout": t_rollout, "time/logprobs": t_logprobs,
+               "time/update": t_update, "time/step": t_step, **self.embedder.stats()}
+        for name in parts[0]["comps"]:
+            vals = [v for p in parts for v in p["comps"][name] if v is not None]
+            row[f"reward/{name}/mean"], row[f"reward/{name}/std"] = _stats(vals)
+        return row
+
+    # ------------------------------------------------------------------ loop
+    def train(self) -> dict:
+        cfg, run = self.cfg, self.run
+        rep = run.reporter
+        rep.print(f"[grpo] {len(self.items)} prompts ({cfg.data.split}), G={self.G}, {cfg.prompts_per_step} prompts "
+                  f"× {run.dist.world} rank(s) per step, loss {self.loss_cfg.type}, beta {self.loss_cfg.beta}; "
+                  f"steps {self.step_no} → {cfg.max_steps}")
+        first = last = None
+        row: dict = {}
+        saved_at = self.step_no
+        while self.step_no < cfg.max_steps:
+            row = self.step()
+            if not math.isfinite(row["loss"]):
+                raise FloatingPointError(f"[grpo] step {self.step_no}: loss is {row['loss']}")
+            first = first or row
+            last = row
+            step = self.step_no
+            if step % cfg.log_every == 0 or step == cfg.max_steps:
+                rep.log(row)
+            rep.print(f"[grpo] step {step}/{cfg.max_steps} loss {row['loss']:.4f} reward {row['reward/mean']:.3f} "
+                      f"acc {row['accuracy']:.3f} format {row['format_rate']:.3f} len {row['response/length_mean']:.1f}"
+                      f" ({row['time/step']:.1f} s)")
+            rep.progress(step, f"step {step}/{cfg.max_steps} reward {row['reward/mean']:.3f}")
+            if (cfg.save_every and step % cfg.save_every == 0) or step == cfg.max_steps:
+                runlib.save(run, self.engine, step, self.sampler.state_dict(), row,
+                            export=cfg.export_every_save or step == cfg.max_steps)
+                saved_at = step
+        if saved_at != self.step_no:
+            runlib.save(run, self.engine, self.step_no, self.sampler.state_dict(), row)
+        pick = lambda r, k: r.get(k) if r else None  # noqa: E731
+        return runlib.finish(run, {"stage": "grpo", "steps": self.step_no,
+                                   "first_reward": pick(first, "reward/mean"), "last_reward": pick(last, "reward/mean"),
+                                   "first_loss": pick(first, "loss"), "last_loss": pick(last, "loss"),
+                                   "first_accuracy": pick(first, "accuracy"), "last_accuracy": pick(last, "accuracy")})
+
+
+def train(cfg: GRPOConfig) -> dict:
+    return GRPOTrainer(cfg).train()
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        from lvr.config import describe
+
+        print(__doc__)
+        print("Keys (set in the YAML file or as key=value overrides):")
+        print("\n".join("  " + line for line in describe(GRPOConfig)))
+        return 0
+    path, overrides = (argv[0], argv[1:]) if "=" not in argv[0] else (None, argv)
+    train(load_config(GRPOConfig, path, overrides))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
