@@ -1,0 +1,91 @@
+"""FrameCache / cached_sample: round trip, hits do not decode, atomic files, damaged entries."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import lvr.video.cache as cache_mod
+from lvr.video import FrameCache, SamplingSpec, cached_sample, content_hash, sample_frames
+
+
+def test_round_trip_identical(tmp_path, short_gop):
+    cache = FrameCache(tmp_path / "frames")
+    spec = SamplingSpec(mode="keyframe", num_frames=5, resize=(48, 64))
+    first = cached_sample(short_gop, spec, cache)
+    assert first.source == "pyav-keyframe"
+    again = cached_sample(short_gop, spec, cache)
+    assert again.source == "cache"
+    assert isinstance(again.frames, np.memmap) and not again.frames.flags.writeable
+    assert np.array_equal(np.asarray(again.frames), first.frames)
+    assert again.frames.dtype == np.uint8 and again.frames.shape == first.frames.shape
+    assert (again.indices, again.timestamps, again.requested_times) == \
+        (first.indices, first.timestamps, first.requested_times)
+    fresh = sample_frames(short_gop, spec)
+    assert np.array_equal(np.asarray(again.frames), fresh.frames)
+
+
+def test_hit_does_not_decode(tmp_path, long_gop, monkeypatch):
+    cache = FrameCache(tmp_path)
+    spec = SamplingSpec(num_frames=8)
+    sha = content_hash(long_gop)
+    cached_sample(long_gop, spec, cache, sha=sha)
+
+    def no_decoding(*a, **k):
+        raise AssertionError("a cache hit must not decode")
+    monkeypatch.setattr(cache_mod, "sample_frames", no_decoding)
+    hit = cached_sample(long_gop, spec, cache, sha=sha)
+    assert hit.source == "cache" and len(hit) == 8
+    with pytest.raises(AssertionError, match="must not decode"):  # another spec is a miss
+        cached_sample(long_gop, SamplingSpec(num_frames=9), cache, sha=sha)
+
+
+def test_layout_and_atomic_files(tmp_path, long_gop):
+    cache = FrameCache(tmp_path)
+    sha = content_hash(long_gop)
+    spec = SamplingSpec(num_frames=4)
+    npy = cache.put(sha, spec, sample_frames(long_gop, spec))
+    assert npy.parent == tmp_path / sha[:2] / sha and npy.suffix == ".npy"
+    meta = json.loads(npy.with_suffix(".json").read_text())
+    assert meta["key"] == spec.key() and meta["sha256"] == sha and meta["shape"] == [4, 96, 128, 3]
+    assert meta["indices"] == [37, 112, 187, 262]
+    assert sorted(p.name for p in npy.parent.iterdir()) == sorted([npy.name, npy.with_suffix(".json").name])
+    assert np.load(npy).shape == (4, 96, 128, 3)  # a plain .npy, loadable without us
+    assert cache.has(sha, spec) and cache.size_bytes() > 4 * 96 * 128 * 3
+    assert cache.drop(sha) == 1 and not cache.has(sha, spec)
+
+
+def test_damaged_entries_are_misses_and_rewritten(tmp_path, long_gop):
+    cache = FrameCache(tmp_path)
+    sha = content_hash(long_gop)
+    spec = SamplingSpec(num_frames=4)
+    npy = cache.put(sha, spec, sample_frames(long_gop, spec))
+    meta_path = npy.with_suffix(".json")
+    meta_path.write_text("{not json")
+    assert cache.get(sha, spec) is None
+    assert cached_sample(long_gop, spec, cache, sha=sha).source == "decord"  # decoded and rewritten
+    assert cache.get(sha, spec) is not None
+    np.save(npy, np.zeros((3, 96, 128, 3), np.uint8))  # frames no longer match the sidecar
+    assert cache.get(sha, spec) is None
+    npy.unlink()
+    assert cache.get(sha, spec) is None
+
+
+def test_frames_of_another_video_are_never_served(tmp_path, long_gop, short_gop):
+    cache = FrameCache(tmp_path)
+    spec = SamplingSpec(num_frames=4)
+    a = cached_sample(long_gop, spec, cache)
+    b = cached_sample(short_gop, spec, cache)
+    assert b.source != "cache"  # different content hash, different entry
+    assert not np.array_equal(a.frames, b.frames)
+
+
+def test_put_validates(tmp_path, long_gop):
+    cache = FrameCache(tmp_path)
+    s = sample_frames(long_gop, SamplingSpec(num_frames=2))
+    s.indices = [1]
+    with pytest.raises(ValueError, match="differ in length"):
+        cache.put(content_hash(long_gop), SamplingSpec(num_frames=2), s)
+    with pytest.raises(ValueError, match="lowercase hex digest"):
+        cache.get("../../etc", SamplingSpec(num_frames=2))
