@@ -8,7 +8,7 @@ Built in: text backends openai | local (transformers) | ground-truth; captioners
 vision chat model) | ground-truth. A local *vision* captioner belongs to the model layer: it
 registers itself under "local" with `register_captioner`, or is named on the command line as
 `--factory package.module:function`. Until one is registered, `--backend local` for captioning
-first tries the hook `lvr.model.captioner:make_captioner` and otherwise says what to do.
+first tries the hook `lvr.datagen.model_captioner:make_captioner` and otherwise says what to do.
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ TextFactory = Callable[[BackendConfig, Workspace], TextBackend]
 
 _CAPTIONERS: dict[str, CaptionerFactory] = {}
 _TEXT: dict[str, TextFactory] = {}
-LOCAL_CAPTIONER_HOOK = "lvr.model.captioner:make_captioner"
+LOCAL_CAPTIONER_HOOK = "lvr.datagen.model_captioner:make_captioner"
 
 
 def register_captioner(name: str, factory: CaptionerFactory) -> None:

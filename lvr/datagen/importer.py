@@ -4,21 +4,34 @@
     report = import_file(ws, "longvideo_reason_eval.jsonl", videos_dir="longvila_videos", split="eval")
     report.added, report.missing_videos, report.errors          # `lvr import WS FILE --videos DIR`
 
-Per row: the question is the `question` column, or `problem` without its trailing option lines;
-options come from `options` ("A. text" or plain text) or from those lines; the answer from
-`<answer>B</answer>`, a bare letter, or the text of an option; the category from `category` (or
-`question_type`/`task_type`/`type`/`class`), mapping names such as "Temporal", "Goal and Purpose",
-"Spatial", "Plot & Narrative"; `reasoning` (or Video-R1's `process`) without <think> tags.
+Per row (the published LongVideo-Reason-eval file is read as it is):
+* question: the `question` column, or `problem` without its option lines;
+* options: `options` as a list ("A. text" or plain text; lettered lines in any order are put
+  in A-D order) or a {"A": text, …} object, or else the option lines at the end of `problem`
+  ("A. …", "(B) …", "C) …", after an optional "Options:" line; a line that is not an option
+  continues the option above it). Those lines may come in any letter order ("D. …\nA. …\n…"):
+  each option takes the place its letter names, so the answer key keeps pointing at it;
+* answer: a letter ("B", "b", "(B)", "B."), "B. text", "Answer: B", `<answer>B</answer>` (any of
+  these inside the tags), or the text of an option; "B. text" whose text is another option's is
+  refused as contradictory;
+* category: the first of `category`, `problem_type` (the published file: "Temporal", "Goal and
+  Purpose", "Spatial", "Plot and Narrative"), `question_type`, `task_type`, `type`, `class`,
+  `question_category` whose value names one (so Video-R1's `problem_type: "multiple choice"` is
+  passed over);
+* reasoning: `reasoning` (or Video-R1's `process`) without <think> tags.
 Our own columns (split, status, reasoning_raw, start, end, source, difficulty, duplicate_of,
 reject_reason, meta) are taken when present, so an `lvr export` file comes back unchanged.
 
-The `videos` path is looked up as given, under `videos_dir` (also by file name alone) and next to
-the file; found videos are ingested (probed, hashed, deduplicated, cut into clips). A row whose
-video is missing or unreadable is still imported, with video_id NULL and the reason in
-`meta["import"]["note"]`, and listed in `report.missing_videos`. A row that cannot become an item
-(no 4 options, unknown category, no answer) is reported with its row number and skipped; the
-rest of the file goes on. Importing the same file again adds nothing (each row's key
-`<file sha>/<row>` is recorded in gen_outputs, task "import").
+The `videos` path is looked up as given, under `videos_dir` (as given and by file name), next to
+the file, then anywhere below `videos_dir` by file name and finally by file stem with another
+video extension (the published archives extract to `longvideo_eval_subset<N>/` folders although
+rows say `longvila_videos/<name>.mp4`, and some videos are .webm/.mkv). Found videos are ingested
+(probed, hashed, deduplicated, cut into clips). A row whose video is missing or unreadable is
+still imported, with video_id NULL and the reason in `meta["import"]["note"]`, and listed in
+`report.missing_videos`. A row that cannot become an item (no 4 options, unknown category, no
+answer) is reported with its row number and skipped; the rest of the file goes on. Importing
+the same file again adds nothing (each row's key `<file sha>/<row>` is recorded in
+gen_outputs, task "import").
 """
 from __future__ import annotations
 
@@ -34,9 +47,14 @@ from lvr.datagen.schema_check import IMPORT_SCHEMA, validate
 from lvr.store import CATEGORIES, LETTERS, QA_STATUSES, SPLITS, Workspace, validate_qa
 
 TASK = "import"
-CATEGORY_FIELDS = ("category", "question_type", "task_type", "type", "class", "question_category")
-_OPTION_LINE = re.compile(r"^\s*\(?([A-D])[.):]\s*(.+?)\s*$")
+CATEGORY_FIELDS = ("category", "problem_type", "question_type", "task_type", "type", "class", "question_category")
+# an option line: "A. text", "(B) text", "C) text", "[D]: text"; letters past D are caught to be refused
+_OPTION_LINE = re.compile(r"^\s*[\(\[]?([A-J])[\)\]]?\s*[.):：]\s*(.*?)\s*$")
 _ANSWER_TAG = re.compile(r"<answer>\s*(.*?)\s*</answer>", re.S | re.I)
+_ANSWER_PREFIX = re.compile(
+    r"^(?:(?:the\s+)?(?:final\s+|correct\s+)?(?:answer|option|choice)(?:\s+is)?\s*[:：\-]?\s*)+", re.I)
+_LONE_LETTER = re.compile(r"[\(\[]?([A-Da-d])[\)\]]?[.:]?")
+_LETTER_AND_TEXT = re.compile(r"[\(\[]?([A-Da-d])[\)\]]?\s*[.):：]\s*(.+)|[\(\[]([A-Da-d])[\)\]]\s*(.+)", re.S)
 _THINK = re.compile(r"</?think>", re.I)
 _ALIASES = {
     "temporal": "temporal", "temporal reasoning": "temporal", "time": "temporal",
@@ -117,44 +135,108 @@ def _file_digest(path: Path) -> str:
     return h.hexdigest()[:16]
 
 
+def _norm_text(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", " ", str(text).lower()).strip()
+
+
+def split_options(problem: str) -> tuple[str, list[str] | None, str | None]:
+    """(question, options in A-D order, None) from a problem ending in option lines, or (problem, None, why not).
+
+    The option lines are read from the end up: a line that is not an option continues the option
+    above it (wrapped text); reading stops once A, B, C and D have each been seen, and an
+    "Options:"/"Choices:" line just above them is dropped. Any letter order is accepted; each text
+    goes to the place its letter names.
+    """
+    lines = problem.strip().splitlines()
+    found: dict[str, str] = {}
+    pending: list[str] = []
+    i = len(lines)
+    while i > 0 and len(found) < 4:
+        i -= 1
+        m = _OPTION_LINE.match(lines[i])
+        if m is None:
+            if lines[i].strip():
+                pending.insert(0, lines[i].strip())
+            continue
+        letter = m.group(1)
+        if letter not in LETTERS:
+            return problem.strip(), None, f"needs 4 options A-D, found an option {letter}"
+        if letter in found:
+            return problem.strip(), None, f"option {letter} is listed twice in the problem"
+        found[letter] = " ".join([m.group(2), *pending]).strip()
+        pending = []
+    if len(found) < 4:
+        return problem.strip(), None, (f"needs 4 options, found {len(found)} (no options column, and "
+                                       f"{len(found)} option line(s) at the end of the problem)")
+    question = lines[:i]
+    while question and not question[-1].strip():
+        question.pop()
+    if question and question[-1].strip().lower().rstrip(":：") in ("options", "choices", "option", "choice"):
+        question.pop()
+    return "\n".join(question).strip(), [found[k] for k in LETTERS], None
+
+
+def _options_column(raw: Any) -> list[str]:
+    """The `options` column as texts in A-D order (lettered entries in any order are sorted by letter)."""
+    if isinstance(raw, dict):
+        missing = [k for k in LETTERS if k not in raw and k.lower() not in raw]
+        if missing or len(raw) != 4:
+            raise ValueError(f"options object must have the keys A, B, C, D, got {sorted(map(str, raw))}")
+        return [str(raw.get(k, raw.get(k.lower()))).strip() for k in LETTERS]
+    texts = [str(o) for o in raw]
+    matches = [_OPTION_LINE.match(t) for t in texts]
+    if all(matches) and len(texts) == 4:
+        letters = [m.group(1) for m in matches]
+        if sorted(letters) == list(LETTERS):
+            by_letter = {m.group(1): m.group(2) for m in matches}
+            return [by_letter[k] for k in LETTERS]
+    return [m.group(2) if m and m.group(1) in LETTERS else t.strip() for m, t in zip(matches, texts)]
+
+
+def parse_answer(raw: str, options: list[str]) -> str:
+    """The answer letter A-D of `raw` (see the module docstring); ValueError saying why not."""
+    m = _ANSWER_TAG.search(raw)
+    text = (m.group(1) if m else raw).strip().strip("*_`\"' ")
+    text = _ANSWER_PREFIX.sub("", text).strip()
+    if (m := _LONE_LETTER.fullmatch(text)) is not None:
+        return m.group(1).upper()
+    norm = [_norm_text(o) for o in options]
+    if _norm_text(text) and _norm_text(text) in norm:
+        return LETTERS[norm.index(_norm_text(text))]
+    if (m := _LETTER_AND_TEXT.fullmatch(text)) is not None:
+        letter = (m.group(1) or m.group(3)).upper()
+        rest = _norm_text(m.group(2) or m.group(4))
+        mine = norm[LETTERS.index(letter)]
+        if rest and rest != mine and rest in norm:
+            raise ValueError(f"answer {raw[:60]!r} names option {letter} but its text is option "
+                             f"{LETTERS[norm.index(rest)]}'s")
+        return letter
+    raise ValueError(f"answer {raw[:40]!r} is neither a letter A-D nor one of the options")
+
+
 def row_to_item(row: dict) -> dict:
     """The QA fields of one row (no video resolution); ValueError naming the problem."""
-    errs = validate(row, IMPORT_SCHEMA)
+    errs = validate({k: v for k, v in row.items() if k != "options" or not isinstance(v, dict)}, IMPORT_SCHEMA)
     if errs:
         raise ValueError("; ".join(errs[:3]))
     problem = row["problem"].strip()
-    lines = problem.splitlines()
-    trailing: list[tuple[str, str]] = []
-    while lines and (m := _OPTION_LINE.match(lines[-1])):
-        trailing.insert(0, (m.group(1), m.group(2)))
-        lines.pop()
-    if lines and lines[-1].strip().lower().rstrip(":") in ("options", "choices"):
-        lines.pop()
-    question = (row.get("question") or "\n".join(lines)).strip()
+    stripped, embedded, why = split_options(problem)
+    question = (row.get("question") or stripped).strip()
     if row.get("options"):
-        options = []
-        for o in row["options"]:
-            m = _OPTION_LINE.match(o)
-            options.append(m.group(2) if m else o.strip())
+        options = _options_column(row["options"])
+    elif embedded is not None:
+        options = embedded
     else:
-        options = [t for _, t in trailing]
+        raise ValueError(why)
     if len(options) != 4:
         raise ValueError(f"needs 4 options, found {len(options)}")
+    if any(not o for o in options):
+        raise ValueError(f"option {LETTERS[[bool(o) for o in options].index(False)]} is empty")
     if not question:
         raise ValueError("the problem has no question text")
-    ans = row["answer"].strip()
-    m = _ANSWER_TAG.search(ans)
-    ans = (m.group(1) if m else ans).strip().strip("().").strip()
-    if ans.upper() in LETTERS and len(ans) == 1:
-        answer = ans.upper()
-    else:
-        low = [o.strip().lower() for o in options]
-        if ans.lower() in low:
-            answer = LETTERS[low.index(ans.lower())]
-        else:
-            raise ValueError(f"answer {row['answer'][:40]!r} is neither a letter A-D nor one of the options")
+    answer = parse_answer(row["answer"], options)
     cat_raw = next((row[f] for f in CATEGORY_FIELDS if row.get(f)), None)
-    category = normalize_category(cat_raw)
+    category = next((c for c in (normalize_category(row.get(f)) for f in CATEGORY_FIELDS) if c), None)
     if category is None:
         raise ValueError(f"category {cat_raw!r} is not one of {', '.join(CATEGORIES)} "
                          "(or Temporal / Goal and Purpose / Spatial / Plot and Narrative)")
@@ -177,10 +259,14 @@ def row_to_item(row: dict) -> dict:
 
 
 class _VideoResolver:
+    """Finds a row's video (see the module docstring for the search order) and ingests it once."""
+
     def __init__(self, ws: Workspace, videos_dir: Path | None, base_dir: Path, copy: bool):
         self.ws, self.videos_dir, self.base_dir, self.copy = ws, videos_dir, base_dir, copy
         self.cache: dict[str, tuple[str | None, str | None]] = {}
         self.ingested = 0
+        self._by_name: dict[str, Path] | None = None
+        self._by_stem: dict[str, Path] | None = None
 
     def candidates(self, value: str) -> list[Path]:
         p = Path(value).expanduser()
@@ -193,6 +279,27 @@ class _VideoResolver:
             out.append(self.base_dir / p)
         return out
 
+    def _index(self) -> None:
+        """File name → path and stem → path of every video below videos_dir (first in sorted order wins)."""
+        from lvr.ingest import VIDEO_SUFFIXES
+
+        self._by_name, self._by_stem = {}, {}
+        if self.videos_dir is None:
+            return
+        for f in sorted(self.videos_dir.rglob("*")):
+            if f.is_file() and f.suffix.lower() in VIDEO_SUFFIXES:
+                self._by_name.setdefault(f.name, f)
+                self._by_stem.setdefault(f.stem, f)
+
+    def find(self, value: str) -> Path | None:
+        found = next((c for c in self.candidates(value) if c.is_file()), None)
+        if found is not None or self.videos_dir is None:
+            return found
+        if self._by_name is None:
+            self._index()
+        name = Path(value).name
+        return self._by_name.get(name) or self._by_stem.get(Path(name).stem)
+
     def resolve(self, value: str) -> tuple[str | None, str | None]:
         """(video id, None) or (None, why it is missing)."""
         if value in self.cache:
@@ -200,7 +307,7 @@ class _VideoResolver:
         from lvr.ingest import ingest_file
         from lvr.video import VideoError
 
-        found = next((c for c in self.candidates(value) if c.is_file()), None)
+        found = self.find(value)
         if found is None:
             where = f" under {self.videos_dir}" if self.videos_dir else ""
             result: tuple[str | None, str | None] = (None, f"video not found: {value}{where}")
