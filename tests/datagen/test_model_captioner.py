@@ -22,7 +22,7 @@ from lvr.model import init_tiny
 from lvr.datagen.model_captioner import LocalVLMCaptioner, make_captioner, strip_tags
 from lvr.store import Workspace
 
-from .conftest import make_frames, write_video
+from tests.model.conftest import make_frames, write_video
 
 
 @pytest.fixture(scope="module")
