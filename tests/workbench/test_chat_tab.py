@@ -1,0 +1,201 @@
+"""The Chat tab, driven through gradio_client against a real workspace and real tiny checkpoints.
+
+    .venv/bin/pytest tests/workbench/test_chat_tab.py
+
+The module fixture builds a workspace: a PyAV video ingested with lvr.ingest, a random-init tiny
+composite registered as "base" and the same model fine-tuned on one question about that video
+(`overfit` from tests/model/conftest.py) registered as "sft" (parent: base), so the sft checkpoint
+really answers `<think>…</think><answer>B</answer>`. The tab is launched alone in-process.
+"""
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import gradio as gr
+import pytest
+from gradio_client import Client, handle_file
+
+from lvr.ingest import ingest
+from lvr.model import init_tiny, load_model
+from lvr.store import Workspace
+from lvr.video import SamplingSpec, sample_frames
+from tests.model.conftest import OPTIONS, QUESTION, TARGET_ANSWER, TARGET_THINKING, overfit, write_video
+from workbench.chat_tab import Exchange, build_chat_tab, fmt_time
+from workbench.model_pool import ModelBusyError, ModelPool
+
+N = 8  # frames the sft checkpoint was trained on
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    root = tmp_path_factory.mktemp("chattab")
+    ws = Workspace.open(root / "ws", create=True)
+    report = ingest(ws, [write_video(root / "square.mp4")])
+    assert report.ok, report.errors
+    vid = report.added[0]
+    base_dir, sft_dir = ws.checkpoints_dir / "base", ws.checkpoints_dir / "sft"
+    init_tiny(base_dir, "composite", seed=1)
+    model = load_model(base_dir)
+    s = sample_frames(ws.video_path(vid), SamplingSpec(mode="exact", num_frames=N))
+    losses = overfit(model, s.frames, s.timestamps)
+    assert losses[-1] < 0.05, f"fine-tuning failed: {losses[0]:.3f} → {losses[-1]:.3f}"
+    model.save(sft_dir)
+    base = ws.register_checkpoint(base_dir, kind="lvr_composite", stage="base")
+    sft = ws.register_checkpoint(sft_dir, kind="lvr_composite", stage="sft", parent=base, step=len(losses))
+    pool = ModelPool(capacity=2)
+    with gr.Blocks() as demo:
+        with gr.Tab("Chat"):
+            build_chat_tab(ws, pool=pool)
+    demo.queue().launch(prevent_thread_lock=True, server_name="127.0.0.1", quiet=True)
+    client = Client(demo.local_url, verbose=False)
+    yield dict(ws=ws, client=client, vid=vid, base=base, sft=sft, pool=pool, root=root, frames=s, steps=len(losses))
+    demo.close()
+    ws.close()
+
+
+def common(e, ckpt=None, video=True, upload=None, n=N, think=True, max_tokens=80):
+    return (ckpt or e["sft"], e["vid"] if video else None, upload, n, think, 0.0, max_tokens, 0, QUESTION, *OPTIONS)
+
+
+def texts(chat):
+    """(metadata title or None, text) per message of a Chatbot value read through gradio_client."""
+    out = []
+    for m in chat:
+        parts = m["content"] if isinstance(m["content"], list) else [{"type": "text", "text": m["content"]}]
+        text = "".join(p.get("text", "") for p in parts if p.get("type") == "text")
+        out.append(((m.get("metadata") or {}).get("title"), m["role"], text, (m.get("metadata") or {}).get("status")))
+    return out
+
+
+def test_api_names_and_dropdown_labels(env):
+    api = set(env["client"].view_api(print_info=False, return_format="dict")["named_endpoints"])
+    assert {"/chat_send", "/chat_compare", "/chat_frames", "/chat_save_qa", "/chat_refresh", "/chat_clear",
+            "/chat_tab_opened"} <= api
+    ckpt, _, video = env["client"].predict(api_name="/chat_refresh")
+    labels = dict((v, lab) for lab, v in ckpt["choices"])
+    assert labels == {env["sft"]: f"{env['sft']} · sft step {env['steps']} · base → sft",   # newest first
+                      env["base"]: f"{env['base']} · base · base"}
+    assert [v for _, v in ckpt["choices"]] == [env["sft"], env["base"]]
+    assert [v for _, v in video["choices"]] == [env["vid"]]
+
+
+def test_send_streams_thinking_then_highlighted_answer(env):
+    job = env["client"].submit(*common(env), [], api_name="/chat_send")
+    chat, gallery, answer, reasoning, source, status = job.result(timeout=120)
+    msgs = texts(chat)
+    assert msgs[0][:2] == (None, "user") and QUESTION in msgs[0][2] and f"B. {OPTIONS[1]}" in msgs[0][2]
+    think = [m for m in msgs if m[0] == "Reasoning"]
+    assert len(think) == 1 and think[0][1] == "assistant" and think[0][2] == TARGET_THINKING and think[0][3] == "done"
+    prose = [m[2] for m in msgs[1:] if m[0] is None]
+    assert prose and prose[0].startswith(f"**Answer: {TARGET_ANSWER} — {OPTIONS[1]}**")
+    assert f"{env['sft']} · {N} frames · thinking on" in prose[0] and "<think>" not in prose[0]
+    assert (answer, reasoning, source) == (TARGET_ANSWER, TARGET_THINKING, f"chat:{env['sft']}")
+    assert status.startswith(f"{env['sft']} answered B")
+    # the frames the model saw, captioned with their timestamps
+    assert [g["caption"] for g in gallery] == [f"#{k + 1} · {fmt_time(t)}" for k, t in
+                                                enumerate(env["frames"].timestamps)]
+    # streamed in increments: some intermediate chat had the reasoning still open ("pending")
+    partial = [texts(o[0]) for o in job.outputs()[:-1] if isinstance(o[0], list) and len(o[0]) > 1]
+    assert any(m[0] == "Reasoning" and m[3] == "pending" for chat_ in partial for m in chat_)
+    # a second question is appended to the history it is given
+    chat2, *_ = env["client"].predict(*common(env), chat, api_name="/chat_send")
+    assert len(texts(chat2)) == 2 * len(msgs)
+
+
+def test_frames_gallery_for_workspace_and_uploaded_video(env):
+    gallery, info = env["client"].predict(env["vid"], None, 6, api_name="/chat_frames")
+    want = sample_frames(env["ws"].video_path(env["vid"]), SamplingSpec(mode="exact", num_frames=6)).timestamps
+    assert [g["caption"] for g in gallery] == [f"#{k + 1} · {fmt_time(t)}" for k, t in enumerate(want)]
+    assert info.startswith("6 frames") and all(Path(g["image"]).is_file() for g in gallery)
+    other = write_video(env["root"] / "other.mp4", n_frames=40)
+    gallery, info = env["client"].predict(None, handle_file(str(other)), 4, api_name="/chat_frames")
+    assert len(gallery) == 4 and gallery[-1]["caption"].startswith("#4 · 00:0")
+    with pytest.raises(Exception, match="minimum value 4"):
+        env["client"].predict(env["vid"], None, 2, api_name="/chat_frames")
+
+
+def test_compare_two_checkpoints_on_the_same_question(env):
+    chat_a, chat_b, gallery, status = env["client"].predict(env["base"], *common(env, max_tokens=24),
+                                                           api_name="/chat_compare")
+    a, b = texts(chat_a), texts(chat_b)
+    assert a[0][2] == b[0][2] and QUESTION in a[0][2]
+    assert any(m[0] == "Reasoning" and m[2] == TARGET_THINKING for m in a)
+    assert any(m[2].startswith(f"**Answer: B — {OPTIONS[1]}**") for m in a)
+    assert len(b) >= 2 and f"{env['base']} · {N} frames" in b[-1][2]   # random base: gibberish, but its own
+    assert len(gallery) == N and status.startswith(f"{env['sft']}: B · {env['base']}: ")
+    assert set(env["pool"].loaded()) == {env["ws"].get_checkpoint(c)["abspath"] for c in (env["base"], env["sft"])}
+
+
+def test_save_exchange_as_qa_item(env):
+    ws, c = env["ws"], env["client"]
+    msg = c.predict(env["vid"], None, QUESTION, *OPTIONS, "B", TARGET_THINKING, "temporal", "pending",
+                    f"chat:{env['sft']}", N, api_name="/chat_save_qa")
+    qa_id = int(msg.split("#")[1].split(" ")[0])
+    row = ws.get_qa(qa_id)
+    assert {k: row[k] for k in ("video_id", "category", "question", "options", "answer", "reasoning", "status",
+                                "source", "updated_by")} == dict(
+        video_id=env["vid"], category="temporal", question=QUESTION, options=OPTIONS, answer="B",
+        reasoning=TARGET_THINKING, status="pending", source=f"chat:{env['sft']}", updated_by="local")
+    assert row["meta"]["chat"] == {"checkpoint": env["sft"], "frames": N, "by": "local"}
+    # an uploaded video is ingested into the workspace first; draft status is kept
+    up = write_video(env["root"] / "upload.mp4", n_frames=32)
+    msg = c.predict(None, handle_file(str(up)), "Where does the square go?", "left", "right", "up",
+                    "down", "B", "", "spatial", "draft", f"chat:{env['base']}", 4, api_name="/chat_save_qa")
+    row = ws.get_qa(int(msg.split("#")[1].split(" ")[0]))
+    assert row["status"] == "draft" and row["video_id"] not in (None, env["vid"])
+    assert ws.get_video(row["video_id"])["source"] == "chat-upload"
+    with pytest.raises(Exception, match="needs 4 options"):
+        c.predict(env["vid"], None, QUESTION, "a", "b", "", "", "A", "", "goal", "pending", f"chat:{env['sft']}",
+                  N, api_name="/chat_save_qa")
+    with pytest.raises(Exception, match="ask a checkpoint first"):
+        c.predict(env["vid"], None, QUESTION, *OPTIONS, "A", "", "goal", "pending", "", N, api_name="/chat_save_qa")
+
+
+def test_exchange_render_without_thinking_and_without_answer():
+    ex = Exchange(["x", "y", "z", "w"], think=False)
+    ex.feed("answer", "(C)")
+    assert ex.render() == "Answer: (C)"
+    ex.feed("done", "<answer>(C)</answer>")
+    assert ex.render() == "**Answer: C — z**" and ex.letter == "C"
+    ex = Exchange([], think=True)
+    ex.feed("thinking", "hmm")
+    assert ex.render() == "<think>hmm"                     # still thinking: the block stays open
+    ex.feed("done", "<think>hmm")
+    assert ex.render() == "<think>hmm</think>\n\n_No answer: the model stopped without an `<answer>` tag._"
+
+
+def test_model_pool_lru_reload_and_single_slot(env, tmp_path):
+    src = env["ws"].get_checkpoint(env["base"])["abspath"]
+    dirs = [shutil.copytree(src, tmp_path / f"c{i}") for i in range(3)]
+    pool = ModelPool(capacity=2, wait_s=0.2)
+    m0 = pool.get(dirs[0])
+    pool.get(dirs[1])
+    assert pool.get(dirs[0]) is m0 and (pool.loads, pool.hits) == (2, 1)
+    pool.get(dirs[2])                                        # evicts c1, the least recently used
+    assert pool.loaded() == [str(dirs[0].resolve()), str(dirs[2].resolve())] and pool.loads == 3
+    (dirs[0] / "lvr_config.json").touch()                   # a rewritten checkpoint is reloaded
+    time.sleep(0.01)
+    assert pool.get(dirs[0]) is not m0 and len(pool.loaded()) == 2
+    # one generation at a time: a second caller waits for the slot, then gives up with a clear error
+    held, release = threading.Event(), threading.Event()
+
+    def hold():
+        with pool.slot():
+            held.set()
+            release.wait(5)
+
+    t = threading.Thread(target=hold)
+    t.start()
+    held.wait(5)
+    with pytest.raises(ModelBusyError, match="busy"):
+        next(pool.stream(dirs[0], env["frames"].frames, QUESTION, OPTIONS, timestamps=env["frames"].timestamps,
+                         max_new_tokens=4))
+    release.set()
+    t.join()
+    events = list(pool.stream(dirs[0], env["frames"].frames, QUESTION, OPTIONS, timestamps=env["frames"].timestamps,
+                              max_new_tokens=4))
+    assert events[-1].kind == "done" and pool._slot.acquire(blocking=False)   # the slot was released
+    pool._slot.release()
