@@ -6,12 +6,15 @@
 Generates (once, cached under --cache-dir) two videos of a scrolling numbered pattern with
 keyframes every 250 and every 30 frames, then for 64 and 256 uniformly sampled frames times:
   raw       decord.VideoReader(path).get_batch(indices)  (the baseline)
-  exact     sample_frames(mode="exact")     (probe table + decord; probe cache cleared first)
+  exact     sample_frames(mode="exact")     (probe table + decord; probe cache cleared first,
+            as for the first call on a video in a fresh process: the target is judged on this)
+  exact_warm_probe  the same with the frame table already in the in-process probe cache
   keyframe  sample_frames(mode="keyframe")  (seek + decode one frame per keyframe)
   cache     cached_sample(...) on a FrameCache hit (memory-mapped .npy)
-Each is the best of --repeat runs, interleaved (CPU times are reported too). It also checks that exact == raw pixel for pixel and that
-every keyframe frame carries the number of the frame it claims to be. Prints ONE JSON line
-with the times, the ratios and whether the targets hold:
+Each is the best of --repeat runs, interleaved (CPU times are reported too). It also checks
+that exact == raw pixel for pixel and that every keyframe frame carries the number of the
+frame it claims to be. Prints ONE JSON line with the times, the ratios and whether the
+targets hold:
   exact/raw <= 1.2;  raw/keyframe >= 5 on GOP 250;  exact/cache-hit >= 50.
 """
 from __future__ import annotations
@@ -29,7 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import decord  # noqa: E402
 import numpy as np  # noqa: E402
 
-from lvr.video import FrameCache, SamplingSpec, cached_sample, clear_probe_cache, content_hash, sample_frames  # noqa: E402
+from lvr.video import (FrameCache, SamplingSpec, cached_sample, clear_probe_cache,  # noqa: E402
+                       content_hash, sample_frames)
 from lvr.video.encode import numbered_frames, read_frame_number, write_video  # noqa: E402
 
 WIDTH, HEIGHT, FPS = 640, 360, 30
@@ -87,6 +91,7 @@ def main() -> None:
                     "repeat": args.repeat, "decord_threads": "default", "times_s": {}, "ratios": {},
                     "checks": {}}
     ok = True
+    ok_cpu = True  # the same targets with CPU time for exact/raw (less sensitive to other load)
     with tempfile.TemporaryDirectory(prefix="lvr-bench-framecache-") as tmp:
         cache = FrameCache(tmp)
         for gop in (250, 30):
@@ -99,34 +104,43 @@ def main() -> None:
                 wall, cpu, out = interleaved(args.repeat, {
                     "raw": lambda: raw_decord(path, n),
                     "exact": lambda: ours(path, exact_spec),
+                    "exact_warm": lambda: sample_frames(path, exact_spec),
                     "keyframe": lambda: ours(path, key_spec)})
                 raw, ex, kf = out["raw"], out["exact"], out["keyframe"]
                 t_raw, t_exact, t_key = wall["raw"], wall["exact"], wall["keyframe"]
                 cache.put(sha, exact_spec, ex)
-                hw, _, hout = interleaved(args.repeat, {"hit": lambda: cached_sample(path, exact_spec, cache, sha=sha)})
+                hw, _, hout = interleaved(args.repeat,
+                                          {"hit": lambda: cached_sample(path, exact_spec, cache, sha=sha)})
                 t_hit, hit = hw["hit"], hout["hit"]
                 same = bool(np.array_equal(ex.frames, raw))
                 numbers_ok = [read_frame_number(f) for f in ex.frames] == ex.indices and \
                     [read_frame_number(f) for f in kf.frames] == kf.indices
                 hit_ok = hit.source == "cache" and bool(np.array_equal(hit.frames, ex.frames))
                 result["times_s"][tag] = {"raw_decord": round(t_raw, 4), "exact": round(t_exact, 4),
+                                          "exact_warm_probe": round(wall["exact_warm"], 4),
                                           "keyframe": round(t_key, 4), "cache_hit": round(t_hit, 6),
                                           "keyframes_decoded": len(kf),
-                                          "cpu_raw_decord": round(cpu["raw"], 4), "cpu_exact": round(cpu["exact"], 4),
+                                          "cpu_raw_decord": round(cpu["raw"], 4),
+                                          "cpu_exact": round(cpu["exact"], 4),
                                           "cpu_keyframe": round(cpu["keyframe"], 4)}
                 r = {"exact_over_raw": round(t_exact / t_raw, 3),
+                     "exact_warm_over_raw": round(wall["exact_warm"] / t_raw, 3),
                      "raw_over_keyframe": round(t_raw / t_key, 2),
                      "exact_over_cache_hit": round(t_exact / t_hit, 1),
                      "cpu_exact_over_raw": round(cpu["exact"] / cpu["raw"], 3)}
                 result["ratios"][tag] = r
                 result["checks"][tag] = {"exact_equals_raw": same, "frame_numbers_ok": numbers_ok,
                                          "cache_hit_ok": hit_ok}
-                ok &= same and numbers_ok and hit_ok
-                ok &= r["exact_over_raw"] <= 1.2 and r["exact_over_cache_hit"] >= 50
+                common = same and numbers_ok and hit_ok and r["exact_over_cache_hit"] >= 50
+                ok &= common and r["exact_over_raw"] <= 1.2
+                ok_cpu &= common and r["cpu_exact_over_raw"] <= 1.2
                 if gop == 250:
                     ok &= r["raw_over_keyframe"] >= 5
+                    ok_cpu &= r["raw_over_keyframe"] >= 5
     result["targets"] = {"exact_over_raw_max": 1.2, "raw_over_keyframe_min_gop250": 5,
-                         "exact_over_cache_hit_min": 50, "all_met": bool(ok)}
+                         "exact_over_cache_hit_min": 50, "all_met": bool(ok),
+                         "all_met_with_cpu_time_for_exact_over_raw": bool(ok_cpu)}
+    result["load_average_1m_at_end"] = round(os.getloadavg()[0], 2)
     print(json.dumps(result))
 
 

@@ -16,6 +16,8 @@ COMMAND_MODULES = [
     "lvr.cli.eval_cmds",
     "lvr.cli.datagen_cmds",
     "lvr.cli.train_cmds",
+    "lvr.cli.video_cmds",
+    "lvr.cli.synth_cmds",
 ]
 
 

@@ -16,7 +16,8 @@ import math
 from numbers import Real
 
 
-def clip_segments(duration: float, clip_seconds: float = 10.0, min_last: float = 3.0) -> list[tuple[float, float]]:
+def clip_segments(duration: float, clip_seconds: float = 10.0,
+                  min_last: float = 3.0) -> list[tuple[float, float]]:
     """Contiguous (start, end) clips covering [0, duration]; see the module docstring."""
     for name, v in (("duration", duration), ("clip_seconds", clip_seconds)):
         if not isinstance(v, Real) or isinstance(v, bool) or not math.isfinite(v) or v <= 0:

@@ -137,7 +137,8 @@ def decode_exact_pyav(path: Path, info: VideoInfo, table: FrameTable, indices: l
     return np.stack([got[int(i)] for i in indices])
 
 
-def decode_keyframes_pyav(path: Path, info: VideoInfo, table: FrameTable, key_indices: list[int]) -> np.ndarray:
+def decode_keyframes_pyav(path: Path, info: VideoInfo, table: FrameTable,
+                          key_indices: list[int]) -> np.ndarray:
     """Frames at keyframe indices only: one seek + one intra-frame decode per distinct keyframe."""
     unique = _check_indices(path, table, key_indices)
     is_key = set(int(k) for k in table.key_indices)

@@ -57,7 +57,8 @@ def contact_sheet(path: str | os.PathLike, n: int = 16, cols: int = 4, tile_widt
                   quality: int = 85, label: bool = True) -> bytes:
     """A grid of up to `n` keyframes spread over the video, as JPEG bytes."""
     if n < 1 or cols < 1 or tile_width < 8:
-        raise ValueError(f"contact_sheet: need n >= 1, cols >= 1, tile_width >= 8 (got {n}, {cols}, {tile_width})")
+        raise ValueError(f"contact_sheet: need n >= 1, cols >= 1, tile_width >= 8 "
+                         f"(got {n}, {cols}, {tile_width})")
     info, _ = probe_with_table(Path(path))
     tile_h = max(1, round(tile_width * info.height / info.width))
     s = sample_frames(path, SamplingSpec(mode="keyframe", num_frames=n, resize=(tile_h, tile_width)))

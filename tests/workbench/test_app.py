@@ -1,0 +1,67 @@
+"""`build_app` assembles every tab, installs the Review shortcuts, and names the annotator endpoints.
+
+    .venv/bin/pytest tests/workbench/test_app.py
+"""
+from __future__ import annotations
+
+from gradio_client import Client
+
+from lvr.ingest import ingest
+from lvr.store import Workspace
+from lvr.synth import SynthConfig, WorldConfig
+from lvr.video.encode import numbered_frames, write_video
+from tests.workbench.conftest import serve
+from workbench import app
+from workbench.app import TABS, allowed_paths, available_tabs, build_app, demo_corpus_config, ensure_demo_workspace
+from workbench.identity import LOCAL_USER, username
+from workbench.shortcuts import ANSWER_ELEM, KEYBOARD_JS, REASON_ELEM, SHORTCUTS, SHORTCUTS_MD
+
+ENDPOINTS = {"/list_videos", "/video_detail", "/clip_detail", "/save_caption", "/ingest", "/start_job", "/job_status",
+             "/cancel_job", "/job_failures", "/review_queue", "/review_load", "/review_next", "/review_prev",
+             "/review_approve", "/review_reject", "/review_save", "/bulk_status", "/review_progress",
+             "/review_history"}
+
+
+def test_app_has_the_tabs_shortcuts_and_endpoints(module_ws):
+    labels = [label for label, _ in available_tabs()]
+    assert labels[:3] == ["Videos", "Generate", "Review"] and set(labels) <= {t[0] for t in TABS}
+    demo = build_app(module_ws)
+    cfg = demo.get_config_file()
+    elem_ids = {c.get("props", {}).get("elem_id") for c in cfg["components"]}
+    for _, _, _, elem in SHORTCUTS:                       # every shortcut has its button in the page
+        assert elem in elem_ids and f'"{elem}"' in KEYBOARD_JS
+    assert {ANSWER_ELEM, REASON_ELEM} <= elem_ids
+    assert any(dep.get("js") == KEYBOARD_JS for dep in cfg["dependencies"])
+    tabs = [c["props"].get("label") for c in cfg["components"] if c.get("type") == "tabitem"]
+    assert tabs[:3] == ["Videos", "Generate", "Review"]
+    assert "Alt+A" in SHORTCUTS_MD and "Alt+1 … Alt+4" in SHORTCUTS_MD
+    with serve(module_ws, full_app=True) as url:
+        named = Client(url, verbose=False).view_api(return_format="dict", print_info=False)["named_endpoints"]
+    assert ENDPOINTS <= set(named), ENDPOINTS - set(named)
+
+
+def test_allowed_paths_cover_linked_videos(tmp_path):
+    ws = Workspace.open(tmp_path / "ws", create=True)
+    (tmp_path / "elsewhere").mkdir()
+    outside = write_video(tmp_path / "elsewhere" / "linked.mp4", numbered_frames(30, 96, 128), fps=10, gop=10)
+    inside = write_video(tmp_path / "copied.mp4", numbered_frames(30, 96, 128, start=100), fps=10, gop=10)
+    ingest(ws, [outside])
+    ingest(ws, [inside], copy=True)
+    assert allowed_paths(ws) == sorted([str(ws.root), str(outside.parent.resolve())])
+
+
+def test_username_and_demo_workspace(tmp_path, monkeypatch):
+    class Req:
+        username = "ann"
+
+    assert username(Req()) == "ann" and username(None) == LOCAL_USER
+    ws = ensure_demo_workspace(tmp_path / "empty", build=False)
+    assert (tmp_path / "empty" / "lvr.db").exists() and ws.list_videos() == []
+    tiny = SynthConfig(videos=1, seed=0, world=WorldConfig(minutes=1, fps=2, size=96), workers=1, progress=False)
+    monkeypatch.setattr(app, "demo_corpus_config", lambda: tiny)
+    ws = ensure_demo_workspace(tmp_path / "demo")
+    (video,) = ws.list_videos()
+    assert video["source"] == "synth" and video["n_captioned"] == video["n_clips"] == 6 and video["n_qa"] > 0
+    again = ensure_demo_workspace(tmp_path / "demo")             # not built twice
+    assert len(again.list_videos()) == 1
+    assert demo_corpus_config().videos == 6 and demo_corpus_config().world.minutes == 2
