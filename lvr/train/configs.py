@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lvr.config import fail, option
+from lvr.mrsp.config import MRSPConfig
 
 STATUSES = ("pending", "draft", "approved", "rejected")
 
@@ -116,7 +117,9 @@ class SFTConfig(RunConfig):
 
 @dataclass
 class RolloutConfig:
-    backend: str = option("transformers", "rollout engine (vllm comes with MR-SP)", choices=("transformers",))
+    backend: str = option("transformers", "rollout engine: transformers (generate on the policy itself) or vllm "
+                          "(the composite's LM in vLLM, fed the cached video embeddings; settings under mrsp.vllm)",
+                          choices=("transformers", "vllm"))
     num_generations: int = option(8, "G: samples per prompt", ge=2)
     temperature: float = option(1.0, "sampling temperature", gt=0)
     top_p: float = option(0.99, "nucleus sampling", gt=0, le=1)
@@ -188,12 +191,15 @@ class RewardConfig:
 class GRPOConfig(RunConfig):
     data: DataConfig = option(help="training data (split rl by default)", factory=lambda: default_grpo_data())
     ref_model: str | None = option(None, "KL reference (null: the starting model)")
-    prompts_per_step: int = option(2, "prompts per optimizer step per rank (each gets G rollouts)", ge=1)
+    prompts_per_step: int = option(2, "prompts per optimizer step per data-parallel replica (a rank, or an SP "
+                                   "group of mrsp.sp_size ranks); each gets G rollouts", ge=1)
     micro_batch_size: int = option(4, "rollout rows per forward/backward pass", ge=1)
     num_iterations: int = option(1, "optimisation passes over each rollout batch (μ; old log-probs kept)", ge=1)
     rollout: RolloutConfig = option(RolloutConfig, "rollout engine and sampling")
     loss: LossConfig = option(LossConfig, "policy loss")
     reward: RewardConfig = option(RewardConfig, "rewards")
+    mrsp: MRSPConfig = option(MRSPConfig, "MR-SP engine: sequence parallelism (sp_size), video-embedding cache "
+                              "(embed_cache), vLLM settings")
 
     def check(self) -> None:
         rows = self.prompts_per_step * self.rollout.num_generations
@@ -204,6 +210,9 @@ class GRPOConfig(RunConfig):
         if loss.overlong_penalty and self.loss.overlong_buffer > self.rollout.max_new_tokens:
             fail(self, "loss.overlong_buffer", f"must be <= rollout.max_new_tokens ({self.rollout.max_new_tokens}), "
                  f"got {self.loss.overlong_buffer}")
+        if self.mrsp.embed_cache == "disk" and (self.trainable.vision_tower or self.trainable.projector):
+            fail(self, "mrsp.embed_cache", "disk persists embeddings across steps, so it needs a frozen vision tower "
+                 "and projector (trainable.vision_tower / trainable.projector are on); use step or auto")
 
 
 def default_grpo_data() -> DataConfig:

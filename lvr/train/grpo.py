@@ -5,18 +5,25 @@
     lvr train grpo configs/tiny/grpo.yaml workspace=demo          # as a tracked job (lvr.jobs)
 
 One step, per rank:
-1. take `prompts_per_step` items of split `rl`; encode each video ONCE (`VideoEmbedder`, memoised
-   per step; an embedding cache wraps it for MR-SP) and build its prompt;
-2. the rollout engine samples G responses per prompt from the prompt embeddings; every sample
-   carries (qa_id, group_id, sample_index);
+1. take `prompts_per_step` items of split `rl` per data-parallel replica; encode each video ONCE
+   through MR-SP (`lvr.mrsp`: the embedding cache — per step, or on disk across steps with a
+   frozen encoder — and, with `mrsp.sp_size` S > 1, Stage-1 frame sharding over the SP group)
+   and build its prompt;
+2. the rollout engine (`rollout.backend`: transformers, or vLLM fed the cached embeddings)
+   samples G responses per prompt from the prompt embeddings (an SP group splits the G samples);
+   every sample carries (qa_id, group_id, sample_index);
 3. rewards (weighted components) per sample, looked up by qa_id; optional DAPO overlong penalty;
 4. advantages normalised within each group (by group id); DAPO drops all-equal groups;
 5. old log-probs (when num_iterations > 1) and reference log-probs (when beta > 0), then
-   `num_iterations` optimisation passes over the rollout batch in micro-batches through
-   `sequence_logprobs`, clipped policy loss + β·KL, DeepSpeed backward/step.
+   `num_iterations` optimisation passes over the rollout batch in micro-batches through the
+   log-prob pass (Stage-2 Ulysses sequence-parallel prefill when S > 1), clipped policy loss +
+   β·KL, DeepSpeed backward/step; a vLLM engine then receives the new weights.
 Metrics per step (JobContext / metrics.jsonl): reward mean/std per component, accuracy, format
 rate, KL, entropy, clip fractions, response lengths, filtered groups, step time split
-(rollout / logprobs / update) and embedding memo hits/misses.
+(rollout / logprobs / update) and embedding cache hits/misses (memo, disk).
+
+    lvr train grpo configs/tiny/grpo.yaml workspace=demo mrsp.embed_cache=disk rollout.backend=vllm
+    torchrun --nproc_per_node 2 -m lvr.train.grpo configs/tiny/grpo.yaml workspace=demo mrsp.sp_size=2
 """
 from __future__ import annotations
 
@@ -28,16 +35,23 @@ from contextlib import nullcontext
 import torch
 
 from lvr.config import load_config
+from lvr.mrsp import CachedVideoEmbedder, MRSPRuntime
 
 from . import run as runlib
 from .configs import GRPOConfig
-from .data import EpochSampler, VideoFrames, load_items, shard
+from .data import EpochSampler, VideoFrames, load_items
 from .engine import all_reduce_sum, build_engine, engine_step, frozen_engine
-from .grpo_loss import (TokenStats, aggregate_loss, group_advantages, informative_groups, overlong_penalty,
-                        policy_loss_per_token)
+from .grpo_loss import (
+    TokenStats,
+    aggregate_loss,
+    group_advantages,
+    informative_groups,
+    overlong_penalty,
+    policy_loss_per_token,
+)
 from .rewards import JudgeSettings, RewardSet, format_reward, mcq_accuracy
 from .rollout import RolloutRequest, SamplingParams, make_rollout_engine
-from .sequences import VideoEmbedder, build_batch, build_prompt, sequence_logprobs
+from .sequences import build_batch, build_prompt
 
 ACCURACY_COMPONENTS = ("accuracy", "mcq_accuracy", "numeric_accuracy", "open_accuracy", "exact_match")
 
@@ -80,15 +94,20 @@ class GRPOTrainer:
                                    micro_batch=cfg.micro_batch_size, grad_accum=self.n_micro, dist=run.dist)
         self.model = self.engine.module
         self.encoder_trains = cfg.trainable.vision_tower or cfg.trainable.projector
-        self.embedder = VideoEmbedder(self.model, self.frames)
+        self.mrsp = MRSPRuntime.build(cfg.mrsp, self.model, self.frames, cache_dir=run.ws.embeds_cache_dir,
+                                      world=run.dist.world, zero_stage=cfg.deepspeed.zero_stage)
+        self.embedder = self.mrsp.embedder
         self.step_no, sampler_state = runlib.resume(run, self.engine)   # before the reference: it may
         if sampler_state:                                                # restore the starting model
             self.sampler.load_state_dict(sampler_state)
         self.ref = self.ref_embedder = None
         if self.loss_cfg.beta > 0:
             self._load_reference()
-        self.rollout = make_rollout_engine(cfg.rollout.backend, self.model, zero_stage=cfg.deepspeed.zero_stage,
-                                           batch_size=cfg.rollout.batch_size)
+        plain = make_rollout_engine("transformers", self.model, zero_stage=cfg.deepspeed.zero_stage,
+                                    batch_size=cfg.rollout.batch_size)
+        self.rollout = self.mrsp.rollout_engine(cfg.rollout.backend, self.model, fallback=plain,
+                                                engine_dir=run.run_dir / f"vllm_llm-r{run.dist.rank}",
+                                                seed=cfg.seed + run.dist.rank)
         j = cfg.reward.judge
         judge = None
         if j.model:
@@ -115,33 +134,43 @@ class GRPOTrainer:
                          dtype=torch.bfloat16 if run.precision == "bf16" else torch.float32)
         self.ref = frozen_engine(ref, cfg.deepspeed, run.dist)
         # A frozen encoder of the same checkpoint gives the policy's video embeddings: reuse them.
+        # Otherwise the reference encodes with its own weights, memoised per step.
         if not (same and not self.encoder_trains):
-            self.ref_embedder = VideoEmbedder(self.ref, self.frames)
+            self.ref_embedder = CachedVideoEmbedder(self.ref, self.frames, sp=self.mrsp.sp, persistent=False,
+                                                    reuse=cfg.mrsp.embed_cache != "off")
 
     # ------------------------------------------------------------------ one step
+    def _videos(self, embedder, samples, idx, prompts, video_items, grad: bool = False) -> dict:
+        """The video embeddings of micro-batch `idx`, asked of the embedder for every pass: with the
+        cache on they are the step's one encoding (memo hits), with `mrsp.embed_cache=off` each pass
+        encodes again (the no-cache baseline)."""
+        keys = {prompts[samples[i].qa_id].video_key for i in idx}
+        if grad:
+            return {k: embedder.encode(video_items[k], grad=True).embeds for k in keys}
+        return {k: embedder(video_items[k]).embeds for k in keys}
+
     def _logprobs(self, model, samples, idx, prompts, videos, *, grad: bool, entropy: bool = False):
         with (nullcontext() if grad else torch.no_grad()):
             b = build_batch(model, [samples[i].token_ids for i in idx], [samples[i].qa_id for i in idx], prompts,
                             videos, pad_id=model.tokenizer.pad_token_id or 0)
-            lp = sequence_logprobs(model, b.inputs_embeds, b.position_ids, b.response_mask,
-                                   response_ids=b.response_ids, attention_mask=b.attention_mask,
-                                   temperature=self.cfg.rollout.temperature, with_entropy=entropy)
+            lp = self.mrsp.logprobs(model, b.inputs_embeds, b.position_ids, b.response_mask,
+                                    response_ids=b.response_ids, attention_mask=b.attention_mask,
+                                    temperature=self.cfg.rollout.temperature, with_entropy=entropy)
         return b, lp
 
     def step(self) -> dict:
-        cfg, run, dist, lc = self.cfg, self.run, self.run.dist, self.loss_cfg
+        cfg, dist, lc = self.cfg, self.run.dist, self.loss_cfg
         t0 = time.perf_counter()
         self.embedder.new_step()
-        batch_items = [self.items[i] for i in shard(self.sampler.take(cfg.prompts_per_step * dist.world),
-                                                     dist.rank, dist.world)]
-        prompts, videos, video_items, requests = {}, {}, {}, []
+        rt = self.mrsp   # an SP group's ranks share their replica's items; group ids name the replica
+        batch_items = [self.items[i] for i in rt.shard(self.sampler.take(rt.global_batch(cfg.prompts_per_step)))]
+        prompts, video_items, requests = {}, {}, []
         for k, item in enumerate(batch_items):
             ve = self.embedder(item)
             prompts[item.qa_id] = build_prompt(self.model, item, ve, think=cfg.data.think)
-            videos[ve.key] = ve.embeds
             video_items[ve.key] = item
             p = prompts[item.qa_id]
-            requests.append(RolloutRequest(qa_id=item.qa_id, group_id=f"s{self.step_no}-r{dist.rank}-p{k}",
+            requests.append(RolloutRequest(qa_id=item.qa_id, group_id=f"s{self.step_no}-r{rt.sp.dp_rank}-p{k}",
                                            prompt_embeds=p.inputs_embeds, position_ids=p.position_ids))
         r = cfg.rollout
         samples = self.rollout.generate(requests, SamplingParams(n=self.G, temperature=r.temperature, top_p=r.top_p,
@@ -164,26 +193,28 @@ class GRPOTrainer:
         group_ids = [s.group_id for s in samples]
         batch_std = None
         if lc.scale_rewards == "batch":
-            s1, s2, n = all_reduce_sum([float(total.sum()), float((total.double() ** 2).sum()), float(len(total))],
-                                       dist)
+            s1, s2, n = (x / rt.count_scale for x in all_reduce_sum(
+                [float(total.sum()), float((total.double() ** 2).sum()), float(len(total))], dist))
             batch_std = math.sqrt(max(0.0, (s2 - s1 * s1 / n) / max(n - 1, 1)))
         adv = group_advantages(total, group_ids, lc.scale_rewards, batch_std=batch_std)
         keep = informative_groups(total, group_ids) if lc.dynamic_filter else torch.ones(len(samples), dtype=torch.bool)
-        active_seqs, active_tokens = all_reduce_sum([float(keep.sum()), float((lengths * keep).sum())], dist)
+        active_seqs, active_tokens = (x / rt.count_scale for x in
+                                      all_reduce_sum([float(keep.sum()), float((lengths * keep).sum())], dist))
 
         # log-probs of the old policy and the reference
         t1 = time.perf_counter()
         micro = [list(range(i, i + cfg.micro_batch_size)) for i in range(0, len(samples), cfg.micro_batch_size)]
         self.model.eval()
-        old = ([self._logprobs(self.model, samples, idx, prompts, videos, grad=False)[1].logps for idx in micro]
-               if cfg.num_iterations > 1 else None)
+        vids = lambda emb, idx, grad=False: self._videos(emb, samples, idx, prompts, video_items, grad)
+        old = ([self._logprobs(self.model, samples, idx, prompts, vids(self.embedder, idx), grad=False)[1].logps
+                for idx in micro] if cfg.num_iterations > 1 else None)
         ref = None
         if self.ref is not None:
-            ref_videos = videos
+            ref_emb = self.ref_embedder or self.embedder   # a frozen encoder shared with the policy: its embeddings
             if self.ref_embedder is not None:
                 self.ref_embedder.new_step()
-                ref_videos = {k: self.ref_embedder(video_items[k]).embeds for k in videos}
-            ref = [self._logprobs(self.ref, samples, idx, prompts, ref_videos, grad=False)[1].logps for idx in micro]
+            ref = [self._logprobs(self.ref, samples, idx, prompts, vids(ref_emb, idx), grad=False)[1].logps
+                   for idx in micro]
         self.model.train()
         t_logprobs = time.perf_counter() - t1
 
@@ -193,10 +224,8 @@ class GRPOTrainer:
         tstats = TokenStats(0.0, 0.0, 0.0, 0.0, 0.0)
         for _ in range(cfg.num_iterations):
             for j, idx in enumerate(micro):
-                pol_videos = videos
-                if self.encoder_trains:  # the encoder learns: embeddings with autograd, once per micro-batch
-                    keys = {prompts[samples[i].qa_id].video_key for i in idx}
-                    pol_videos = {k: self.embedder.encode(video_items[k], grad=True).embeds for k in keys}
+                # a trainable encoder: embeddings with autograd (the step's kept graph, or a fresh encoding)
+                pol_videos = vids(self.embedder, idx, grad=True)
                 b, lp = self._logprobs(self.model, samples, idx, prompts, pol_videos, grad=True, entropy=True)
                 mask = b.response_mask * keep[idx].to(b.response_mask.device).unsqueeze(-1)
                 old_lp = old[j] if old is not None else lp.logps.detach()
@@ -205,13 +234,15 @@ class GRPOTrainer:
                     beta=lc.beta, ref_logp=ref[j] if ref is not None else None, kl_estimator=lc.kl_estimator)
                 loss = aggregate_loss(per_tok, mask, lc.type, total_seqs=active_seqs, total_tokens=active_tokens,
                                       max_length=r.max_new_tokens) * dist.world
-                self.engine.backward(loss, scale_wrt_gas=False)
+                self.engine.backward(loss, scale_wrt_gas=False, retain_graph=self.embedder.retain_graph)
                 norm = engine_step(self.engine)
                 grad_norm = norm if norm is not None else grad_norm
                 loss_sum += float(loss.detach()) / dist.world
                 tstats = tstats.merge(st)
                 ent_sum += float(lp.entropy.sum())
                 ent_tok += float(b.response_mask.sum())
+        self.embedder.weights_updated()
+        self.rollout.update_weights(self.model)   # vLLM: push the new weights (transformers: shared module)
         t_update = time.perf_counter() - t2
         self.step_no += 1
         row = self._metrics(samples, out, components, total, lengths, keep, adv, loss_sum, tstats, ent_sum, ent_tok,
@@ -226,13 +257,17 @@ class GRPOTrainer:
         acc_name = next((c for c in ACCURACY_COMPONENTS if c in components), None)
         acc = components[acc_name] if acc_name else mcq_accuracy(texts, [self.by_id[s.qa_id].answer for s in samples])
         fmt = components.get("format") or format_reward(texts, think=cfg.data.think)
+        # every sample sits on the sp_size ranks of its SP group: one rank per group reports it
+        w = 1.0 if self.mrsp.reports else 0.0
         local = {"total": total.tolist(), "lengths": lengths.tolist(), "acc": acc, "fmt": fmt,
                  "comps": components, "keep": keep.tolist(), "adv": adv.abs().tolist(),
                  "trunc": [s.stop_reason == "length" for s in samples]}
+        if not w:
+            local = {k: ({n: [] for n in v} if k == "comps" else []) for k, v in local.items()}
         parts = _gather(local, dist)
-        flat = lambda key: [x for p in parts for x in p[key]]  # noqa: E731
-        sums = all_reduce_sum([loss_sum, ts.tokens, ts.clipped_low, ts.clipped_high, ts.kl_sum, ts.ratio_sum,
-                               ent_sum, ent_tok], dist)
+        flat = lambda key: [x for p in parts for x in p[key]]
+        sums = all_reduce_sum([w * x for x in (loss_sum, ts.tokens, ts.clipped_low, ts.clipped_high, ts.kl_sum,
+                                               ts.ratio_sum, ent_sum, ent_tok)], dist)
         loss, tok, low, high, kl, ratio, ent, etok = sums
         rmean, rstd = _stats(flat("total"))
         keep_all = flat("keep")
@@ -259,7 +294,7 @@ class GRPOTrainer:
         cfg, run = self.cfg, self.run
         rep = run.reporter
         rep.print(f"[grpo] {len(self.items)} prompts ({cfg.data.split}), G={self.G}, {cfg.prompts_per_step} prompts "
-                  f"× {run.dist.world} rank(s) per step, loss {self.loss_cfg.type}, beta {self.loss_cfg.beta}; "
+                  f"× {self.mrsp.sp.dp_size} replica(s) (sp_size {self.mrsp.sp.size}) per step, loss {self.loss_cfg.type}, beta {self.loss_cfg.beta}; "
                   f"steps {self.step_no} → {cfg.max_steps}")
         first = last = None
         row: dict = {}
@@ -283,7 +318,7 @@ class GRPOTrainer:
                 saved_at = step
         if saved_at != self.step_no:
             runlib.save(run, self.engine, self.step_no, self.sampler.state_dict(), row)
-        pick = lambda r, k: r.get(k) if r else None  # noqa: E731
+        pick = lambda r, k: r.get(k) if r else None
         return runlib.finish(run, {"stage": "grpo", "steps": self.step_no,
                                    "first_reward": pick(first, "reward/mean"), "last_reward": pick(last, "reward/mean"),
                                    "first_loss": pick(first, "loss"), "last_loss": pick(last, "loss"),

@@ -261,3 +261,31 @@ def test_qwen_weights_hash_covers_the_visual_merger(tiny_qwen):
         next(m.hf.model.visual.merger.parameters()).add_(1.0)
     assert encoder_weights_hash(m) != h
     assert len(h) == 64
+
+
+def test_trainable_encoder_reencodes_after_an_optimizer_step(video_items, tiny_composite):
+    """The kept graph serves the step's micro-batches; after the weights change it is stale."""
+    from lvr.train.data import VideoFrames
+
+    ws, items = video_items
+    m = copy.deepcopy(tiny_composite)
+    for name, p in m.named_parameters():
+        p.requires_grad_(name.startswith("projector."))
+    opt = torch.optim.SGD([p for p in m.parameters() if p.requires_grad], lr=0.5)
+    frames = VideoFrames(ws, num_frames=4)
+    for mode in ("retain", "recompute"):
+        emb = CachedVideoEmbedder(m, frames, grad_mode=mode)
+        emb.new_step()
+        first = emb.encode(items[0], grad=True).embeds
+        assert first.requires_grad and emb.retain_graph == (mode == "retain")
+        again = emb.encode(items[0], grad=True).embeds
+        assert (again is first) == (mode == "retain")            # retain: one encoding per step
+        first.sum().backward(retain_graph=True)
+        opt.step()                                               # in-place update, noticed automatically
+        after = emb.encode(items[0], grad=True).embeds
+        assert after is not first and not torch.allclose(after, first)
+        after.sum().backward()                                   # a fresh graph: no stale-version error
+        emb.weights_updated()                                    # the explicit signal works too
+        assert emb.encode(items[0], grad=True).embeds is not after
+        assert not emb(items[0]).embeds.requires_grad            # rollouts / no-grad passes: detached
+        opt.zero_grad()
