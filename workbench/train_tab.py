@@ -47,6 +47,8 @@ FORM_KEYS = (
     ("loss.beta", "β (KL weight)", "float"),
     ("loss.type", "loss type", "choice"),
     ("rollout.backend", "rollout backend", "choice"),
+    ("mrsp.sp_size", "SP size (ranks per sample)", "int"),
+    ("mrsp.embed_cache", "embedding cache", "choice"),
 )
 # Curve panels: (title, metric keys or a rule picking them from the keys present). Empty panels are dropped.
 PANELS = (

@@ -283,11 +283,18 @@ class GRPOTrainer:
                "response/truncated": _stats([float(t) for t in flat("trunc")])[0],
                "groups/filtered": 1.0 - sum(keep_all) / len(keep_all), "advantage/abs_mean": _stats(flat("adv"))[0],
                "epoch": self.sampler.progress_epochs, "time/rollout": t_rollout, "time/logprobs": t_logprobs,
-               "time/update": t_update, "time/step": t_step, **self.embedder.stats()}
+               "time/update": t_update, "time/step": t_step, **self._cache_metrics()}
         for name in parts[0]["comps"]:
             vals = [v for p in parts for v in p["comps"][name] if v is not None]
             row[f"reward/{name}/mean"], row[f"reward/{name}/std"] = _stats(vals)
         return row
+
+    def _cache_metrics(self) -> dict:
+        """The embedder's counters (one SP group's view) plus the step's hit rate."""
+        out = self.embedder.stats()
+        calls = out.get("embeds/hits", 0) + out.get("embeds/misses", 0)
+        out["embeds/hit_rate"] = out.get("embeds/hits", 0) / calls if calls else None
+        return out
 
     # ------------------------------------------------------------------ loop
     def train(self) -> dict:

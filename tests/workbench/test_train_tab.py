@@ -23,7 +23,8 @@ from tests.train.conftest import build_workspace
 from workbench.train_tab import FORM, ROOT, build_train_tab, job_metrics, pick_checkpoint, recipe_choices
 
 FAST = {"model": "tiny:lvr_composite", "max_steps": 3, "data.num_frames": 2, "optim.lr": "3e-3",
-        "rollout.num_generations": 4, "loss.beta": 0.01, "loss.type": "grpo", "rollout.backend": "transformers"}
+        "rollout.num_generations": 4, "loss.beta": 0.01, "loss.type": "grpo", "rollout.backend": "transformers",
+        "mrsp.sp_size": 1, "mrsp.embed_cache": "auto"}
 FAST_EXTRA = "data.max_items=2\ndata.eval_split=null\nsave_every=0"
 
 
@@ -101,12 +102,14 @@ def test_bad_values_are_reported_before_anything_launches(env):
 
     verdict, resolved = client.predict(*form("grpo", "configs/tiny/grpo.yaml", nproc=2, extra="save_every=5",
                                              loss__type="dapo", loss__beta=0, rollout__num_generations=6,
+                                             mrsp__sp_size=2, mrsp__embed_cache="disk", rollout__backend="vllm",
                                              model="latest:sft"), api_name="/train_validate")
     cfg = yaml.safe_load(resolved)
     assert verdict.startswith("✓ valid") and "lvr train grpo" in verdict and "--nproc 2" in verdict
     assert (cfg["loss"]["type"], cfg["loss"]["beta"], cfg["rollout"]["num_generations"]) == ("dapo", 0.0, 6)
     assert cfg["save_every"] == 5 and cfg["data"]["num_frames"] == 2 and cfg["workspace"] == str(ws.root)
     assert cfg["optim"]["lr"] == 3e-3 and cfg["max_steps"] == 3
+    assert (cfg["mrsp"]["sp_size"], cfg["mrsp"]["embed_cache"], cfg["rollout"]["backend"]) == (2, "disk", "vllm")
 
 
 @pytest.mark.slow
