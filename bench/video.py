@@ -25,6 +25,7 @@ import os
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -32,8 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import decord  # noqa: E402
 import numpy as np  # noqa: E402
 
-from lvr.video import (FrameCache, SamplingSpec, cached_sample, clear_probe_cache,  # noqa: E402
-                       content_hash, sample_frames)
+from lvr.video import FrameCache, SamplingSpec, cached_sample, clear_probe_cache, content_hash, sample_frames  # noqa: E402
 from lvr.video.encode import numbered_frames, read_frame_number, write_video  # noqa: E402
 
 WIDTH, HEIGHT, FPS = 640, 360, 30
@@ -102,15 +102,15 @@ def main() -> None:
                 exact_spec = SamplingSpec(mode="exact", num_frames=n, max_frames=n)
                 key_spec = SamplingSpec(mode="keyframe", num_frames=n, max_frames=n)
                 wall, cpu, out = interleaved(args.repeat, {
-                    "raw": lambda: raw_decord(path, n),
-                    "exact": lambda: ours(path, exact_spec),
-                    "exact_warm": lambda: sample_frames(path, exact_spec),
-                    "keyframe": lambda: ours(path, key_spec)})
+                    "raw": partial(raw_decord, path, n),
+                    "exact": partial(ours, path, exact_spec),
+                    "exact_warm": partial(sample_frames, path, exact_spec),
+                    "keyframe": partial(ours, path, key_spec)})
                 raw, ex, kf = out["raw"], out["exact"], out["keyframe"]
                 t_raw, t_exact, t_key = wall["raw"], wall["exact"], wall["keyframe"]
                 cache.put(sha, exact_spec, ex)
                 hw, _, hout = interleaved(args.repeat,
-                                          {"hit": lambda: cached_sample(path, exact_spec, cache, sha=sha)})
+                                          {"hit": partial(cached_sample, path, exact_spec, cache, sha=sha)})
                 t_hit, hit = hw["hit"], hout["hit"]
                 same = bool(np.array_equal(ex.frames, raw))
                 numbers_ok = [read_frame_number(f) for f in ex.frames] == ex.indices and \

@@ -145,8 +145,8 @@ def from_dict(cls: type, data: dict, *, source: str = "dict", prefix: str = "") 
         close = difflib.get_close_matches(str(k), list(fields), n=1)
         hint = f" (did you mean {prefix}{close[0]!s}?)" if close else ""
         where = f"{prefix.rstrip('.')} " if prefix else ""
-        raise ConfigError(f"unknown key {prefix}{k} (from {_src(data[k], source, prefix + str(k))}){hint}; valid keys of "
-                          f"{where or cls.__name__ + ' '}are: {', '.join(sorted(fields))}")
+        raise ConfigError(f"unknown key {prefix}{k} (from {_src(data[k], source, prefix + str(k))}){hint}; "
+                          f"valid keys of {where or cls.__name__ + ' '}are: {', '.join(sorted(fields))}")
     kwargs = {}
     for name, f in fields.items():
         key = prefix + name
@@ -227,7 +227,8 @@ def _convert(value: Any, tp: Any, key: str, source: str) -> Any:
     if tp is Any:
         return yaml.safe_load(value) if isinstance(value, _Raw) else value
     if origin in (Union, types.UnionType):
-        if type(None) in args and (value is None or (isinstance(value, _Raw) and value.lower() in ("null", "none", "~"))):
+        if type(None) in args and (value is None
+                                   or (isinstance(value, _Raw) and value.lower() in ("null", "none", "~"))):
             return None
         errors = []
         # str last: "true" should become a bool for `bool | str`, "3" an int for `int | str`

@@ -125,7 +125,7 @@ def start_job(ws: Workspace, req: JobRequest, api_key: str | None = None, who: s
 
 def _progress_html(done: float, total: float | None, status: str) -> str:
     if not total:
-        return f"<progress style='width:100%'></progress>" if status in ("queued", "running") else ""
+        return "<progress style='width:100%'></progress>" if status in ("queued", "running") else ""
     pct = 100 * done / total
     return (f"<progress value='{done:g}' max='{total:g}' style='width:100%;height:18px'></progress>"
             f"<div style='font-size:0.9em'>{done:g}/{total:g} units ({pct:.0f} %)</div>")
@@ -147,7 +147,7 @@ def job_view(ws: Workspace, job_id: str | None) -> dict:
     try:
         job = refresh(ws, str(job_id).strip())
     except KeyError as e:
-        raise gr.Error(str(e).strip("'\""))
+        raise gr.Error(str(e).strip("'\"")) from e
     md = f"job `{job['id']}` ({job['kind']}) **{job['status']}**"
     if job.get("message"):
         md += f" — {html.escape(job['message'])}"
@@ -177,7 +177,7 @@ def cancel_job(ws: Workspace, job_id: str | None) -> str:
     try:
         job = cancel(ws, str(job_id).strip())
     except KeyError as e:
-        raise gr.Error(str(e).strip("'\""))
+        raise gr.Error(str(e).strip("'\"")) from e
     return f"job `{job['id']}` is **{job['status']}**"
 
 

@@ -120,7 +120,7 @@ def _get(ws: Workspace, qa_id) -> dict:
     try:
         return ws.get_qa(int(qa_id))
     except KeyError as e:
-        raise gr.Error(str(e).strip("'\""))
+        raise gr.Error(str(e).strip("'\"")) from e
 
 
 def context_md(ws: Workspace, qa: dict) -> str:
@@ -208,7 +208,7 @@ def apply_verdict(ws: Workspace, qa_id, version, edits: dict, *, who: str, statu
     except StaleEditError as e:
         return Outcome(False, str(e), conflict=True)
     except ValueError as e:
-        raise gr.Error(str(e))
+        raise gr.Error(str(e)) from e
     return Outcome(True, f"#{item['id']} {VERDICT_WORD[status]} by {who} (now v{item['version']})", item=item)
 
 

@@ -102,7 +102,7 @@ def _video(ws: Workspace, video_id: str | None) -> dict:
     try:
         return ws.get_video(str(video_id).strip())
     except KeyError as e:
-        raise gr.Error(str(e).strip("'\""))
+        raise gr.Error(str(e).strip("'\"")) from e
 
 
 def sheet_path(ws: Workspace, video_id: str) -> Path | None:
@@ -138,7 +138,7 @@ def _clip(ws: Workspace, clip_id) -> dict:
     try:
         return ws.get_clip(int(clip_id))
     except KeyError as e:
-        raise gr.Error(str(e).strip("'\""))
+        raise gr.Error(str(e).strip("'\"")) from e
 
 
 def caption_history_html(ws: Workspace, clip_id: int) -> str:

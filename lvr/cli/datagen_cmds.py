@@ -205,7 +205,8 @@ def register(cli: click.Group) -> None:
     @click.option("--status", "statuses", multiple=True, help="Only items with this status (repeatable).")
     @click.option("--category", default=None)
     @click.option("--source", default=None)
-    def filter_cmd(workspace, dedup, threshold, scope, balance_letters, seed, split, statuses, category, source) -> None:
+    def filter_cmd(workspace, dedup, threshold, scope, balance_letters, seed, split, statuses, category,
+                   source) -> None:
         """Filters on a set of items: near-duplicates (marked), answer-letter balance."""
         from lvr.store import Workspace
 

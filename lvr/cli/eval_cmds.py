@@ -40,7 +40,7 @@ def _frames(value: str | None) -> list[int] | None:
     try:
         counts = [int(x) for x in value.replace(" ", "").split(",") if x]
     except ValueError:
-        raise click.BadParameter(f"expected a frame count or a comma-separated list (8,16,32), got {value!r}")
+        raise click.BadParameter(f"expected a frame count or a comma-separated list (8,16,32), got {value!r}") from None
     if not counts or min(counts) < 1:
         raise click.BadParameter(f"frame counts must be >= 1, got {value!r}")
     return counts

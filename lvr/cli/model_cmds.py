@@ -139,7 +139,8 @@ def register(cli: click.Group) -> None:
     @cli.command()
     @click.argument("workspace", type=click.Path(exists=True, file_okay=False))
     @click.argument("question")
-    @click.option("--checkpoint", "-c", required=True, help="Checkpoint id/path registered in WORKSPACE, or a directory.")
+    @click.option("--checkpoint", "-c", required=True,
+                  help="Checkpoint id/path registered in WORKSPACE, or a directory.")
     @click.option("--video", "-v", required=True, help="Video id in WORKSPACE, or a video file.")
     @click.option("--frames", "-n", default=16, show_default=True, help="Frames sampled uniformly.")
     @click.option("--option", "options", multiple=True, help="An answer option (repeat for A, B, C, D).")

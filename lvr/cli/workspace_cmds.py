@@ -39,7 +39,8 @@ def register(cli: click.Group) -> None:
         """Add video files and folders to a workspace (content-hash dedup; bad files reported, batch continues)."""
         from tqdm import tqdm
 
-        from lvr.ingest import expand_paths, ingest as do_ingest
+        from lvr.ingest import expand_paths
+        from lvr.ingest import ingest as do_ingest
         from lvr.store import Workspace
 
         ws = Workspace.open(workspace, create=True)
@@ -48,7 +49,7 @@ def register(cli: click.Group) -> None:
             report = do_ingest(ws, files, copy=copy, clip_seconds=clip_seconds, split=split,
                                progress=lambda _p: bar.update())
         click.echo(f"added {len(report.added)}, already present {len(report.duplicates)}, failed {len(report.errors)}")
-        for path, cause in report.errors:
+        for _path, cause in report.errors:
             click.echo(f"ERROR {cause}", err=True)
         if strict and report.errors:
             sys.exit(1)

@@ -27,13 +27,15 @@ from typing import Any
 from lvr.store import LETTERS, StaleEditError, Workspace
 
 _LIST = r"\(?[A-D]\)?(?:\s*(?:,|/|&|\band\b|\bor\b)\s*\(?[A-D]\)?)*"
-_KEYWORD_REF = re.compile(rf"\b(?i:options?|choices?|answers?|letters?)(?:\s+(?i:is|was|would be))?\s*[:=]?\s*{_LIST}(?![\w])")
+_KEYWORD_REF = re.compile(r"\b(?i:options?|choices?|answers?|letters?)(?:\s+(?i:is|was|would be))?\s*[:=]?\s*"
+                          rf"{_LIST}(?![\w])")
 _PAREN_REF = re.compile(r"\(([A-D])\)")
 _TAG_REF = re.compile(r"<answer>\s*([A-D])\s*</answer>")
 _CONTRAST_REF = re.compile(r"\b((?i:not|than|over|versus|vs\.?|unlike)\s+\(?)([A-D])(?=\)?\s*(?:[.,;:!?]|$))", re.M)
 _LINE_REF = re.compile(r"(?m)^(\s*)([A-D])([.)])(?=\s)")
 _LETTER = re.compile(r"(?<![\w])([A-D])(?![\w])")
-_SELF_REF = re.compile(r"\b(all|none|both|neither) of (the )?(above|these|them)\b|(?<![\w])[A-D](?:\s+(?:and|or)\s+)[A-D](?![\w])",
+_SELF_REF = re.compile(r"\b(all|none|both|neither) of (the )?(above|these|them)\b"
+                       r"|(?<![\w])[A-D](?:\s+(?:and|or)\s+)[A-D](?![\w])",
                        re.I)
 
 
@@ -42,7 +44,7 @@ def remap_letters(text: str, mapping: dict[str, str]) -> str:
     if not text or not mapping:
         return text
     # map to placeholders first, so a letter rewritten by one pattern is never rewritten again
-    marks = {l: f"\x00{i}\x00" for i, l in enumerate(LETTERS)}
+    marks = {letter: f"\x00{i}\x00" for i, letter in enumerate(LETTERS)}
     to = {k: marks[v] for k, v in mapping.items()}
 
     def one(letter: str) -> str:
@@ -53,8 +55,8 @@ def remap_letters(text: str, mapping: dict[str, str]) -> str:
     text = _TAG_REF.sub(lambda m: f"<answer>{one(m.group(1))}</answer>", text)
     text = _CONTRAST_REF.sub(lambda m: f"{m.group(1)}{one(m.group(2))}", text)
     text = _LINE_REF.sub(lambda m: f"{m.group(1)}{one(m.group(2))}{m.group(3)}", text)
-    for l, mark in marks.items():
-        text = text.replace(mark, l)
+    for letter, mark in marks.items():
+        text = text.replace(mark, letter)
     return text
 
 
@@ -64,7 +66,7 @@ def permutable(item: dict) -> bool:
 
 def permute_item(item: dict, mapping: dict[str, str]) -> dict:
     """The changes that move option X to position mapping[X] (a permutation of A–D) consistently."""
-    full = {l: mapping.get(l, l) for l in LETTERS}
+    full = {letter: mapping.get(letter, letter) for letter in LETTERS}
     if sorted(full.values()) != list(LETTERS):
         raise ValueError(f"not a permutation of A-D: {mapping}")
     options = [""] * 4
@@ -94,21 +96,21 @@ class BalanceReport:
     stale: list[int] = field(default_factory=list)
 
     def summary(self) -> str:
-        fmt = lambda c: " ".join(f"{l}:{c.get(l, 0)}" for l in LETTERS)  # noqa: E731
+        fmt = lambda c: " ".join(f"{letter}:{c.get(letter, 0)}" for letter in LETTERS)  # noqa: E731
         return (f"balance: {len(self.changed)} items permuted; before {fmt(self.before)}; after {fmt(self.after)}"
                 + (f"; {len(self.fixed)} not permutable" if self.fixed else "")
                 + (f"; {len(self.stale)} skipped (edited meanwhile)" if self.stale else ""))
 
 
 def targets(n: int) -> dict[str, int]:
-    return {l: n // 4 + (1 if i < n % 4 else 0) for i, l in enumerate(LETTERS)}
+    return {letter: n // 4 + (1 if i < n % 4 else 0) for i, letter in enumerate(LETTERS)}
 
 
 def balance_letters(ws: Workspace, *, seed: int = 0, who: str = "balance", **filters: Any) -> BalanceReport:
     """Permute options of the items matching `filters` so each answer letter has ~n/4 items."""
     items = list(ws.iter_qa(**filters))
     counts = Counter(it["answer"] for it in items)
-    report = BalanceReport(before={l: counts.get(l, 0) for l in LETTERS})
+    report = BalanceReport(before={letter: counts.get(letter, 0) for letter in LETTERS})
     want = targets(len(items))
     rng = random.Random(seed)
     order = items[:]
@@ -120,7 +122,7 @@ def balance_letters(ws: Workspace, *, seed: int = 0, who: str = "balance", **fil
         if not permutable(it):
             report.fixed.append(it["id"])
             continue
-        deficit = [l for l in LETTERS if counts[l] < want[l]]
+        deficit = [letter for letter in LETTERS if counts[letter] < want[letter]]
         if not deficit:
             break
         y = rng.choice(deficit)
@@ -133,5 +135,5 @@ def balance_letters(ws: Workspace, *, seed: int = 0, who: str = "balance", **fil
         counts[x] -= 1
         counts[y] += 1
         report.changed.append((it["id"], x, y))
-    report.after = {l: counts.get(l, 0) for l in LETTERS}
+    report.after = {letter: counts.get(letter, 0) for letter in LETTERS}
     return report

@@ -107,7 +107,8 @@ class CaptionConfig:
     prompt: str | None = None         # None = prompts.CAPTION_PROMPT
 
     def __post_init__(self) -> None:
-        _check(isinstance(self.frames, int) and self.frames >= 1, f"CaptionConfig.frames must be >= 1, got {self.frames!r}")
+        _check(isinstance(self.frames, int) and self.frames >= 1,
+               f"CaptionConfig.frames must be >= 1, got {self.frames!r}")
         _check(self.concurrency >= 1, f"CaptionConfig.concurrency must be >= 1, got {self.concurrency!r}")
         _check(self.decode_workers >= 1, f"CaptionConfig.decode_workers must be >= 1, got {self.decode_workers!r}")
         if self.videos is not None:
@@ -136,7 +137,8 @@ class GenerateConfig:
             self.categories = tuple(c.strip() for c in self.categories.split(",") if c.strip())
         self.categories = tuple(self.categories)
         bad = [c for c in self.categories if c not in CATEGORIES]
-        _check(not bad and self.categories, f"GenerateConfig.categories must be some of {CATEGORIES}, got {bad or '()'}")
+        _check(not bad and self.categories,
+               f"GenerateConfig.categories must be some of {CATEGORIES}, got {bad or '()'}")
         _check(isinstance(self.per_category, int) and self.per_category >= 1,
                f"GenerateConfig.per_category must be an integer >= 1, got {self.per_category!r}")
         _check(self.concurrency >= 1, f"GenerateConfig.concurrency must be >= 1, got {self.concurrency!r}")
@@ -145,6 +147,7 @@ class GenerateConfig:
         _check(self.min_clips >= 1, f"GenerateConfig.min_clips must be >= 1, got {self.min_clips!r}")
         _check(0 <= self.min_fact_overlap <= 1, f"GenerateConfig.min_fact_overlap must be in [0, 1], got "
                                                 f"{self.min_fact_overlap!r}")
-        _check(self.split in (None, *SPLITS), f"GenerateConfig.split must be one of {SPLITS} or None, got {self.split!r}")
+        _check(self.split in (None, *SPLITS),
+               f"GenerateConfig.split must be one of {SPLITS} or None, got {self.split!r}")
         if self.videos is not None:
             self.videos = tuple(self.videos)

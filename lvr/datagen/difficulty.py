@@ -41,10 +41,12 @@ class DifficultyReport:
     def summary(self) -> str:
         c = self.counts
         return (f"difficulty: {c.get('always_right', 0)} always right, {c.get('always_wrong', 0)} always wrong, "
-                f"{c.get('informative', 0)} informative" + (f"; {len(self.missing)} unknown ids" if self.missing else ""))
+                f"{c.get('informative', 0)} informative"
+                + (f"; {len(self.missing)} unknown ids" if self.missing else ""))
 
 
-def mark_difficulty(ws: Workspace, pass_rates: dict[int, float], k: int, *, who: str = "difficulty") -> DifficultyReport:
+def mark_difficulty(ws: Workspace, pass_rates: dict[int, float], k: int, *,
+                    who: str = "difficulty") -> DifficultyReport:
     if not isinstance(k, int) or k < 1:
         raise ValueError(f"k (samples per question) must be an integer >= 1, got {k!r}")
     bad = {q: r for q, r in pass_rates.items() if not (isinstance(r, (int, float)) and 0.0 <= r <= 1.0)}

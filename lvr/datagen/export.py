@@ -35,7 +35,7 @@ IMPORT_META = "import"   # meta key holding import provenance (file, row, proble
 
 
 def problem_text(question: str, options: list[str]) -> str:
-    return question.strip() + "\n" + "\n".join(f"{l}. {o}" for l, o in zip(LETTERS, options))
+    return question.strip() + "\n" + "\n".join(f"{letter}. {o}" for letter, o in zip(LETTERS, options))
 
 
 def _video_field(ws: Workspace, item: dict, video_root: Path | None, cache: dict[str, str]) -> str:
@@ -65,7 +65,7 @@ def item_to_row(ws: Workspace, item: dict, *, video_root: str | Path | None = No
         "problem": problem_text(item["question"], item["options"]),
         "data_type": "video",
         "problem_type": "multiple choice",
-        "options": [f"{l}. {o}" for l, o in zip(LETTERS, item["options"])],
+        "options": [f"{letter}. {o}" for letter, o in zip(LETTERS, item["options"])],
         "reasoning": item.get("reasoning") or "",
         "videos": _video_field(ws, item, root, {} if _cache is None else _cache),
         "answer": f"<answer>{item['answer']}</answer>",

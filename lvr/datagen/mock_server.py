@@ -19,7 +19,8 @@ Behaviour flags ride in the model name, joined with "+":
     badjson     per distinct request: a 200 with a broken JSON body, then success
     reject      every request gets HTTP 400
 
-`stats` counts requests, statuses, the most requests in flight at once, images (checked to be JPEG data URLs) and Authorization headers.
+`stats` counts requests, statuses, the most requests in flight at once, images (checked to be JPEG
+data URLs) and Authorization headers.
 """
 from __future__ import annotations
 
@@ -91,7 +92,8 @@ def answer_qa(text: str, flags: set[str]) -> str:
     words = " ".join(picked[0][2].split()[:6])
     options = [f"Choice {k} for {category} question {n} ({digest % 997})" for k in ("red", "green", "blue", "amber")]
     lines = [f"QUESTION: For {category} question {n}, what links the moment where {words} to what happens later "
-             f"in the video?", *(f"{l}. {o}" for l, o in zip("ABCD", options)), f"ANSWER: {answer}", "REASONING:"]
+             f"in the video?", *(f"{letter}. {o}" for letter, o in zip("ABCD", options)), f"ANSWER: {answer}",
+             "REASONING:"]
     for s, e, c in picked:
         lines += [f"From {s} to {e}:", f"- {c}", f"- This moment matters for option {answer}."]
     lines.append(f"CONCLUSION: Only option {answer} accounts for both moments.")

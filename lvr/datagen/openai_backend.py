@@ -8,8 +8,9 @@
 
 Works with any server speaking `POST {base_url}/chat/completions` (OpenAI, vLLM, SGLang,
 llama.cpp server, Ollama's /v1). At most `concurrency` requests are in flight (an
-asyncio.Semaphore; spread over small httpx pools, see `_ensure`); each request has a timeout; 429/5xx/timeouts/connection errors are retried
-with exponential backoff + jitter (a server's Retry-After wins). The `GenResult` carries the
+asyncio.Semaphore; spread over small httpx pools, see `_ensure`); each request has a timeout;
+429/5xx/timeouts/connection errors are retried with exponential backoff + jitter (a server's
+Retry-After wins). The `GenResult` carries the
 prompt/completion token counts from `usage`, the latency and the number of attempts.
 """
 from __future__ import annotations

@@ -160,7 +160,7 @@ def parse_rewrite(text: str) -> str:
 def render_item(question: str, options: list[str], answer: str, ranges: list[TimeRange],
                 conclusion: str | None = None) -> str:
     """An item in the QA layout (what a well-behaved model answers)."""
-    lines = [f"QUESTION: {question}", *(f"{l}. {o}" for l, o in zip("ABCD", options)), f"ANSWER: {answer}",
+    lines = [f"QUESTION: {question}", *(f"{letter}. {o}" for letter, o in zip("ABCD", options)), f"ANSWER: {answer}",
              "REASONING:"]
     for r in ranges:
         lines.append(f"From {fmt_time(r.start)} to {fmt_time(r.end)}:")

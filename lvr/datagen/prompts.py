@@ -78,12 +78,18 @@ Write ONE multiple-choice question of this kind:
 {brief}
 
 Rules:
-1. The question must need facts from at least two different time ranges; it must NOT be answerable from any single clip.
+1. The question must need facts from at least two different time ranges; it must NOT be answerable from any \
+single clip.
 2. It needs several reasoning steps; avoid questions whose answer is stated word for word in one caption.
-3. Give exactly four options, all plausible and clearly different; exactly one is correct. Do not use "all of the above" or "none of the above".
-4. Refer to the video itself ("in the video", "the man in the red coat"), never to "captions", "clips" or "descriptions".
-5. In REASONING, group the supporting facts under one header per time range, copied from the caption time stamps ("From 00:10 to 00:30:"), in time order, each fact a line starting with "- ". Cite at least {min_ranges} time ranges.
-6. This is question {number} of {total} of this kind for this video: choose a different aspect of the video for each number.{avoid}
+3. Give exactly four options, all plausible and clearly different; exactly one is correct. Do not use "all of the \
+above" or "none of the above".
+4. Refer to the video itself ("in the video", "the man in the red coat"), never to "captions", "clips" or \
+"descriptions".
+5. In REASONING, group the supporting facts under one header per time range, copied from the caption time stamps \
+("From 00:10 to 00:30:"), in time order, each fact a line starting with "- ". Cite at least {min_ranges} \
+time ranges.
+6. This is question {number} of {total} of this kind for this video: choose a different aspect of the video for \
+each number.{avoid}
 
 Reply in exactly this layout:
 {layout}"""

@@ -18,8 +18,7 @@ from .answerer import Answerer, Prediction, prediction_from_text
 from .benchmark import ImportReport, benchmark_report, import_benchmark
 from .compare import compare_runs, save_comparison
 from .model_answerer import ModelAnswerer
-from .reference import (REFERENCE_NAMES, MostFrequentLetterAnswerer, RandomAnswerer, TextOnlyAnswerer,
-                        make_reference)
+from .reference import REFERENCE_NAMES, MostFrequentLetterAnswerer, RandomAnswerer, TextOnlyAnswerer, make_reference
 from .runner import EvalConfig, EvalResult, run_eval, select_items
 from .stats import bootstrap_ci, mcnemar_exact, paired_bootstrap_diff
 from .sweep import SweepResult, run_sweep, sweep_curve

@@ -281,6 +281,7 @@ def benchmark_report(ws, *, source: str | None = None, split: str | None = "eval
         "source": source, "split": split, "n": len(items),
         "categories": {c: sum(1 for it in items if it["category"] == c) for c in CATEGORIES},
         "letters": letter_counts(keys), "best_constant": best_constant(keys),
-        "video_problems": [{"qa_id": it["id"], "problem_id": ((it.get("meta") or {}).get("import") or {}).get("problem_id"),
+        "video_problems": [{"qa_id": it["id"],
+                            "problem_id": ((it.get("meta") or {}).get("import") or {}).get("problem_id"),
                             "reason": it["video_problem"]} for it in items if it["video_problem"]],
     }

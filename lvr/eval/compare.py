@@ -58,7 +58,7 @@ def compare_runs(ws, run_ids: list[str], *, n_boot: int = DEFAULT_N_BOOT, seed: 
             idx = [i for i, c in enumerate(cats) if c == g]
             groups[g] = _group([b_ok[i] for i in idx], [n_ok[i] for i in idx], None, n_boot, seed)
 
-        def flip(q: int) -> dict:
+        def flip(q: int, qa: dict = qa, other: dict = other) -> dict:
             row = qa.get(q, {})
             return {"qa_id": q, "category": base[q]["category"],
                     "question": (row.get("question") or "")[:question_chars],

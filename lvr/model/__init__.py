@@ -3,7 +3,7 @@
     from lvr.model import load_model, build_messages, generate_stream, parse_response
     model = load_model("ckpt")                                  # model type from lvr_config.json
     for ev in generate_stream(model, frames, "What happens first?", ["a", "b", "c", "d"],
-                              timestamps=ts):
+         timestamps=ts):
         print(ev.kind, ev.text)                                 # "thinking" … then "answer" …
 
 Two adapters share one contract (`VideoLM`, see lvr/model/base.py): `CompositeVideoLM`
@@ -11,16 +11,30 @@ Two adapters share one contract (`VideoLM`, see lvr/model/base.py): `CompositeVi
 Qwen2.5-VL). Tiny offline models: `init_tiny` / `lvr model init-tiny`.
 """
 from .base import IGNORE_INDEX, ModelInputs, VideoLayout, VideoLM, collate, next_positions
-from .checkpoint import (CheckpointError, adopt_hf_checkpoint, load_model, model_type_of, read_lvr_config,
-                         register_checkpoint, validate_checkpoint)
+from .checkpoint import (
+    CheckpointError,
+    adopt_hf_checkpoint,
+    load_model,
+    model_type_of,
+    read_lvr_config,
+    register_checkpoint,
+    validate_checkpoint,
+)
 from .composite import CompositeVideoLM
-from .config import (COMPOSITE, LVR_CONFIG, QWEN2_5_VL, CompositeOptions, ConfigError, ModelSpec, QwenVLOptions,
-                     read_model_spec)
+from .config import (
+    COMPOSITE,
+    LVR_CONFIG,
+    QWEN2_5_VL,
+    CompositeOptions,
+    ConfigError,
+    ModelSpec,
+    QwenVLOptions,
+    read_model_spec,
+)
 from .factory import build_from_spec
 from .generation import Generation, StreamEvent, generate_batch, generate_stream, prompt_inputs
 from .projector import ProjectorConfig, VideoProjector
-from .prompting import (Parsed, build_messages, extract_letter, format_mcq, format_target, parse_response,
-                        system_prompt)
+from .prompting import Parsed, build_messages, extract_letter, format_mcq, format_target, parse_response, system_prompt
 from .qwen_vl import QwenVideoLM, smart_resize
 from .tiny import build_tiny, init_tiny
 
@@ -29,8 +43,8 @@ __all__ = [
     "CompositeVideoLM", "QwenVideoLM", "smart_resize", "ProjectorConfig", "VideoProjector",
     "CompositeOptions", "QwenVLOptions", "ModelSpec", "read_model_spec", "build_from_spec", "ConfigError",
     "COMPOSITE", "QWEN2_5_VL", "LVR_CONFIG",
-    "load_model", "validate_checkpoint", "read_lvr_config", "model_type_of", "register_checkpoint", "adopt_hf_checkpoint",
-    "CheckpointError",
+    "load_model", "validate_checkpoint", "read_lvr_config", "model_type_of", "register_checkpoint",
+    "adopt_hf_checkpoint", "CheckpointError",
     "build_messages", "format_mcq", "format_target", "parse_response", "extract_letter", "Parsed", "system_prompt",
     "generate_stream", "generate_batch", "prompt_inputs", "StreamEvent", "Generation",
     "build_tiny", "init_tiny",

@@ -311,7 +311,8 @@ class VideoLM(nn.Module, abc.ABC):
                 raise ValueError(f"expected exactly one video placeholder {self.video_token!r} in the prompt, "
                                  f"found {len(slots)} (add one {{'type': 'video'}} item to a user message)")
             if video_embeds.dim() != 2 or video_embeds.shape[1] != self.hidden_size:
-                raise ValueError(f"video_embeds must be [n_tokens, {self.hidden_size}], got {tuple(video_embeds.shape)}")
+                raise ValueError(f"video_embeds must be [n_tokens, {self.hidden_size}], "
+                                 f"got {tuple(video_embeds.shape)}")
             if layout is None:
                 layout = self.video_layout_for_tokens(video_embeds.shape[0])
             if layout.num_tokens != video_embeds.shape[0]:

@@ -86,7 +86,8 @@ def _check_tokenizer(d: Path, folder: str = "") -> None:
     prefix = f"{folder}/" if folder else ""
     base = d / folder if folder else d
     if not any((base / f).is_file() for f in TOKENIZER_FILES):
-        raise CheckpointError(d, f"{prefix}tokenizer.json", "missing tokenizer (tokenizer.json / tokenizer_config.json)")
+        raise CheckpointError(d, f"{prefix}tokenizer.json",
+                              "missing tokenizer (tokenizer.json / tokenizer_config.json)")
     for f in TOKENIZER_FILES:
         if (base / f).is_file():
             _json(d, prefix + f)

@@ -15,8 +15,7 @@ import random
 from typing import Iterable, Iterator, Sequence
 
 from .chat_format import IM_END, IM_START, chat_template
-from .prompting import (REASONING_TAGS, SYSTEM_PROMPT_NO_THINK, SYSTEM_PROMPT_THINK, format_mcq,
-                        format_target)
+from .prompting import REASONING_TAGS, SYSTEM_PROMPT_NO_THINK, SYSTEM_PROMPT_THINK, format_mcq, format_target
 
 PAD_TOKEN = "<|endoftext|>"
 COMPOSITE_VIDEO_TOKEN = "<video>"
@@ -72,7 +71,8 @@ def builtin_corpus(n: int = 1500, seed: int = 0) -> list[str]:
         texts.append(format_mcq(q, opts))
         texts.append(format_target(reasoning, "ABCD"[rng.randrange(4)]))
         texts.append(" ".join(f"The {rng.choice(_ADJS)} {rng.choice(_NOUNS)} {rng.choice(_VERBS)} near the "
-                              f"{rng.choice(_ADJS)} {rng.choice(_NOUNS)} at {rng.randint(0, 59)}:{rng.randint(0, 59):02d}."
+                              f"{rng.choice(_ADJS)} {rng.choice(_NOUNS)} at "
+                              f"{rng.randint(0, 59)}:{rng.randint(0, 59):02d}."
                               for _ in range(3)))
         texts.append(f"<t={rng.uniform(0, 600):.1f}s> " + " ".join(steps))
         texts.append(f"{IM_START}system\n{SYSTEM_PROMPT_THINK}{IM_END}\n{IM_START}user\n{q}{IM_END}\n"

@@ -85,7 +85,8 @@ class QAMixin:
         row = self._qa_row(item, now(), who)
         cols = ", ".join(f'"{k}"' for k in row)
         with self.transaction():
-            cur = self.conn.execute(f"INSERT INTO qa ({cols}) VALUES ({', '.join('?' * len(row))})", tuple(row.values()))
+            cur = self.conn.execute(f"INSERT INTO qa ({cols}) VALUES ({', '.join('?' * len(row))})",
+                                    tuple(row.values()))
         return cur.lastrowid
 
     def add_qa_many(self, items: Iterable[dict], who: str = "system", batch_size: int = 10_000) -> int:

@@ -132,15 +132,15 @@ def object_story(ctx: Ctx):
 # ---------------------------------------------------------------------- which statement is true
 def _stmt_text(log, s):
     kind, a, o, x = s
-    A, O = log.name(a), log.name(o)
+    agent, obj = log.name(a), log.name(o)
     if kind == "dropped":
-        return f"{A} dropped {O} in the {x}"
+        return f"{agent} dropped {obj} in the {x}"
     if kind == "hid":
-        return f"{A} hid {O} in {log.spot(x)}"
+        return f"{agent} hid {obj} in {log.spot(x)}"
     if kind == "gave":
-        return f"{A} handed {O} to {log.name(x)}"
+        return f"{agent} handed {obj} to {log.name(x)}"
     if kind == "found":
-        return f"{A} took {O} out of {log.spot(x)}"
+        return f"{agent} took {obj} out of {log.spot(x)}"
     raise ValueError(f"unknown statement kind {kind!r}")
 
 
@@ -391,16 +391,16 @@ def _job(log, task):
 
 def _job_text(log, j):
     kind, o, x = j
-    O = log.name(o)
+    obj = log.name(o)
     if kind == "deliver":
-        return f"took {O} to the {x}"
+        return f"took {obj} to the {x}"
     if kind == "hide":
-        return f"hid {O} in {log.spot(x)}"
+        return f"hid {obj} in {log.spot(x)}"
     if kind == "handover":
-        return f"gave {O} to {log.name(x)}"
+        return f"gave {obj} to {log.name(x)}"
     if kind == "open_chest":
-        return f"opened the chest with {O}"
-    return f"took {O} out of a hiding place and brought it to the {x}"
+        return f"opened the chest with {obj}"
+    return f"took {obj} out of a hiding place and brought it to the {x}"
 
 
 def _jobs_text(log, jobs):

@@ -89,7 +89,8 @@ def test_ground_truth_captioner_reads_stored_truth(ws):
     report = caption_clips(ws, BackendConfig(kind="ground-truth"), CaptionConfig())
     assert report.succeeded == 3
     caps = [c["caption"] for c in ws.clips(vid)]
-    assert caps == ["A robot picks up a key. It walks to the door.", "It unlocks the door.", "The robot leaves the room."]
+    assert caps == ["A robot picks up a key. It walks to the door.", "It unlocks the door.",
+                    "The robot leaves the room."]
     assert {c["captioner"] for c in ws.clips(vid)} == {"ground-truth"}
 
 

@@ -27,7 +27,8 @@ def test_caption_generate_filter_export_import(ws, mock_llm, tmp_path):
     r = run("caption", ws.root, "--backend", "ground-truth")
     assert r.exit_code == 0 and "3 done, 4 failed" in r.output          # the second video has no ground truth
     r = run("caption", ws.root, "--failures")
-    assert "4 failed output(s)" in r.output and "[ground-truth] attempts=1: backend: no ground-truth caption" in r.output
+    assert "4 failed output(s)" in r.output
+    assert "[ground-truth] attempts=1: backend: no ground-truth caption" in r.output
 
     env = {"LVR_LLM_BASE_URL": mock_llm.base_url, "LVR_LLM_API_KEY": "sk-cli"}
     r = run("generate", ws.root, "--model", "mock+malformed", "--categories", "temporal,goal", "--attempts", "1",

@@ -94,7 +94,8 @@ def test_hf_datasets_round_trip(source_ws, tmp_path):
 
 
 EXTERNAL = [
-    {"problem_id": 101, "problem": "What happens first?\nA. A box opens\nB. A dog barks\nC. Rain falls\nD. A bell rings",
+    {"problem_id": 101,
+     "problem": "What happens first?\nA. A box opens\nB. A dog barks\nC. Rain falls\nD. A bell rings",
      "data_type": "video", "problem_type": "multiple choice",
      "options": ["A. A box opens", "B. A dog barks", "C. Rain falls", "D. A bell rings"],
      "reasoning": "<think>I see a dog bark before anything else.</think>", "videos": "clip_a.mp4",
@@ -119,7 +120,8 @@ def test_external_file_with_missing_videos(ws, tmp_path):
     report = import_file(ws, path, videos_dir=vids, split="eval")
     assert report.rows == 6 and report.added == 3 and report.videos_ingested == 1
     errs = dict(report.errors)
-    assert "needs 4 options, found 3" in errs[4] and "'Emotion' is not one of" in errs[5] and "not valid JSON" in errs[6]
+    assert "needs 4 options, found 3" in errs[4] and "'Emotion' is not one of" in errs[5]
+    assert "not valid JSON" in errs[6]
     assert report.missing_videos == [(2, f"video not found: gone.mp4 under {vids}")]
     items = {it["meta"]["import"]["problem_id"]: it for it in ws.iter_qa()}
     first, second, third = items[101], items["x-7"], items[103]
@@ -155,7 +157,8 @@ def test_validator():
     assert "$.a[1]: 'y' does not match '^x'" in errs
     assert "$.b: -1 is below the minimum 0" in errs
     assert any(e.startswith("$.c: 'r' is not one of") for e in errs) and "$: unexpected field 'd'" in errs
-    assert validate({"a": ["x"]}, schema) == ["$: missing required field 'b'", "$.a: expected at least 2 item(s), got 1"]
+    assert validate({"a": ["x"]}, schema) == ["$: missing required field 'b'",
+                                              "$.a: expected at least 2 item(s), got 1"]
     assert validate({"a": "x", "b": True}, schema)[0].startswith("$.a: expected array")
     with pytest.raises(ValueError, match="rows.jsonl: row 2"):
         check_rows([{"a": ["x", "x"], "b": 1}, {"a": []}], schema, where="rows.jsonl")

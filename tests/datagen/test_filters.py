@@ -82,7 +82,8 @@ def test_permute_item_moves_options_and_references():
     assert ch["answer"] == "D" and ch["options"][3] == "The blue bicycle" and ch["options"][1] == "The yellow taxi"
     assert ch["reasoning"] == "First the bicycle passes, so option D fits; (D) is right."
     assert ch["reasoning_raw"].endswith("Conclusion: answer D.")
-    assert ch["meta"]["conclusion"] == "Only option D fits." and ch["meta"]["letter_permutations"] == [{"B": "D", "D": "B"}]
+    assert ch["meta"]["conclusion"] == "Only option D fits."
+    assert ch["meta"]["letter_permutations"] == [{"B": "D", "D": "B"}]
     with pytest.raises(ValueError):
         permute_item(it, {"A": "B"})
 
@@ -115,7 +116,8 @@ def test_difficulty_marks(ws, two_videos):
     assert report.always_right == [ids[0]] and report.always_wrong == [ids[1]] and report.missing == [9999]
     assert report.counts == {"always_right": 1, "always_wrong": 1, "informative": 1}
     it = ws.get_qa(ids[2])
-    assert it["difficulty"] == 0.4 and it["meta"]["difficulty_flag"] == "informative" and it["meta"]["difficulty_k"] == 10
+    assert it["difficulty"] == 0.4 and it["meta"]["difficulty_flag"] == "informative"
+    assert it["meta"]["difficulty_k"] == 10
     assert ws.get_qa(ids[0])["meta"]["difficulty_flag"] == "always_right"
     assert ws.get_qa(ids[3])["difficulty"] is None
     assert difficulty_flag(0.96, 10) == "always_right" and difficulty_flag(0.9, 10) == "informative"

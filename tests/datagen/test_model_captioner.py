@@ -15,13 +15,12 @@ import pytest
 from click.testing import CliRunner
 
 from lvr.cli import cli
+from lvr.datagen.model_captioner import LocalVLMCaptioner, make_captioner, strip_tags
 from lvr.datagen.prompts import CAPTION_PROMPT
 from lvr.datagen.protocols import BackendError, Captioner, CaptionRequest
 from lvr.ingest import ingest_file
 from lvr.model import init_tiny
-from lvr.datagen.model_captioner import LocalVLMCaptioner, make_captioner, strip_tags
 from lvr.store import Workspace
-
 from tests.model.conftest import make_frames, write_video
 
 

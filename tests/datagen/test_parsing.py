@@ -59,7 +59,8 @@ def test_roundtrip_render_parse():
     (lambda t: t.replace("- She carries", "She carries"), "expected a 'From mm:ss to mm:ss:' header"),
     (lambda t: t + "\nThanks for asking!", "unexpected text after CONCLUSION"),
     (lambda t: t.split("REASONING:")[0] + "REASONING:\n", "no 'From mm:ss to mm:ss:' time ranges"),
-    (lambda t: t.replace("From 00:30 to 00:40:\n- She carries the oranges into the house.\n- So the stop was to buy them.",
+    (lambda t: t.replace("From 00:30 to 00:40:\n- She carries the oranges into the house.\n"
+                         "- So the stop was to buy them.",
                          "From 00:30 to 00:40:"), "have no '- ' bullet"),
     (lambda t: t.replace("00:20", "00:75"), "not a valid time stamp"),
     (lambda t: "", "empty answer"),
@@ -100,7 +101,8 @@ def test_rewrite_parse_and_checks():
     with pytest.raises(ParseError):
         parse_rewrite("REASONING:\n   ")
     assert rewrite_problems(good, raw) == []
-    assert any("mentions" in p for p in rewrite_problems("The captions say she buys oranges and carries them home.", raw))
+    assert any("mentions" in p
+               for p in rewrite_problems("The captions say she buys oranges and carries them home.", raw))
     assert any("time stamps" in p for p in rewrite_problems("At 00:20 she buys oranges and carries them inside.", raw))
     assert any("step labels" in p for p in rewrite_problems("Step 1: she buys oranges.\nStep 2: she goes home.", raw))
     assert any("content words" in p for p in rewrite_problems("Something happens and then another thing occurs.", raw))

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from lvr.eval import (EvalConfig, MostFrequentLetterAnswerer, RandomAnswerer, TextOnlyAnswerer, make_reference,
-                      run_eval)
+from lvr.eval import EvalConfig, MostFrequentLetterAnswerer, RandomAnswerer, TextOnlyAnswerer, make_reference, run_eval
 
 from .conftest import make_items
 

@@ -11,8 +11,14 @@ import shutil
 import pytest
 import torch
 
-from lvr.model import (CheckpointError, load_model, model_type_of, prompt_inputs, register_checkpoint,
-                       validate_checkpoint)
+from lvr.model import (
+    CheckpointError,
+    load_model,
+    model_type_of,
+    prompt_inputs,
+    register_checkpoint,
+    validate_checkpoint,
+)
 
 from .conftest import make_frames
 

@@ -3,8 +3,15 @@ from __future__ import annotations
 
 import pytest
 
-from lvr.model.prompting import (SYSTEM_PROMPT_NO_THINK, SYSTEM_PROMPT_THINK, build_messages, extract_letter,
-                                 format_mcq, format_target, parse_response)
+from lvr.model.prompting import (
+    SYSTEM_PROMPT_NO_THINK,
+    SYSTEM_PROMPT_THINK,
+    build_messages,
+    extract_letter,
+    format_mcq,
+    format_target,
+    parse_response,
+)
 
 
 def test_format_mcq_lists_lettered_options():

@@ -72,8 +72,8 @@ def test_labels_only_on_assistant_tokens(tiny_composite):
     inputs = model.build_inputs(msgs, train=True)
     labels = inputs.labels[0].tolist()
     ids = inputs.input_ids[0].tolist()
-    trained = [i for i, l in zip(ids, labels) if l != -100]
-    assert all(l in (-100, i) for i, l in zip(ids, labels))
+    trained = [i for i, lab in zip(ids, labels) if lab != -100]
+    assert all(lab in (-100, i) for i, lab in zip(ids, labels))
     assert model.tokenizer.decode(trained) == format_target("think here", "C") + "<|im_end|>"
     with pytest.raises(ValueError, match="assistant"):
         model.build_inputs(msgs[:2], train=True)

@@ -15,8 +15,14 @@ import math
 import pytest
 import torch
 
-from lvr.train.grpo_loss import (aggregate_loss, group_advantages, informative_groups, kl_divergence,
-                                 overlong_penalty, policy_loss_per_token)
+from lvr.train.grpo_loss import (
+    aggregate_loss,
+    group_advantages,
+    informative_groups,
+    kl_divergence,
+    overlong_penalty,
+    policy_loss_per_token,
+)
 
 S3 = math.sqrt(1 / 3)  # unbiased std of [1, 0, 0, 1] and of [1, 0, 0]
 

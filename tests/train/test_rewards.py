@@ -5,8 +5,16 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from lvr.train.rewards import (JudgeSettings, RewardSet, accuracy, format_reward, get_reward, mcq_accuracy,
-                               numeric_accuracy, open_accuracy)
+from lvr.train.rewards import (
+    JudgeSettings,
+    RewardSet,
+    accuracy,
+    format_reward,
+    get_reward,
+    mcq_accuracy,
+    numeric_accuracy,
+    open_accuracy,
+)
 
 OPTS = ["red", "green", "blue", "yellow"]
 

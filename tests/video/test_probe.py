@@ -11,7 +11,7 @@ import pytest
 from lvr.video import VideoError, content_hash, probe
 from lvr.video.probe import probe_with_table
 
-from .conftest import H, N_FRAMES, W
+from .conftest import N_FRAMES, H, W
 
 
 def test_probe_long_gop(long_gop):

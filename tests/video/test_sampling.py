@@ -8,7 +8,7 @@ import pytest
 from lvr.video import SamplingSpec, VideoError, probe, sample_frames
 from lvr.video.encode import read_frame_number
 
-from .conftest import H, N_FRAMES, W
+from .conftest import N_FRAMES, H, W
 
 
 def numbers(frames) -> list[int]:

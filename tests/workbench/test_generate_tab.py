@@ -110,7 +110,7 @@ def test_cancel_a_running_job(env):
 
 
 def test_filter_job_and_validation(env):
-    c, ws = env["client"], env["ws"]
+    c = env["client"]
     job, _ = start(c, kind="filter", balance=True, dedup=False)
     status, _, log, _ = wait(c, job)
     assert "**succeeded**" in status and "lvr.cli filter" in log
