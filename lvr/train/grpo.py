@@ -205,7 +205,9 @@ class GRPOTrainer:
         t1 = time.perf_counter()
         micro = [list(range(i, i + cfg.micro_batch_size)) for i in range(0, len(samples), cfg.micro_batch_size)]
         self.model.eval()
-        vids = lambda emb, idx, grad=False: self._videos(emb, samples, idx, prompts, video_items, grad)
+        def vids(emb, idx, grad=False):
+            return self._videos(emb, samples, idx, prompts, video_items, grad)
+
         old = ([self._logprobs(self.model, samples, idx, prompts, vids(self.embedder, idx), grad=False)[1].logps
                 for idx in micro] if cfg.num_iterations > 1 else None)
         ref = None
@@ -265,7 +267,9 @@ class GRPOTrainer:
         if not w:
             local = {k: ({n: [] for n in v} if k == "comps" else []) for k, v in local.items()}
         parts = _gather(local, dist)
-        flat = lambda key: [x for p in parts for x in p[key]]
+        def flat(key):
+            return [x for p in parts for x in p[key]]
+
         sums = all_reduce_sum([w * x for x in (loss_sum, ts.tokens, ts.clipped_low, ts.clipped_high, ts.kl_sum,
                                                ts.ratio_sum, ent_sum, ent_tok)], dist)
         loss, tok, low, high, kl, ratio, ent, etok = sums
@@ -301,7 +305,8 @@ class GRPOTrainer:
         cfg, run = self.cfg, self.run
         rep = run.reporter
         rep.print(f"[grpo] {len(self.items)} prompts ({cfg.data.split}), G={self.G}, {cfg.prompts_per_step} prompts "
-                  f"× {self.mrsp.sp.dp_size} replica(s) (sp_size {self.mrsp.sp.size}) per step, loss {self.loss_cfg.type}, beta {self.loss_cfg.beta}; "
+                  f"× {self.mrsp.sp.dp_size} replica(s) (sp_size {self.mrsp.sp.size}) per step, "
+                  f"loss {self.loss_cfg.type}, beta {self.loss_cfg.beta}; "
                   f"steps {self.step_no} → {cfg.max_steps}")
         first = last = None
         row: dict = {}
@@ -325,7 +330,9 @@ class GRPOTrainer:
                 saved_at = step
         if saved_at != self.step_no:
             runlib.save(run, self.engine, self.step_no, self.sampler.state_dict(), row)
-        pick = lambda r, k: r.get(k) if r else None
+        def pick(r, k):
+            return r.get(k) if r else None
+
         return runlib.finish(run, {"stage": "grpo", "steps": self.step_no,
                                    "first_reward": pick(first, "reward/mean"), "last_reward": pick(last, "reward/mean"),
                                    "first_loss": pick(first, "loss"), "last_loss": pick(last, "loss"),

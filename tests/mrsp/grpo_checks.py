@@ -83,7 +83,8 @@ def main() -> None:
     if tr.run.dist.is_main:
         with open(out_path, "w") as f:
             json.dump({"rows": rows, "checksum": checksum, "sp_size": tr.mrsp.sp.size, "dp_size": tr.mrsp.sp.dp_size,
-                       "rollout": type(tr.rollout).__name__, "engine_diff": engine_diff, "engine_dir": str(engine_dir) if engine_dir else None,
+                       "rollout": type(tr.rollout).__name__, "engine_diff": engine_diff,
+                       "engine_dir": str(engine_dir) if engine_dir else None,
                        "run_dir": str(tr.run.run_dir)}, f, default=float)
     close = getattr(tr.rollout, "close", None)
     if close:

@@ -47,7 +47,8 @@ def run_checks(tmp_path: Path, ws_and_model, *overrides: str, nproc: int = 1, fi
            f"reward.functions={{{ROOT / 'tests' / 'mrsp' / 'grpo_checks.py'}:letters: 1.0, format: 0.1}}", *overrides]
     env = dict(os.environ, OMP_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false", HF_HUB_OFFLINE="1")
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, f"grpo_checks failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
+    assert proc.returncode == 0, (f"grpo_checks failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n"
+                                  f"{proc.stderr[-6000:]}")
     return json.loads(out.read_text())
 
 
@@ -71,13 +72,15 @@ def test_sp2_grpo_steps_equal_one_process(tmp_path, ws_and_model):
 
 
 def test_embedding_cache_modes_train_identically(tmp_path, ws_and_model):
-    runs = {mode: run_checks(tmp_path, ws_and_model, f"mrsp.embed_cache={mode}", "loss.beta=0.05", "trainable.projector=false",
-                             "trainable.vision_tower=false", steps=3,
+    frozen = ("trainable.projector=false", "trainable.vision_tower=false")
+    runs = {mode: run_checks(tmp_path, ws_and_model, f"mrsp.embed_cache={mode}", "loss.beta=0.05", *frozen, steps=3,
                              name=f"cache-{mode}")
             for mode in ("off", "step", "disk")}
     assert_same_training(runs["off"], runs["step"])
     assert_same_training(runs["off"], runs["disk"])
-    total = lambda run, key: sum(r.get(key, 0) for r in run["rows"])
+    def total(run, key):
+        return sum(r.get(key, 0) for r in run["rows"])
+
     assert total(runs["off"], "embeds/hits") == 0
     assert total(runs["step"], "embeds/misses") < total(runs["off"], "embeds/misses")
     assert total(runs["disk"], "embeds/disk_hits") > 0        # 3 steps × 2 prompts over 4 videos: repeats

@@ -96,7 +96,8 @@ def test_weight_push_makes_vllm_follow_the_new_weights(engine, policy):
 
 def test_protocol_and_refusals(engine, policy, tiny_qwen):
     assert isinstance(engine, RolloutEngine)
-    assert [f.name for f in dataclasses.fields(RolloutSample)] == [f.name for f in dataclasses.fields(TrainRolloutSample)]
+    fields = lambda cls: [f.name for f in dataclasses.fields(cls)]  # noqa: E731
+    assert fields(RolloutSample) == fields(TrainRolloutSample)
     req = requests_for(policy, 1)[0]
     p = req.prompt_embeds.shape[0]
     mrope = RolloutRequest(qa_id=1, group_id="g", prompt_embeds=req.prompt_embeds,
