@@ -1,6 +1,6 @@
 """Benchmark MR-SP on one GRPO step: no cache (baseline) vs embedding cache vs cache + SP=2.
 
-    .venv/bin/python bench/mrsp.py                      # frames 32..256 (+ SP=2 beyond, for the cap)
+    .venv/bin/python bench/mrsp.py                      # frames 32..128 on CPU, ..512 on GPU (+ SP=2 beyond)
     .venv/bin/python bench/mrsp.py --frames 32,64 --quick
 
 One GRPO step = G rollouts (G generate calls from the prompt embeddings, R new tokens each) +
@@ -45,6 +45,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -314,11 +315,19 @@ def launch(mode: str, frames: list[int], args) -> list[dict]:
         cmd = [PY, str(Path(__file__).resolve()), "--worker", mode] + common
     t = time.perf_counter()
     print(f"# {mode}: frames {frames} …", file=sys.stderr, flush=True)
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
-    if proc.returncode:
-        raise RuntimeError(f"{mode} worker failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+    # the worker's raw rows are echoed to stderr as they come, so a run cut short still leaves its points
+    err = tempfile.TemporaryFile(mode="w+")
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=err, text=True)
+    rows = []
+    for line in proc.stdout:
+        if line.startswith("{"):
+            rows.append(json.loads(line))
+            print(f"# raw {line.strip()}", file=sys.stderr, flush=True)
+    if proc.wait():
+        err.seek(0)
+        raise RuntimeError(f"{mode} worker failed ({proc.returncode}):\n{err.read()[-4000:]}")
     print(f"# {mode}: {time.perf_counter() - t:.0f} s", file=sys.stderr)
-    return [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    return rows
 
 
 def summarize(rows: dict[str, dict[int, dict]], frames: list[int], sp_extra: list[int]) -> tuple[list[dict], dict]:
@@ -371,7 +380,8 @@ def summarize(rows: dict[str, dict[int, dict]], frames: list[int], sp_extra: lis
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--frames", default="32,64,128,256")
+    ap.add_argument("--frames", default=None, help="frame counts (default: 32,64,128 on CPU, where one 2-core "
+                    "machine needs ~10 min for them; 32,64,128,256,512 on a GPU)")
     ap.add_argument("--G", type=int, default=4, help="rollouts per prompt")
     ap.add_argument("--R", type=int, default=8, help="response tokens per rollout")
     ap.add_argument("--micro", type=int, default=2, help="rows per log-prob micro-batch")
@@ -387,6 +397,10 @@ def main(argv=None) -> int:
         return 0
     if args.quick:
         args.frames = "16,32"
+    if args.frames is None:
+        import torch
+
+        args.frames = "32,64,128,256,512" if torch.cuda.is_available() else "32,64,128"
     frames = sorted(int(x) for x in args.frames.split(","))
     probe = math.ceil(frames[-1] * 1.8)
     sp_extra = [probe + probe % 2, frames[-1] * 2]   # SP=2 beyond SP=1's largest: the memory-cap probes
