@@ -18,6 +18,7 @@ from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
+CELL_TIMEOUT = 1200
 
 
 def execute(name: str, workspace: Path, monkeypatch) -> tuple[nbformat.NotebookNode, float]:
@@ -27,7 +28,8 @@ def execute(name: str, workspace: Path, monkeypatch) -> tuple[nbformat.NotebookN
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
     monkeypatch.setenv("TOKENIZERS_PARALLELISM", "false")
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)
-    client = NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=True,
+    # a cell trains for ~1 min on an idle 2-core machine; the limit leaves room for a loaded one
+    client = NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3", allow_errors=True,
                             resources={"metadata": {"path": str(ROOT)}})
     t0 = time.perf_counter()
     client.execute()
@@ -68,6 +70,7 @@ def check_structure(nb) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3 * CELL_TIMEOUT)
 def test_01_data_pipeline(tmp_path, monkeypatch):
     nb, seconds = execute("01_data_pipeline.ipynb", tmp_path / "nb", monkeypatch)
     assert not errors(nb), errors(nb)
@@ -81,6 +84,7 @@ def test_01_data_pipeline(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3 * CELL_TIMEOUT)
 def test_02_training(tmp_path, monkeypatch):
     nb, seconds = execute("02_training.ipynb", tmp_path / "nb", monkeypatch)
     assert not errors(nb), errors(nb)
@@ -97,6 +101,7 @@ def test_02_training(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3 * CELL_TIMEOUT)
 def test_03_reasoning_traces(tmp_path, monkeypatch):
     """Without notebook 02's workspace the notebook trains its own checkpoint, then evaluates it."""
     nb, seconds = execute("03_reasoning_traces.ipynb", tmp_path / "nb", monkeypatch)
