@@ -18,6 +18,8 @@ at a time; the events are in Gradio's concurrency group "model", limit 1). Every
                    "chat:" + ckpt_id, 8, api_name="/chat_save_qa")   # → status
     client.predict(api_name="/chat_refresh")     # → checkpoint, compare-with, video dropdowns
 
+Picking a checkpoint sets the frames slider to what it was trained on (its training job's
+`data.num_frames`, `/chat_pick_checkpoint`); the tiny demo models answer well only at that count.
 The third input is an uploaded video (`handle_file("clip.mp4")`); it takes precedence over the
 workspace video, and saving an item ingests it into the workspace first. Sampling (temperature
 > 0) uses top_p 0.95 and the given seed; a comparison gives both checkpoints the same seed.
@@ -38,6 +40,7 @@ from lvr.store import CATEGORIES
 from lvr.video import FrameCache, SampledFrames, SamplingSpec, VideoError, cached_sample, sample_frames
 from workbench.identity import username
 from workbench.model_pool import CONCURRENCY_ID, ModelPool, default_pool
+from workbench.train_tab import trained_frames
 
 LETTERS = "ABCD"
 THINK_TAGS = [("<think>", "</think>")]
@@ -55,6 +58,20 @@ def checkpoint_choices(ws) -> list[tuple[str, str]]:
         step = f" step {c['step']}" if c.get("step") is not None else ""
         out.append((f"{c['id']} · {c['stage']}{step} · {chain}", c["id"]))
     return out
+
+
+def frames_for(ws, ckpt_id: str | None, default: int | None = None) -> int | None:
+    """The frame count to ask `ckpt_id` with: what it was trained on (clamped to the slider), else `default`."""
+    n = trained_frames(ws, ckpt_id)
+    return default if n is None else max(FRAMES_MIN, min(FRAMES_MAX, n))
+
+
+def pick_frames(ws, ckpt_id: str | None):
+    """Slider update when a checkpoint is picked: its training frame count (the value left alone when unknown)."""
+    n = frames_for(ws, ckpt_id)
+    if n is None:
+        return gr.Slider(info=f"{ckpt_id}: not trained by a job of this workspace (frame count unknown)")
+    return gr.Slider(value=n, info=f"{ckpt_id} was trained on {n} frames per video")
 
 
 def video_choices(ws) -> list[tuple[str, str]]:
@@ -84,11 +101,11 @@ def load_frames(ws, video_id: str | None, upload, n_frames: float) -> SampledFra
         try:
             video = ws.get_video(video_id)
         except KeyError:
-            raise gr.Error(f"no video {video_id!r} in {ws.root} (refresh the list)")
+            raise gr.Error(f"no video {video_id!r} in {ws.root} (refresh the list)") from None
         cache = FrameCache(ws.frames_cache_dir)
         return cached_sample(ws.video_path(video_id), spec, cache, sha=video["sha256"])
     except VideoError as e:
-        raise gr.Error(f"cannot read the video: {e}")
+        raise gr.Error(f"cannot read the video: {e}") from None
 
 
 def fmt_time(t: float) -> str:
@@ -111,7 +128,7 @@ def _checkpoint_dir(ws, ckpt_id: str | None) -> str:
     try:
         return ws.get_checkpoint(ckpt_id)["abspath"]
     except KeyError:
-        raise gr.Error(f"no checkpoint {ckpt_id!r} in {ws.root} (refresh the list)")
+        raise gr.Error(f"no checkpoint {ckpt_id!r} in {ws.root} (refresh the list)") from None
 
 
 # ---------------------------------------------------------------------- one streamed exchange
@@ -180,7 +197,7 @@ def stream_exchange(pool: ModelPool, ckpt_dir: str, ckpt_id: str, sampled: Sampl
                              f"{ex.seconds:.1f} s_")
             yield ex
     except (CheckpointError, FileNotFoundError, ValueError) as e:
-        raise gr.Error(f"checkpoint {ckpt_id}: {e}")
+        raise gr.Error(f"checkpoint {ckpt_id}: {e}") from None
 
 
 def _question(question: str | None) -> str:
@@ -263,7 +280,7 @@ def save_qa(ws, video_id, upload, question, opt_a, opt_b, opt_c, opt_d, answer, 
         try:
             video_id, _ = ingest_file(ws, Path(path), copy=True, source="chat-upload")
         except (VideoError, OSError, ValueError) as e:
-            raise gr.Error(f"cannot add the uploaded video to the workspace: {e}")
+            raise gr.Error(f"cannot add the uploaded video to the workspace: {e}") from None
     if not video_id:
         raise gr.Error("pick a workspace video or upload one")
     item = dict(video_id=video_id, category=category, question=question, options=options, answer=answer,
@@ -272,7 +289,7 @@ def save_qa(ws, video_id, upload, question, opt_a, opt_b, opt_c, opt_d, answer, 
     try:
         qa_id = ws.add_qa(item, who=who)
     except ValueError as e:
-        raise gr.Error(str(e))
+        raise gr.Error(str(e)) from None
     return f"Saved QA item #{qa_id} ({status}, {category}, answer {answer}) from {source} as {who}"
 
 
@@ -288,7 +305,9 @@ def build_chat_tab(ws, pool: ModelPool | None = None) -> None:
             video = gr.Dropdown(video_choices(ws), label="workspace video")
             upload = gr.Video(label="…or upload a video (used instead)", sources=["upload"], height=180)
             refresh_btn = gr.Button("↻ refresh lists", size="sm")
-            n_frames = gr.Slider(FRAMES_MIN, FRAMES_MAX, value=16, step=1, label="frames")
+            n0 = frames_for(ws, ckpts[0][1] if ckpts else None)
+            n_frames = gr.Slider(FRAMES_MIN, FRAMES_MAX, value=n0 or 16, step=1, label="frames",
+                                 info=f"{ckpts[0][1]} was trained on {n0} frames per video" if n0 else None)
             think = gr.Checkbox(True, label="think (<think> reasoning before the answer)")
             temperature = gr.Slider(0.0, 1.5, value=0.0, step=0.05, label="temperature (0 = greedy)")
             max_tokens = gr.Slider(8, 2048, value=512, step=1, label="max new tokens")
@@ -338,6 +357,7 @@ def build_chat_tab(ws, pool: ModelPool | None = None) -> None:
         cs, vs = checkpoint_choices(ws), video_choices(ws)
         return gr.Dropdown(choices=cs), gr.Dropdown(choices=cs), gr.Dropdown(choices=vs)
 
+    ckpt.input(partial(pick_frames, ws), ckpt, n_frames, api_name="chat_pick_checkpoint")
     refresh_btn.click(lists, None, [ckpt, ckpt_b, video], api_name="chat_refresh")
     if isinstance(Context.block, gr.Tab):  # refresh the lists whenever the enclosing tab is opened
         Context.block.select(lists, None, [ckpt, ckpt_b, video], api_name="chat_tab_opened")

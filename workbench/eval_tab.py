@@ -10,6 +10,7 @@ process. Every handler has an `eval_*` api_name, so `gradio_client` can drive th
     client.predict("ref:random", "eval", "", 0, api_name="/eval_launch")   # → job id, status
     client.predict(["eval-a", "eval-b"], api_name="/eval_compare")        # → deltas figure, table
     client.predict(["eval-a", "eval-b"], "all", "flipped", api_name="/eval_items")
+    client.predict("sft-…", api_name="/eval_pick_answerer")    # → frames: what the checkpoint was trained on
 
 Handlers are plain functions of the workspace (`launch_eval(ws, …)`, `item_rows(ws, …)`) bound
 in `build_eval_tab`, so they are also usable and testable without a browser.
@@ -28,6 +29,7 @@ from lvr.eval.reference import REFERENCE_NAMES
 from lvr.eval.report import format_sweep
 from lvr.jobs import cancel, launch, read_log, refresh
 from lvr.store import CATEGORIES
+from workbench.train_tab import trained_frames
 
 REF_PREFIX = "ref:"
 SPLITS = ["eval", "sft", "rl", "(any)"]
@@ -45,13 +47,19 @@ def answerer_choices(ws) -> list[tuple[str, str]]:
     return [(f"{c['id']} ({c['stage']})", c["id"]) for c in ws.list_checkpoints()] + refs
 
 
+def frames_for(ws, answerer: str | None):
+    """Frames textbox update when an answerer is picked: the checkpoint's training frame count, if known."""
+    n = trained_frames(ws, answerer) if answerer and not answerer.startswith(REF_PREFIX) else None
+    return gr.skip() if n is None else str(n)
+
+
 def parse_frames(text: str | None) -> list[int]:
     """'' → [], '16' → [16], '8, 16,32' → [8, 16, 32]; anything else is a gr.Error naming the input."""
     parts = [p for p in (text or "").replace(" ", "").split(",") if p]
     try:
         counts = [int(p) for p in parts]
     except ValueError:
-        raise gr.Error(f"frames: expected a count or a comma-separated list like 8,16,32, got {text!r}")
+        raise gr.Error(f"frames: expected a count or a comma-separated list like 8,16,32, got {text!r}") from None
     if any(c < 1 for c in counts):
         raise gr.Error(f"frames must be >= 1, got {text!r}")
     return counts
@@ -71,7 +79,7 @@ def launch_eval(ws, answerer: str | None, split: str, frames: str, limit: float 
         try:
             ws.get_checkpoint(answerer)
         except KeyError:
-            raise gr.Error(f"no checkpoint {answerer!r} in {ws.root} (refresh the list)")
+            raise gr.Error(f"no checkpoint {answerer!r} in {ws.root} (refresh the list)") from None
         args += ["--checkpoint", answerer]
         if counts:
             args += ["--frames", ",".join(map(str, counts))]
@@ -90,7 +98,7 @@ def job_status(ws, job_id: str | None) -> tuple[str, str, bool]:
     try:
         job = refresh(ws, job_id.strip())
     except KeyError as e:
-        raise gr.Error(str(e).strip("'\""))
+        raise gr.Error(str(e).strip("'\"")) from None
     md = f"job `{job['id']}` **{job['status']}**"
     if job["total"]:
         md += f" — {job['message'] or ''} {int(job['progress'] or 0)}/{int(job['total'])} items " \
@@ -134,7 +142,7 @@ def _finished_runs(ws, run_ids: list[str] | None, at_least: int = 1) -> list[dic
         try:
             r = ws.get_eval_run(rid)
         except KeyError:
-            raise gr.Error(f"no eval run {rid!r} in {ws.root}")
+            raise gr.Error(f"no eval run {rid!r} in {ws.root}") from None
         if "overall" not in (r.get("summary") or {}):
             raise gr.Error(f"run {rid} has no summary yet (status {r['status']})")
         runs.append(r)
@@ -165,7 +173,7 @@ def sweep_view(ws, sweep_id: str | None):
     try:
         curve = sweep_curve(ws, sweep_id)
     except KeyError as e:
-        raise gr.Error(str(e).strip("'\""))
+        raise gr.Error(str(e).strip("'\"")) from None
     return frames_curve(curve), format_sweep(curve)
 
 
@@ -221,7 +229,7 @@ def item_detail(ws, qa_id: float | None, run_ids: list[str] | None):
     try:
         qa = ws.get_qa(int(qa_id))
     except KeyError as e:
-        raise gr.Error(str(e).strip("'\""))
+        raise gr.Error(str(e).strip("'\"")) from None
     opts = "\n".join(f"- **{'ABCD'[i]}.** {o}" + ("  ← key" if "ABCD"[i] == qa["answer"] else "")
                      for i, o in enumerate(qa["options"]))
     md = (f"### #{qa['id']} · {qa['category']} · {_clip(qa)}\n\n{qa['question']}\n\n{opts}\n\n"
@@ -316,6 +324,7 @@ def build_eval_tab(ws) -> None:
 
     listed = [runs, picked, sweep, who]
     refresh_btn.click(lists, None, listed, api_name="eval_refresh")
+    who.input(partial(frames_for, ws), who, frames, api_name="eval_pick_answerer")
     go.click(on_launch, [who, split, frames, limit], [job, status, timer], api_name="eval_launch")
     timer.tick(on_tick, job, [status, log, timer, runs], api_name="eval_job_status")
     stop.click(on_cancel, job, [status, log, timer], api_name="eval_cancel")

@@ -1,6 +1,12 @@
 """Command-line launch of the workbench: argument parsing, auth rules, demo workspace.
 
+    python app.py                                      # the demo workspace (workspaces/demo)
     python app.py --workspace ws --host 0.0.0.0 --auth alice:secret
+
+With no --workspace the demo workspace is made ready first (`workbench.app.ensure_demo_workspace`:
+~30 s the first time, nothing later) and, until it has an SFT checkpoint, a quick demo SFT is
+started as a background job (`start_demo_training`; --no-demo-sft skips it); the server then opens
+at once while the job trains (Train tab).
 """
 from __future__ import annotations
 
@@ -49,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--auth", default=None, help="user:password")
     p.add_argument("--auth-file", default=None, help="file with one user:password per line")
     p.add_argument("--no-demo", action="store_true", help="do not build the demo corpus into an empty workspace")
+    p.add_argument("--no-demo-sft", action="store_true",
+                   help="do not start the quick demo SFT job (the demo workspace's first start does otherwise)")
     return p
 
 
@@ -58,10 +66,14 @@ def main(argv: list[str] | None = None) -> None:
     if not is_loopback(args.host) and not auth:
         sys.exit(f"refusing to bind {args.host} without --auth or --auth-file (the workbench edits data)")
     from lvr.store import Workspace
-    from workbench.app import allowed_paths, build_app, ensure_demo_workspace
+    from workbench.app import allowed_paths, build_app, ensure_demo_workspace, start_demo_training
 
     if args.workspace is None:
         ws = ensure_demo_workspace(DEFAULT_WORKSPACE, build=not args.no_demo)
+        job = None if args.no_demo or args.no_demo_sft else start_demo_training(ws)
+        if job:
+            print(f"demo SFT job {job} is training in the background (Train tab); its checkpoint shows up in "
+                  "Chat and Evaluate when it finishes (about a minute)", flush=True)
     else:
         ws = Workspace.open(args.workspace, create=True)
     demo = build_app(ws)

@@ -123,7 +123,7 @@ def recipe_values(stage: str, recipe: str) -> tuple[str, str, list[tuple[bool, o
     try:
         cfg = load_config(cls, path)
     except ConfigError as e:
-        raise gr.Error(f"config: {e}")
+        raise gr.Error(f"config: {e}") from None
     shown = [(False, None) if config_field(cls, key) is None else (True, _shown(_get(cfg, key), widget))
              for key, _, widget in FORM]
     return stage, path.read_text(), shown
@@ -164,7 +164,7 @@ def check_config(ws, stage: str, recipe: str, nproc, extra: str | None, *values)
     try:
         cfg = load_config(config_class(stage), path, overrides)
     except ConfigError as e:
-        raise gr.Error(f"config: {e}")
+        raise gr.Error(f"config: {e}") from None
     return path, overrides, cfg, int(nproc)
 
 
@@ -178,10 +178,12 @@ def validate_form(ws, stage, recipe, nproc, extra, *values) -> tuple[str, str]:
     return f"✓ valid — equivalent to:\n\n```\n{cmd}\n```", dump_yaml(cfg)
 
 
-def launch_training(ws, stage, recipe, nproc, extra, *values) -> tuple[str, str]:
-    """Validate, then start `python -m lvr.train.<stage> CONFIG overrides` as a job (as `lvr train` does)."""
+def launch_training(ws, stage, recipe, nproc, extra, *values, env: dict | None = None) -> tuple[str, str]:
+    """Validate, then start `python -m lvr.train.<stage> CONFIG overrides` as a job (as `lvr train` does);
+    `env` adds environment variables for the job (e.g. OMP_NUM_THREADS)."""
     path, overrides, cfg, n = check_config(ws, stage, recipe, nproc, extra, *values)
-    job_id = launch(ws, stage, ["-m", STAGES[stage][0], str(path), *overrides], config=to_dict(cfg), nproc=n)
+    job_id = launch(ws, stage, ["-m", STAGES[stage][0], str(path), *overrides], config=to_dict(cfg), nproc=n,
+                    env=env)
     return job_id, f"launched {stage} job `{job_id}` ({n} process{'es' if n > 1 else ''})"
 
 
@@ -190,13 +192,19 @@ def job_choices(ws) -> list[tuple[str, str]]:
     return [(f"{j['id']} · {j['status']}", j["id"]) for j in ws.list_jobs() if j["kind"] in STAGES]
 
 
+def current_job(ws) -> str | None:
+    """The training job the tab opens on: the newest one still queued or running, else None."""
+    return next((j["id"] for j in ws.list_jobs() if j["kind"] in STAGES and j["status"] in ("queued", "running")),
+                None)
+
+
 def _job(ws, job_id: str | None) -> dict:
     if not job_id or not job_id.strip():
         raise gr.Error("pick a training job")
     try:
         return refresh(ws, job_id.strip())
     except KeyError as e:
-        raise gr.Error(str(e).strip("'\""))
+        raise gr.Error(str(e).strip("'\"")) from None
 
 
 def job_metrics(ws, job_id: str) -> list[dict]:
@@ -296,6 +304,19 @@ def checkpoints_frame(ws) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=CKPT_COLUMNS)
 
 
+def trained_frames(ws, ckpt_id: str | None) -> int | None:
+    """Frames per video a checkpoint was trained with (`data.num_frames` of the job that made it), or None
+    for a base model or a checkpoint registered outside a job. Chat and Evaluate default to it: the
+    tiny demo models answer well only at the frame count they saw in training."""
+    try:
+        job_id = ws.get_checkpoint(ckpt_id)["job_id"] if ckpt_id else None
+        config = ws.get_job(job_id)["config"] if job_id else {}
+    except KeyError:
+        return None
+    n = (config.get("data") or {}).get("num_frames")
+    return int(n) if isinstance(n, (int, float)) and not isinstance(n, bool) else None
+
+
 def model_choices(ws) -> list[str]:
     return MODEL_SHORTCUTS + [c["id"] for c in reversed(ws.list_checkpoints())]
 
@@ -343,14 +364,15 @@ def build_train_tab(ws) -> None:
             resolved = gr.Code(language="yaml", label="resolved config (after overrides)", interactive=False)
 
     with gr.Row():
-        job = gr.Dropdown(job_choices(ws), label="training job", allow_custom_value=True, scale=4)
+        job0 = current_job(ws)      # e.g. the demo SFT the app launched at its first start
+        job = gr.Dropdown(job_choices(ws), value=job0, label="training job", allow_custom_value=True, scale=4)
         refresh_btn = gr.Button("↻ Refresh", scale=0)
         stop = gr.Button("Cancel job", variant="stop", scale=0)
         resume = gr.Button("Resume job", scale=0)
     status = gr.Markdown("no job")
     curves = gr.Plot(label="training curves (metrics.jsonl)")
     log = gr.Textbox(label="log (last lines)", lines=8, max_lines=16, autoscroll=True)
-    timer = gr.Timer(2.0, active=False)
+    timer = gr.Timer(2.0, active=job0 is not None)
     gr.Markdown("### Checkpoints (click a row to train from it)")
     ckpts = gr.Dataframe(checkpoints_frame(ws), interactive=False, wrap=True, label="checkpoints and lineage")
 

@@ -320,9 +320,10 @@ class GRPOTrainer:
             step = self.step_no
             if step % cfg.log_every == 0 or step == cfg.max_steps:
                 rep.log(row)
-            rep.print(f"[grpo] step {step}/{cfg.max_steps} loss {row['loss']:.4f} reward {row['reward/mean']:.3f} "
-                      f"acc {row['accuracy']:.3f} format {row['format_rate']:.3f} len {row['response/length_mean']:.1f}"
-                      f" ({row['time/step']:.1f} s)")
+                rep.print(f"[grpo] step {step}/{cfg.max_steps} loss {row['loss']:.4f} "
+                          f"reward {row['reward/mean']:.3f} acc {row['accuracy']:.3f} "
+                          f"format {row['format_rate']:.3f} len {row['response/length_mean']:.1f} "
+                          f"({row['time/step']:.1f} s)")
             rep.progress(step, f"step {step}/{cfg.max_steps} reward {row['reward/mean']:.3f}")
             if (cfg.save_every and step % cfg.save_every == 0) or step == cfg.max_steps:
                 runlib.save(run, self.engine, step, self.sampler.state_dict(), row,

@@ -158,8 +158,8 @@ def train(cfg: SFTConfig) -> dict:
             metrics["eval_loss"] = last_eval
         if step % cfg.log_every == 0 or do_eval or step == cfg.max_steps:
             rep.log(metrics)
-        rep.print(f"[sft] step {step}/{cfg.max_steps} loss {step_loss:.4f}"
-                  + (f" eval {last_eval:.4f}" if do_eval else "") + f" lr {metrics['lr']:.2e}")
+            rep.print(f"[sft] step {step}/{cfg.max_steps} loss {step_loss:.4f}"
+                      + (f" eval {last_eval:.4f}" if do_eval else "") + f" lr {metrics['lr']:.2e}")
         rep.progress(step, f"step {step}/{cfg.max_steps} loss {step_loss:.4f}")
         if do_save:
             runlib.save(run, engine, step, sampler.state_dict(), metrics,
