@@ -10,22 +10,19 @@ refused so pages render at once, offline.
 """
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
 
 from lvr.datagen.mock_server import MockLLMServer
 from lvr.store import Workspace
 from lvr.synth import SynthConfig, WorldConfig, synth_workspace
 from tests.workbench.conftest import serve
 
+from .live import offline_page
+
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 USER = ("alice", "pw-alice")
 
@@ -40,25 +37,15 @@ def synth_ws(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def page(synth_ws):
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (`make sysdeps`)")
     SHOTS.mkdir(parents=True, exist_ok=True)
     with MockLLMServer(latency=0.05) as llm, serve(synth_ws, full_app=True, auth=[USER]) as url, \
-            sync_playwright() as p, tempfile.TemporaryDirectory() as profile:
-        ctx = p.chromium.launch_persistent_context(profile, executable_path=CHROMIUM, headless=True, args=FLAGS,
-                                                   viewport={"width": 1440, "height": 1000})
-        ctx.route("**/*", lambda route: route.continue_() if route.request.url.startswith(url.rstrip("/"))
-                  else route.abort())
-        pg = ctx.new_page()
-        pg.set_default_timeout(20_000)
-        pg.goto(url)
+            offline_page(url, timeout_ms=20_000) as pg:
         pg.fill("input[type=text]", USER[0])
         pg.fill("input[type=password]", USER[1])
         pg.click("button:has-text('Login')")
         pg.wait_for_selector("#videos-table [data-testid=cell-0-1]")
         pg.llm_url = llm.base_url
         yield pg
-        ctx.close()
 
 
 def test_videos_tab_plays_with_subtitles_and_seeks_to_a_clip(page, synth_ws):

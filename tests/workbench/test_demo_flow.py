@@ -12,79 +12,38 @@ started is cancelled at the end.
 """
 from __future__ import annotations
 
-import os
 import re
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
-from playwright.sync_api import sync_playwright
 
 from lvr.eval import compare_runs
 from lvr.jobs import cancel, refresh
 from lvr.store import Workspace
 
+from .live import offline_page, require_chromium, start_app, stop_app
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SFT_STEPS = 200          # greedy answers of the tiny model carry <think> text from ~200 steps on
 EVAL_LIMIT = 8
 EVAL_FRAMES = "4"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_http(url: str, proc: subprocess.Popen, timeout: float) -> float:
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        if proc.poll() is not None:
-            raise AssertionError(f"the app exited with status {proc.returncode}")
-        try:
-            urllib.request.urlopen(url, timeout=2).read()
-            return time.monotonic() - t0
-        except OSError:
-            time.sleep(0.25)
-    raise AssertionError(f"{url} did not answer within {timeout:.0f} s")
-
-
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     """(url, workspace folder) of `python app.py` on a fresh demo workspace; stopped (and its jobs cancelled) after."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (`make sysdeps`)")
+    require_chromium()
     root = tmp_path_factory.mktemp("demo-flow") / "demo"
-    port = free_port()
-    log = open(root.parent / "app.log", "w")
-    env = {**os.environ, "LVR_DEMO_WORKSPACE": str(root), "OMP_NUM_THREADS": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
-    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port), "--no-demo-sft"], cwd=ROOT, env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
+    proc, url, seconds = start_app(root, root.parent / "app.log", "--no-demo-sft", timeout=150)
     try:
-        seconds = wait_http(url, proc, timeout=150)
         print(f"first start of the demo app: HTTP after {seconds:.1f} s")
         yield url, root
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+        stop_app(proc)
         if (root / "lvr.db").exists():
             with Workspace.open(root) as ws:
                 for job in ws.list_jobs():
@@ -95,17 +54,9 @@ def app(tmp_path_factory):
 @pytest.fixture(scope="module")
 def page(app):
     url, _ = app
-    with sync_playwright() as p, tempfile.TemporaryDirectory() as profile:
-        ctx = p.chromium.launch_persistent_context(profile, executable_path=CHROMIUM, headless=True, args=FLAGS,
-                                                   viewport={"width": 1440, "height": 1000})
-        ctx.route("**/*", lambda route: route.continue_() if route.request.url.startswith(url.rstrip("/"))
-                  else route.abort())
-        pg = ctx.new_page()
-        pg.set_default_timeout(30_000)
-        pg.goto(url)
+    with offline_page(url) as pg:
         pg.get_by_role("tab", name="Train").wait_for()
         yield pg
-        ctx.close()
 
 
 def pick(page, label: str, text: str) -> None:

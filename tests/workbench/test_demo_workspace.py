@@ -11,14 +11,9 @@ and times it until the server answers HTTP on loopback, first and second start.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
-import socket
 import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -30,6 +25,8 @@ from lvr.synth import SynthConfig, WorldConfig
 from workbench import app
 from workbench.app import DEMO_SFT_OVERRIDES, demo_state, ensure_demo_workspace, start_demo_training
 from workbench.train_tab import FORM, ROOT, check_config, current_job, trained_frames
+
+from .live import start_app, stop_app
 
 SMALL = SynthConfig(videos=3, seed=0, world=WorldConfig(minutes=1, fps=2, size=96), workers=1, progress=False)
 QUICK = ("max_steps=2", "save_every=0", "eval_every=0", "data.max_items=2", "data.eval_split=null")
@@ -175,36 +172,12 @@ def test_a_demo_job_that_ended_without_checkpoint_is_not_relaunched(built, tmp_p
 
 
 # ---------------------------------------------------------------------- the real entry point, timed
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _start(root: Path, log: Path) -> tuple[subprocess.Popen, float]:
     """`python app.py` on the demo workspace `root`; (process, seconds until it answered HTTP)."""
-    port = _free_port()
-    env = {**os.environ, "LVR_DEMO_WORKSPACE": str(root), "OMP_NUM_THREADS": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
-    t0 = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env,
-                            stdout=open(log, "w"), stderr=subprocess.STDOUT)
-    while True:
-        assert proc.poll() is None, f"app.py exited ({proc.returncode}): {log.read_text()[-2000:]}"
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2).read()
-            return proc, time.monotonic() - t0
-        except OSError:
-            assert time.monotonic() - t0 < 300, "no HTTP answer within 300 s"
-            time.sleep(0.25)
+    proc, _, seconds = start_app(root, log)
+    return proc, seconds
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 @pytest.mark.slow
@@ -219,13 +192,13 @@ def test_app_first_and_second_start(tmp_path):
         assert state["corpus"]["videos"] == 6 and state["review"]["rejected"] > 0
         assert state["review"]["approved"] > 0 and state["review"]["pending"] > 0
     finally:
-        _stop(proc)
+        stop_app(proc)
     assert refresh(ws, job["id"])["status"] in ("running", "succeeded")  # the job outlives the app
     cancel(ws, job["id"])                                                # (no need to train it here)
     revisions = ws.scalar("SELECT count(*) FROM qa_revisions")
     saved = (root / "demo.json").read_text()
     proc, second = _start(root, tmp_path / "second.log")
-    _stop(proc)
+    stop_app(proc)
     print(f"python app.py → HTTP on loopback: first start {first:.1f} s, second start {second:.1f} s; "
           f"demo steps {json.loads(saved)}")
     assert (root / "demo.json").read_text() == saved and ws.scalar("SELECT count(*) FROM qa_revisions") == revisions
