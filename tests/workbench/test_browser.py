@@ -1,6 +1,7 @@
 """The whole app in headless Chromium (Playwright, Debian's /usr/bin/chromium): sign in, open each tab,
 play a video with caption subtitles and seek to a clip, approve an item with the keyboard, edit one,
-run a caption job; screenshots go to docs/screenshots/ (videos.png, review.png, generate.png).
+run a caption job; screenshots go to docs/screenshots/ (videos.png, review.png, generate.png; the demo flow
+test adds train.png, chat.png, evaluate.png).
 
     .venv/bin/pytest tests/workbench/test_browser.py -m browser
 
@@ -10,8 +11,6 @@ refused so pages render at once, offline.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from lvr.datagen.mock_server import MockLLMServer
@@ -19,11 +18,10 @@ from lvr.store import Workspace
 from lvr.synth import SynthConfig, WorldConfig, synth_workspace
 from tests.workbench.conftest import serve
 
-from .live import offline_page
+from .live import SHOTS, offline_page
 
 pytestmark = pytest.mark.browser
 
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 USER = ("alice", "pw-alice")
 
 

@@ -23,7 +23,7 @@ from lvr.eval import compare_runs
 from lvr.jobs import cancel, refresh
 from lvr.store import Workspace
 
-from .live import offline_page, require_chromium, start_app, stop_app
+from .live import SHOTS, offline_page, require_chromium, start_app, stop_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -134,6 +134,8 @@ def test_sft_chat_eval_compare_from_the_app(app, page):
     assert {c["job_id"] for c in made} == {job_id} and {c["parent"] for c in made} == {base["id"]}
     sft = next(c for c in made if c["step"] == SFT_STEPS)
     assert f"checkpoints: {', '.join(c['id'] for c in made)}" in page.inner_text("body")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "train.png"), full_page=True)
 
     print(f"[{time.monotonic() - t0:.0f} s] trained")
 
@@ -162,6 +164,7 @@ def test_sft_chat_eval_compare_from_the_app(app, page):
     page.wait_for_function("() => document.querySelector('.thought-group').innerText.trim().length > 40")
     reasoning = thought.inner_text().strip()[len("Reasoning"):].strip()
     assert len(reasoning.split()) >= 5, reasoning
+    page.screenshot(path=str(SHOTS / "chat.png"), full_page=True)
     page.get_by_text("Save this exchange as a QA item for review").click()      # the save form has it too
     assert page.get_by_label("reasoning (the model's thinking; edit before saving)").input_value().strip() == reasoning
     assert page.get_by_label("source", exact=True).input_value() == f"chat:{sft['id']}"
@@ -199,6 +202,7 @@ def test_sft_chat_eval_compare_from_the_app(app, page):
     assert shown == pytest.approx(want, abs=0.051), (row, overall)
     page.wait_for_function("() => [...document.querySelectorAll('.js-plotly-plot')].some(g => (g.closest('.block')"
                            " || g).innerText.includes('deltas vs baseline') && (g.data || []).length > 0)")
+    page.screenshot(path=str(SHOTS / "evaluate.png"), full_page=True)
     for run, ckpt in ((run_base, base["id"]), (run_sft, sft["id"])):
         r = ws.get_eval_run(run)
         assert r["checkpoint"] == ckpt and r["status"] == "succeeded" and r["summary"]["overall"]["n"] == EVAL_LIMIT
