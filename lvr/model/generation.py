@@ -186,7 +186,7 @@ def generate_stream(model: VideoLM, frames=None, question: str | None = None,
         cancel.set()
 
 
-def _first_prefix_containing(tokenizer, ids: list[int], needle: str) -> int | None:
+def first_prefix_containing(tokenizer, ids: list[int], needle: str) -> int | None:
     """Smallest k with needle in decode(ids[:k]) (binary search), or None."""
     dec = lambda k: tokenizer.decode(ids[:k], skip_special_tokens=False)  # noqa: E731
     if needle not in dec(len(ids)):
@@ -235,7 +235,7 @@ def generate_batch(model: VideoLM, prompts: Sequence[ModelInputs], *, max_new_to
                     break
             ids = row[:n]
             if stop_at_answer:
-                k = _first_prefix_containing(tok, ids, ANSWER_CLOSE)
+                k = first_prefix_containing(tok, ids, ANSWER_CLOSE)
                 if k is not None:
                     ids, n, reason = ids[:k], k, "answer"
             text = tok.decode(ids, skip_special_tokens=True)

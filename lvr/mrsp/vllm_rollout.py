@@ -43,7 +43,8 @@ from typing import Sequence
 
 import torch
 
-ANSWER_CLOSE = "</answer>"
+from lvr.model.generation import first_prefix_containing
+from lvr.model.prompting import ANSWER_CLOSE
 
 
 @dataclass
@@ -75,21 +76,6 @@ def _lm_state(lm) -> dict[str, torch.Tensor]:
     if head is not None and "lm_head.weight" not in state:
         state["lm_head.weight"] = head.weight.detach()
     return state
-
-
-def _first_prefix_containing(tokenizer, ids: list[int], needle: str) -> int | None:
-    """Smallest k with `needle` in decode(ids[:k]), or None (binary search)."""
-    dec = lambda k: tokenizer.decode(ids[:k], skip_special_tokens=False)  # noqa: E731
-    if needle not in dec(len(ids)):
-        return None
-    lo, hi = 1, len(ids)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if needle in dec(mid):
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
 
 
 def _load_weights_in_worker(model, weights):
@@ -232,7 +218,7 @@ class VLLMRollout:
                 ids, reason = ids[:i + 1], "eos"
                 break
         if stop_at_answer:
-            k = _first_prefix_containing(self.tokenizer, ids, ANSWER_CLOSE)
+            k = first_prefix_containing(self.tokenizer, ids, ANSWER_CLOSE)
             if k is not None:
                 ids, reason = ids[:k], "answer"
         text = self.tokenizer.decode(ids, skip_special_tokens=True)
