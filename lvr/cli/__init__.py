@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "lvr.cli.train_cmds",
     "lvr.cli.video_cmds",
     "lvr.cli.synth_cmds",
+    "lvr.cli.recipe_cmds",
 ]
 
 

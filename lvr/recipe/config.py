@@ -1,0 +1,210 @@
+"""`RecipeConfig`: the whole LongVILA-R1 recipe (data → base → CoT-SFT → GRPO/MR-SP → evaluation) as one
+typed config.
+
+    from lvr.recipe import load_recipe
+    cfg = load_recipe("configs/tiny/recipe.yaml", ["sft.set.max_steps=50", "eval.sweep_frames=[2,4,8]"])
+
+Groups: `data` (the lvr.synth corpus and its sft / rl / eval splits), `model` (the tiny
+composite built offline: sizes, frame resolution, video tokens per frame), `sft` and `grpo`
+(a stage YAML such as configs/tiny/sft.yaml plus `set:` keys over it, every key validated
+against SFTConfig / GRPOConfig when the recipe loads), `eval` (held-out split, frame count,
+frames sweep, references, bootstrap). Relative stage-config paths resolve against the recipe
+file's folder first, then the working directory. Any bad key fails before anything runs.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lvr.config import ConfigError, fail, load_config, option
+
+REFERENCES = ("random", "most-frequent", "text-only")
+
+
+@dataclass
+class DataStage:
+    videos: int = option(60, "synthetic videos (lvr.synth), split by video into sft / rl / eval", ge=3)
+    minutes: float = option(1.0, "minutes per video", ge=1.0, le=60.0)
+    size: int = option(112, "rendered frame size in pixels (even; the model resizes to model.image_size)",
+                       ge=64, le=1024)
+    fps: float = option(4.0, "frames per second of the rendered videos", gt=0, le=60)
+    difficulty: str = option("easy", "lvr.synth preset (rooms, robots, objects)", choices=("easy", "medium", "hard"))
+    seed: int = option(0, "corpus seed")
+    split_fractions: list[float] = option([0.5, 0.25, 0.25], "fractions of videos for sft, rl, eval (held-out)")
+    per_template: int | None = option(None, "max QA items per template per video (null: lvr.synth default)", ge=1)
+    categories: list[str] = option(["temporal", "goal", "spatial", "plot"], "QA categories to generate",
+                                   choices=("temporal", "goal", "spatial", "plot"))
+    workers: int = option(2, "rendering processes", ge=1)
+    letter_tags: bool = option(False, "repeat each option's letter after its text ('the hall (B)') and end each "
+                               "reasoning with the chosen option ('The answer is the hall (B).'): picking the letter "
+                               "becomes copying, which a tiny random-init LM learns in ~100 steps (binding a letter "
+                               "to an option by position it does not learn in a CPU budget; see docs/results.md)")
+
+    def check(self) -> None:
+        fr = self.split_fractions
+        if len(fr) != 3 or min(fr) < 0 or abs(sum(fr) - 1) > 1e-6:
+            fail(self, "split_fractions", f"need three fractions >= 0 (sft, rl, eval) summing to 1, got {fr}")
+        if min(fr) == 0:
+            fail(self, "split_fractions", f"the recipe needs sft, rl and eval videos, got {fr}")
+        if self.size % 2:
+            fail(self, "size", f"must be even (H.264), got {self.size}")
+        if not self.categories:
+            fail(self, "categories", "needs at least one category")
+
+
+@dataclass
+class ModelStage:
+    kind: str = option("composite", "tiny model family (the composite: vision tower → projector → causal LM)",
+                       choices=("composite",))
+    vision: str = option("siglip", "vision tower architecture (random init)", choices=("siglip", "clip"))
+    llm: str = option("qwen2", "causal LM architecture (random init)", choices=("qwen2", "qwen3", "llama"))
+    hidden_size: int = option(128, "LM width", ge=16)
+    intermediate_size: int = option(256, "LM MLP width", ge=16)
+    layers: int = option(2, "LM layers", ge=1)
+    heads: int = option(4, "LM attention heads (must be divisible by grpo mrsp.sp_size)", ge=1)
+    kv_heads: int = option(2, "LM key-value heads (divisible by mrsp.sp_size)", ge=1)
+    vision_hidden_size: int = option(64, "vision tower width", ge=8)
+    vision_layers: int = option(2, "vision tower layers", ge=1)
+    image_size: int = option(56, "frame resolution the vision tower sees (pixels, a multiple of patch_size)", ge=14)
+    patch_size: int = option(14, "vision patch size", ge=2)
+    pool_size: int = option(2, "video tokens per frame = pool_size²", ge=1)
+    init_std: float = option(0.1, "LM initializer_range (std of the random init)", gt=0)
+    vocab_size: int = option(3000, "BPE vocabulary trained on the sft + rl texts", ge=300)
+    seed: int = option(0, "initialisation seed")
+
+    def check(self) -> None:
+        if self.image_size % self.patch_size:
+            fail(self, "image_size", f"must be a multiple of patch_size {self.patch_size}, got {self.image_size}")
+        if self.pool_size > self.image_size // self.patch_size:
+            fail(self, "pool_size", f"exceeds the patch grid {self.image_size // self.patch_size}")
+        if self.hidden_size % self.heads or self.heads % self.kv_heads:
+            fail(self, "heads", f"hidden_size {self.hidden_size} must divide by heads {self.heads}, heads by "
+                 f"kv_heads {self.kv_heads}")
+
+
+@dataclass
+class TrainStage:
+    config: str = option(help="the stage's YAML (e.g. sft.yaml next to the recipe, or configs/tiny/sft.yaml)")
+    set: dict = option({}, "keys over the stage YAML as a nested mapping (e.g. {max_steps: 300, optim: {lr: 1e-4}})")
+    nproc: int = option(1, "processes (torchrun --nproc_per_node when > 1)", ge=1)
+
+
+@dataclass
+class EvalStage:
+    split: str = option("eval", "held-out split every system is scored on", choices=("eval",))
+    frames: int = option(4, "frames per video for the main comparison", ge=1)
+    sweep_frames: list[int] = option([2, 4, 8], "frame counts of the final model's accuracy-vs-frames sweep")
+    max_new_tokens: int = option(160, "generation budget (greedy) per answer", ge=8)
+    batch_size: int = option(16, "items per generate call", ge=1)
+    limit: int | None = option(None, "only the first N held-out items (null: all)", ge=1)
+    references: list[str] = option(list(REFERENCES), "reference answerers scored as runs", choices=REFERENCES)
+    reference_split: str = option("sft", "split the most-frequent / text-only references learn from",
+                                  choices=("sft", "rl"))
+    n_boot: int = option(2000, "bootstrap resamples for intervals", ge=100)
+    alpha: float = option(0.05, "significance level for the verdicts", gt=0, lt=1)
+
+    def check(self) -> None:
+        if not self.sweep_frames or min(self.sweep_frames) < 1:
+            fail(self, "sweep_frames", f"needs frame counts >= 1, got {self.sweep_frames}")
+
+
+def _sft_default() -> TrainStage:
+    return TrainStage(config="sft.yaml")
+
+
+def _grpo_default() -> TrainStage:
+    return TrainStage(config="grpo.yaml", nproc=2)
+
+
+@dataclass
+class RecipeConfig:
+    workspace: str = option("workspaces/recipe-tiny", "workspace folder (created); results in <workspace>/recipe/")
+    seed: int = option(0, "seed of the training stages (overrides their YAML)")
+    threads: int = option(1, "torch threads per process (OMP_NUM_THREADS of the training subprocesses)", ge=1)
+    data: DataStage = option(DataStage, "the synthetic corpus")
+    model: ModelStage = option(ModelStage, "the tiny base model")
+    sft: TrainStage = option(help="CoT-SFT stage", factory=_sft_default)
+    grpo: TrainStage = option(help="GRPO stage with MR-SP (nproc 2, mrsp.sp_size 2 on CPU)", factory=_grpo_default)
+    eval: EvalStage = option(EvalStage, "evaluation on the held-out split")
+    notes: str = option("", "markdown for the report's 'What it took to learn' section (why the settings are "
+                        "what they are)")
+
+    def check(self) -> None:
+        sp = int(((self.grpo.set.get("mrsp") or {}).get("sp_size")) or 1) if isinstance(self.grpo.set, dict) else 1
+        if self.grpo.nproc % sp:
+            fail(self, "grpo.nproc", f"must be a multiple of mrsp.sp_size {sp}, got {self.grpo.nproc}")
+        if self.model.heads % sp or self.model.kv_heads % sp:
+            fail(self, "model.heads", f"heads {self.model.heads} and kv_heads {self.model.kv_heads} must divide by "
+                 f"grpo mrsp.sp_size {sp} (Ulysses splits heads)")
+
+
+def _plain(value: Any) -> Any:
+    """Override values arrive as str subclasses; make nested mappings plain YAML-able data."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, str):
+        import yaml
+
+        try:
+            return yaml.safe_load(str(value)) if type(value) is not str else value
+        except yaml.YAMLError:
+            return str(value)
+    return value
+
+
+def _resolve(path: str, base: Path | None) -> Path:
+    p = Path(path).expanduser()
+    if p.is_absolute():
+        return p
+    if base is not None and (base / p).exists():
+        return (base / p).resolve()
+    return p.resolve()
+
+
+def stage_config(cfg: RecipeConfig, stage: str, **fixed: Any):
+    """The SFTConfig / GRPOConfig of a stage: its YAML, then `set`, then the recipe's fixed keys
+    (model, workspace, name, output dir, seed)."""
+    from lvr.train.configs import GRPOConfig, SFTConfig
+
+    cls = {"sft": SFTConfig, "grpo": GRPOConfig}[stage]
+    st: TrainStage = getattr(cfg, stage)
+    base = {**_plain(st.set), "seed": cfg.seed, **fixed}
+    try:
+        return load_config(cls, st.config, base=base)
+    except ConfigError as e:
+        raise ConfigError(f"{stage}: {e}") from None
+
+
+def load_recipe(path: str | Path | None = None, overrides: list[str] | tuple = ()) -> RecipeConfig:
+    """A validated RecipeConfig from YAML + dotted overrides; stage YAMLs resolved and checked."""
+    cfg = load_config(RecipeConfig, path, list(overrides))
+    base = Path(path).resolve().parent if path is not None else None
+    for stage in ("sft", "grpo"):
+        st: TrainStage = getattr(cfg, stage)
+        resolved = _resolve(st.config, base)
+        if not resolved.is_file():
+            raise ConfigError(f"{stage}.config: {st.config} does not exist (looked next to the recipe and in the "
+                              f"working directory)")
+        st.config = str(resolved)
+        st.set = _plain(st.set)
+        stage_config(cfg, stage, model="(recipe)", workspace=cfg.workspace)   # fail fast on any bad key
+    return cfg
+
+
+def fingerprint(*parts: Any) -> str:
+    """A short stable hash of JSON-able parts (stage outputs are named by it)."""
+    import hashlib
+    import json
+
+    def plain(x):
+        if dataclasses.is_dataclass(x) and not isinstance(x, type):
+            from lvr.config import to_dict
+
+            return to_dict(x)
+        return x
+    text = json.dumps([plain(p) for p in parts], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:10]

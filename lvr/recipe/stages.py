@@ -1,0 +1,404 @@
+"""The recipe's stages, each resumable: it is skipped when its output exists.
+
+    from lvr.recipe import load_recipe, run_recipe
+    results = run_recipe(load_recipe("configs/tiny/recipe.yaml"))    # → <workspace>/recipe/results.json
+
+Stages and what marks them done (names carry a fingerprint of their config and everything
+upstream, so a changed setting re-runs that stage and the ones after it, never an unrelated one):
+
+    data      lvr.synth corpus, split by video into sft / rl / eval   recipe/state.json "data"
+    base      tiny random-init composite, tokenizer from sft+rl text  checkpoints/recipe-base-<fp>/
+    sft       CoT-SFT subprocess (python -m lvr.train.sft)            runs/recipe-sft-<fp>/summary.yaml
+    grpo      GRPO subprocess under torchrun (MR-SP: sp_size, cache)  runs/recipe-grpo-<fp>/summary.yaml
+    eval      base / sft / grpo / references on the held-out split    eval run recipe-<system>-<fp> succeeded
+    sweep     the final model at eval.sweep_frames                    sweep recipe-sweep-<fp> runs succeeded
+    compare   exact McNemar + paired bootstrap (sft vs base, …)       recomputed (cheap)
+
+A training stage that was killed resumes from its newest saved state (`resume=true` in its run
+dir). Console output of the subprocesses is streamed and kept in the run dir's `log.txt`.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from lvr.config import dump_yaml, to_dict
+
+from .config import RecipeConfig, fingerprint, stage_config
+
+SYSTEMS = ("base", "sft", "grpo")
+PAIRS = (("sft", "base"), ("grpo", "sft"), ("grpo", "base"), ("grpo", "text-only"), ("sft", "text-only"))
+STATE = "state.json"
+
+
+@dataclass
+class StageLog:
+    """What each stage did in this invocation (ran or skipped) and how long it took."""
+
+    echo: Callable[[str], None] = print
+    rows: list[dict] = field(default_factory=list)
+
+    def record(self, stage: str, ran: bool, seconds: float, detail: str = "") -> None:
+        self.rows.append({"stage": stage, "ran": ran, "seconds": round(seconds, 2), "detail": detail})
+        self.echo(f"[recipe] {stage}: {'done' if ran else 'skipped (output exists)'} in {seconds:.1f} s"
+                  + (f" — {detail}" if detail else ""))
+
+
+class Recipe:
+    """Runs the stages of one RecipeConfig against its workspace."""
+
+    def __init__(self, cfg: RecipeConfig, echo: Callable[[str], None] = print):
+        from lvr.store import Workspace
+
+        self.cfg = cfg
+        self.ws = Workspace.open(cfg.workspace, create=True)
+        self.dir = self.ws.root / "recipe"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.log = StageLog(echo)
+        self.echo = echo
+        self.state = self._read_state()
+        self.keys: dict[str, str] = {}
+
+    # ------------------------------------------------------------------ bookkeeping
+    def _read_state(self) -> dict:
+        p = self.dir / STATE
+        return json.loads(p.read_text()) if p.is_file() else {"stages": {}}
+
+    def _write_state(self) -> None:
+        tmp = self.dir / f".{STATE}.tmp"
+        tmp.write_text(json.dumps(self.state, indent=1))
+        os.replace(tmp, self.dir / STATE)
+
+    def _done(self, stage: str, key: str, seconds: float, **info) -> None:
+        self.state["stages"][stage] = {"key": key, "seconds": round(seconds, 2),
+                                       "finished": time.strftime("%Y-%m-%dT%H:%M:%S"), **info}
+        self._write_state()
+
+    def stage_seconds(self, stage: str) -> float | None:
+        row = self.state["stages"].get(stage)
+        return row.get("seconds") if row else None
+
+    def _env(self) -> dict:
+        n = str(self.cfg.threads)
+        return {**os.environ, "OMP_NUM_THREADS": n, "MKL_NUM_THREADS": n, "TOKENIZERS_PARALLELISM": "false",
+                "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+
+    def _subprocess(self, args: list[str], nproc: int, log_path: Path) -> None:
+        """Run `python args` (torchrun when nproc > 1), stream its output here and into log_path."""
+        if nproc > 1:
+            cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", *args]
+        else:
+            cmd = [sys.executable, *args]
+        self.echo("[recipe] $ " + " ".join(cmd))
+        with open(log_path, "ab") as log:
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=self._env(),
+                                    stdin=subprocess.DEVNULL)
+            try:
+                for line in iter(proc.stdout.readline, b""):
+                    log.write(line)
+                    text = line.decode("utf-8", "replace").rstrip()
+                    if text.startswith("[") and ("step" in text or "run " in text or "error" in text.lower()):
+                        self.echo(text)
+                proc.wait()
+            except BaseException:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                raise
+        if proc.returncode != 0:
+            tail = log_path.read_text(errors="replace").splitlines()[-25:]
+            raise RuntimeError(f"{' '.join(cmd[:6])} … failed with exit status {proc.returncode}; log {log_path}:\n"
+                               + "\n".join(tail))
+
+    # ------------------------------------------------------------------ data
+    def data(self) -> dict:
+        from lvr.synth import QAConfig, SynthConfig, WorldConfig, synth_workspace
+
+        d = self.cfg.data
+        key = self.keys["data"] = fingerprint("data", d)
+        row = self.state["stages"].get("data")
+        if row and row["key"] == key:
+            self.log.record("data", False, 0.0, f"{row['summary']['videos']} videos")
+            return row["summary"]
+        if row or self.ws.scalar("SELECT count(*) FROM qa"):
+            raise RuntimeError(f"{self.ws.root} already holds a corpus made with other data settings (or other QA "
+                               "items); run the recipe on a new workspace (workspace=DIR)")
+        t0 = time.perf_counter()
+        world = WorldConfig(minutes=d.minutes, fps=d.fps, size=d.size, difficulty=d.difficulty)
+        qa = QAConfig(per_template=d.per_template, categories=tuple(d.categories))
+        summary: dict = {}
+        s = synth_workspace(self.ws, SynthConfig(videos=d.videos, seed=d.seed, world=world, qa=qa, workers=d.workers,
+                                                 split_fractions=tuple(d.split_fractions), progress=True))
+        if d.letter_tags:
+            summary["letter_tags"] = add_letter_tags(self.ws)
+        summary = {**summary, "videos": s["videos"], "videos_by_split": s["videos_by_split"], "qa": s["qa"],
+                   "qa_by_split": s["qa_by_split"], "qa_by_category": s["qa_by_category"],
+                   "qa_by_letter": s["qa_by_letter"], "clips": s["clips"]}
+        summary["qa_by_split_category"] = {
+            r["split"] + "/" + r["category"]: r["n"] for r in
+            self.ws.query("SELECT split, category, count(*) AS n FROM qa GROUP BY split, category")}
+        dt = time.perf_counter() - t0
+        self._done("data", key, dt, summary=summary)
+        self.log.record("data", True, dt, f"{s['videos']} videos, {s['qa']} QA items {s['qa_by_split']}")
+        return summary
+
+    # ------------------------------------------------------------------ base model
+    def base(self) -> Path:
+        from lvr.model import register_checkpoint
+
+        m = self.cfg.model
+        key = self.keys["base"] = fingerprint("base", self.keys["data"], m)
+        out = self.ws.checkpoints_dir / f"recipe-base-{key}"
+        if (out / "lvr_config.json").is_file():
+            self.log.record("base", False, 0.0, str(out))
+            return out
+        t0 = time.perf_counter()
+        tmp = out.with_name(f".{out.name}.tmp")
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        model = build_model(m, self.ws)
+        model.save(tmp)
+        os.replace(tmp, out)
+        register_checkpoint(self.ws, out.resolve(), stage="base")
+        n = sum(p.numel() for p in model.parameters())
+        dt = time.perf_counter() - t0
+        self._done("base", key, dt, path=self.ws.relativize(out), parameters=n)
+        self.log.record("base", True, dt, f"{n:,} parameters, {m.pool_size ** 2} video tokens per frame, {out}")
+        return out
+
+    # ------------------------------------------------------------------ training
+    def _train(self, stage: str, model_dir: Path, upstream: str) -> Path:
+        """Run (or resume, or skip) one training stage; returns its final checkpoint directory."""
+        st = getattr(self.cfg, stage)
+        probe = stage_config(self.cfg, stage, model=str(model_dir), workspace=str(self.ws.root))
+        cfg_key = {k: v for k, v in to_dict(probe).items() if k not in ("model", "workspace")}
+        key = self.keys[stage] = fingerprint(stage, upstream, cfg_key, st.nproc)
+        name = f"recipe-{stage}-{key}"
+        run_dir = self.ws.runs_dir / name
+        final = self.ws.checkpoints_dir / name / f"step-{probe.max_steps:07d}"
+        if (run_dir / "summary.yaml").is_file() and (final / "lvr_config.json").is_file():
+            self.log.record(stage, False, 0.0, str(final))
+            return final
+        cfg = stage_config(self.cfg, stage, model=str(model_dir), workspace=str(self.ws.root), name=name,
+                           output_dir=str(run_dir), resume=True)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "recipe_stage.yaml").write_text(dump_yaml(cfg))
+        t0 = time.perf_counter()
+        self._subprocess(["-m", f"lvr.train.{stage}", str(run_dir / "recipe_stage.yaml")], st.nproc,
+                         run_dir / "log.txt")
+        if not (final / "lvr_config.json").is_file():
+            raise RuntimeError(f"{stage} finished but its final checkpoint {final} is missing (see {run_dir}/log.txt)")
+        dt = time.perf_counter() - t0
+        self._done(stage, key, dt, run_dir=self.ws.relativize(run_dir), checkpoint=self.ws.relativize(final),
+                   nproc=st.nproc)
+        self.log.record(stage, True, dt, str(final))
+        return final
+
+    # ------------------------------------------------------------------ evaluation
+    def _eval_config(self, frames: int | None, sweep: bool = False):
+        from lvr.eval import EvalConfig
+
+        e = self.cfg.eval
+        return EvalConfig(split=e.split, frames=frames, batch_size=e.batch_size, limit=e.limit, n_boot=e.n_boot,
+                          seed=0, references=tuple(e.references), reference_split=e.reference_split, figures=True)
+
+    def _eval_key(self, upstream: str) -> str:
+        e = self.cfg.eval
+        return fingerprint("eval", upstream, e.split, e.frames, e.max_new_tokens, e.limit, e.reference_split,
+                           e.n_boot)
+
+    def _finished(self, run_id: str) -> bool:
+        try:
+            return self.ws.get_eval_run(run_id)["status"] == "succeeded"
+        except KeyError:
+            return False
+
+    def _answerer(self, ckpt: Path):
+        from transformers.utils import logging as hf_logging
+
+        from lvr.eval import ModelAnswerer
+
+        hf_logging.disable_progress_bar()
+
+        return ModelAnswerer(ckpt, max_new_tokens=self.cfg.eval.max_new_tokens, temperature=0.0, think=True,
+                             frame_cache_dir=self.ws.frames_cache_dir)
+
+    def _ckpt_id(self, path: Path) -> str:
+        try:
+            return self.ws.get_checkpoint(self.ws.relativize(path))["id"]
+        except KeyError:
+            return self.ws.relativize(path)
+
+    def evaluate(self, checkpoints: dict[str, Path]) -> dict[str, str]:
+        """Score every system on the held-out split; returns {system: eval run id}."""
+        from lvr.eval import make_reference, run_eval
+
+        e = self.cfg.eval
+        runs: dict[str, str] = {}
+        for system, ckpt in checkpoints.items():
+            run_id = f"recipe-{system}-f{e.frames}-{self._eval_key(self.keys[system])}"
+            runs[system] = run_id
+            if self._finished(run_id):
+                self.log.record(f"eval {system}", False, 0.0, run_id)
+                continue
+            t0 = time.perf_counter()
+            res = run_eval(self.ws, self._answerer(ckpt), self._eval_config(e.frames), checkpoint=self._ckpt_id(ckpt),
+                           run_id=run_id, progress=_progress(self.echo, f"eval {system}"))
+            dt = time.perf_counter() - t0
+            self.state.setdefault("eval_seconds", {})[system] = round(dt, 2)
+            self._write_state()
+            o = res.summary["overall"]
+            self.log.record(f"eval {system}", True, dt, f"{run_id}: accuracy {o['acc']:.3f} (n={o['n']})")
+        for name in e.references:
+            run_id = f"recipe-ref-{name}-{self._eval_key(self.keys['data'])}"
+            runs[name] = run_id
+            if self._finished(run_id):
+                continue
+            ref = make_reference(name, self.ws, reference_split=e.reference_split, seed=0)
+            run_eval(self.ws, ref, self._eval_config(None), run_id=run_id)
+        return runs
+
+    def sweep(self, system: str, ckpt: Path) -> dict:
+        from lvr.eval import run_sweep, sweep_curve
+        from lvr.eval.sweep import sweep_runs
+
+        e = self.cfg.eval
+        sweep_id = f"recipe-sweep-{system}-{fingerprint(self._eval_key(self.keys[system]), sorted(e.sweep_frames))}"
+        done = [r for r in sweep_runs(self.ws, sweep_id) if r["status"] == "succeeded"]
+        if len(done) == len(set(e.sweep_frames)):
+            self.log.record("sweep", False, 0.0, sweep_id)
+            return sweep_curve(self.ws, sweep_id)
+        t0 = time.perf_counter()
+        prog = _progress(self.echo, "sweep")
+        res = run_sweep(self.ws, self._answerer(ckpt), list(e.sweep_frames), self._eval_config(e.frames),
+                        checkpoint=self._ckpt_id(ckpt), sweep_id=sweep_id,
+                        progress=lambda n, d, t: prog(d, t, n))
+        dt = time.perf_counter() - t0
+        self.state.setdefault("eval_seconds", {})["sweep"] = round(dt, 2)
+        self._write_state()
+        pts = ", ".join(f"{p['frames']}f {p['acc']:.3f}" for p in res.curve["series"]["overall"])
+        self.log.record("sweep", True, dt, pts)
+        return res.curve
+
+    def compare(self, runs: dict[str, str], curve: dict) -> list[dict]:
+        from lvr.eval import compare_runs, save_comparison
+
+        out = []
+        pairs = [p for p in PAIRS if p[0] in runs and p[1] in runs]
+        if len(curve.get("runs", [])) >= 2:
+            pairs.append((f"{curve['frames'][-1]} frames", f"{curve['frames'][0]} frames"))
+            runs = {**runs, f"{curve['frames'][-1]} frames": curve["runs"][-1],
+                    f"{curve['frames'][0]} frames": curve["runs"][0]}
+        for new, base in pairs:
+            cmp = compare_runs(self.ws, [runs[base], runs[new]], n_boot=self.cfg.eval.n_boot)
+            files = save_comparison(self.ws, cmp)
+            pair = cmp["pairs"][0]
+            out.append({"new": new, "base": base, "new_run": runs[new], "base_run": runs[base],
+                        "n_common": pair["n_common"], "groups": pair["groups"],
+                        "figures": [self.ws.relativize(p) for p in files if str(p).endswith(".html")]})
+        return out
+
+
+def tag_option(text: str, letter: str) -> str:
+    return f"{text.rstrip()} ({letter})"
+
+
+def add_letter_tags(ws, who: str = "recipe") -> int:
+    """Rewrite every synthetic QA item: options "text (L)", reasoning + " The answer is <option> (L)." Each
+    edit goes through the store (a revision per item); already tagged items are left alone. Returns the count."""
+    from lvr.synth.pipeline import SOURCE_QA
+
+    n = 0
+    for it in list(ws.iter_qa(source=SOURCE_QA)):
+        opts = list(it["options"])
+        if all(o.rstrip().endswith(f"({L})") for o, L in zip(opts, "ABCD")):
+            continue
+        tagged = [tag_option(o, L) for o, L in zip(opts, "ABCD")]
+        k = "ABCD".index(it["answer"])
+        reasoning = (it.get("reasoning") or "").rstrip()
+        reasoning = f"{reasoning}{' ' if reasoning else ''}The answer is {tagged[k]}."
+        ws.update_qa(it["id"], {"options": tagged, "reasoning": reasoning}, expected_version=it["version"], who=who,
+                     comment="recipe: letter tags (data.letter_tags)")
+        n += 1
+    return n
+
+
+def _progress(echo: Callable[[str], None], label: str):
+    """A progress callback printing at most every 10 % (so logs of long runs stay short)."""
+    last = {"step": -1}
+
+    def cb(done: int, total: int, frames: int | None = None) -> None:
+        if not total:
+            return
+        step = int(10 * done / total)
+        if step != last["step"]:
+            last["step"] = step
+            echo(f"[recipe] {label}{f' {frames} frames' if frames else ''}: {done}/{total} items")
+    return cb
+
+
+def build_model(m, ws):
+    """The tiny composite of `m` (a ModelStage), tokenizer trained on the sft + rl split texts only
+    (the held-out eval texts stay out of it)."""
+    import dataclasses
+
+    import torch
+
+    from lvr.model import build_from_spec, format_mcq, format_target
+    from lvr.model.tiny import tiny_spec
+    from lvr.model.tokenizer import train_tiny_tokenizer
+
+    texts = []
+    for split in ("sft", "rl"):
+        for it in ws.iter_qa(split=split):
+            texts.append(format_mcq(it["question"] or "", it["options"] or []))
+            if it.get("reasoning"):
+                texts.append(format_target(it["reasoning"], it.get("answer") or "A"))
+    tok = train_tiny_tokenizer(m.kind, extra_texts=texts, vocab_size=m.vocab_size, seed=m.seed)
+    spec = tiny_spec(m.kind, tok, m.vision, m.llm)
+    llm = dict(spec.llm, hidden_size=m.hidden_size, intermediate_size=m.intermediate_size,
+               num_hidden_layers=m.layers, num_attention_heads=m.heads, num_key_value_heads=m.kv_heads,
+               initializer_range=m.init_std)
+    if "head_dim" in llm:
+        llm["head_dim"] = m.hidden_size // m.heads
+    vision = dict(spec.vision, hidden_size=m.vision_hidden_size, intermediate_size=2 * m.vision_hidden_size,
+                  num_hidden_layers=m.vision_layers, image_size=m.image_size, patch_size=m.patch_size)
+    if "projection_dim" in vision:
+        vision["projection_dim"] = m.vision_hidden_size
+    spec = dataclasses.replace(spec, llm=llm, vision=vision, projector={**spec.projector, "pool_size": m.pool_size},
+                               description=f"recipe tiny composite ({m.vision} + {m.llm}, LM {m.hidden_size}x"
+                                           f"{m.layers}, {m.pool_size ** 2} tokens/frame)")
+    torch.manual_seed(m.seed)
+    return build_from_spec(spec, tokenizer=tok).float().eval()
+
+
+def machine() -> dict:
+    """The machine the recipe ran on (for the report)."""
+    import torch
+
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2 ** 30
+    except (ValueError, OSError):
+        mem = None
+    return {"cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+            "cpu_model": cpu, "memory_gib": round(mem, 1) if mem else None,
+            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+            "platform": platform.platform(), "python": platform.python_version(), "torch": torch.__version__}

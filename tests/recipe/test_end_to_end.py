@@ -1,0 +1,71 @@
+"""The whole recipe on a tiny corpus with very few steps: every stage runs once (GRPO as a 2-process
+torchrun with MR-SP sp_size 2 and the disk embedding cache), results.json and the report are written,
+and a second run skips every stage; a changed sweep re-runs only the sweep."""
+import json
+import re
+
+import pytest
+
+from lvr.recipe import load_recipe, run_recipe, write_report
+
+from .test_config import RECIPE
+
+pytestmark = [pytest.mark.slow, pytest.mark.dist]
+
+TINY = ["data.videos=3", "data.workers=1", "model.vocab_size=600",
+        "sft.set.max_steps=4", "sft.set.log_every=1", "sft.set.micro_batch_size=2", "sft.set.save_every=2",
+        "sft.set.eval_every=0",
+        "sft.set.data.eval_max_items=2", "grpo.set.max_steps=2", "grpo.set.save_every=0",
+        "grpo.set.prompts_per_step=2", "grpo.set.micro_batch_size=4", "grpo.set.rollout.max_new_tokens=12",
+        "eval.limit=6", "eval.sweep_frames=[1,2]", "eval.frames=2", "eval.max_new_tokens=12", "eval.n_boot=200",
+        "eval.batch_size=6"]
+
+
+def test_recipe_runs_end_to_end_then_resumes(tmp_path, monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    ws = tmp_path / "ws"
+    lines: list[str] = []
+    cfg = load_recipe(RECIPE, [f"workspace={ws}", *TINY])
+    res = run_recipe(cfg, echo=lines.append)
+
+    saved = json.loads((ws / "recipe" / "results.json").read_text())
+    assert saved["verdict"] == json.loads(json.dumps(res["verdict"]))
+    systems = res["eval"]["systems"]
+    assert set(systems) == {"base", "sft", "grpo", "random", "most-frequent", "text-only"}
+    for s in systems.values():
+        assert s["overall"]["n"] == 6 and 0 <= s["overall"]["acc"] <= 1
+        assert set(s["categories"]) >= {"temporal", "goal", "spatial", "plot"}
+    pairs = {(p["new"], p["base"]) for p in res["significance"]}
+    assert {("sft", "base"), ("grpo", "sft"), ("2 frames", "1 frames")} <= pairs
+    for p in res["significance"]:
+        assert p["n_common"] == 6 and 0 <= p["groups"]["overall"]["p"] <= 1
+    assert res["sweep"]["frames"] == [1, 2] and len(res["sweep"]["runs"]) == 2
+    # GRPO ran under torchrun with 2 processes, sp_size 2 and the disk embedding cache
+    grpo = res["training"]["grpo"]
+    assert grpo["nproc"] == 2 and grpo["config"]["mrsp"]["sp_size"] == 2
+    assert grpo["config"]["mrsp"]["embed_cache"] == "disk"
+    assert [r["step"] for r in grpo["curve"]] == [1, 2]
+    assert grpo["curve"][1]["embeds/disk_hits"] >= 1    # step 2 reused step 1's video embeddings from disk
+    assert "(sp_size 2)" in (ws / grpo["run_dir"] / "log.txt").read_text()
+    assert len(res["training"]["sft"]["curve"]) == 4
+    assert res["timings"]["total"] > 0 and all(r["ran"] for r in res["invocation"]["stages"])
+    assert any(line.startswith("held-out accuracy") for line in lines)
+
+    # a second run skips everything (and gives the same numbers)
+    lines2: list[str] = []
+    res2 = run_recipe(load_recipe(RECIPE, [f"workspace={ws}", *TINY]), echo=lines2.append)
+    ran = [r["stage"] for r in res2["invocation"]["stages"] if r["ran"]]
+    assert ran == ["compare"]
+    assert res2["eval"]["systems"] == res["eval"]["systems"] and res2["timings"] == res["timings"]
+
+    # a new sweep re-runs only the sweep
+    res3 = run_recipe(load_recipe(RECIPE, [f"workspace={ws}", *TINY, "eval.sweep_frames=[1,3]"]),
+                      echo=lambda s: None)
+    assert [r["stage"] for r in res3["invocation"]["stages"] if r["ran"]] == ["sweep", "compare"]
+    assert res3["sweep"]["frames"] == [1, 3]
+
+    out = write_report(ws, tmp_path / "doc" / "results.md", png=False)
+    text = out["report"].read_text()
+    assert "## Held-out accuracy by category" in text and "## Significance" in text
+    acc = 100 * res3["eval"]["systems"]["grpo"]["overall"]["acc"]
+    assert re.search(rf"\| CoT-SFT \+ GRPO \| {acc:.1f} \[", text)

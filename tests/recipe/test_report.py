@@ -1,0 +1,88 @@
+"""docs/results.md generation from a results.json fixture (a real recipe run's output, trimmed)."""
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from lvr.cli import cli
+from lvr.recipe import load_results, summary_table, write_report
+from lvr.recipe.figures import recipe_figures
+
+FIXTURE = Path(__file__).parent / "data" / "results.json"
+
+
+@pytest.fixture
+def results(tmp_path) -> Path:
+    ws = tmp_path / "ws"
+    (ws / "recipe").mkdir(parents=True)
+    shutil.copy(FIXTURE, ws / "recipe" / "results.json")
+    return ws
+
+
+def test_load_results_accepts_workspace_folder_or_file(results):
+    a = load_results(results)
+    assert load_results(results / "recipe") == a == load_results(results / "recipe" / "results.json")
+    with pytest.raises(FileNotFoundError, match="lvr recipe run"):
+        load_results(results / "nothing")
+
+
+def test_markdown_tables_carry_the_numbers_of_results_json(results, tmp_path):
+    res = load_results(results)
+    out = write_report(results, tmp_path / "docs" / "results.md", png=False, workspace_arg="workspaces/x")
+    text = out["report"].read_text()
+    for section in ("## Summary", "## Machine", "## Reproduce", "## Setup", "## Held-out accuracy by category",
+                    "## Significance", "## Accuracy vs frames", "## Training", "## Wall time"):
+        assert section in text, section
+    assert "lvr recipe run configs/tiny/recipe.yaml workspace=workspaces/x" in text
+    assert f"| CPU | {res['machine']['cpus']} cores" in text and "| GPU | none |" in text
+    for name, label in (("base", "base (random init)"), ("sft", "CoT-SFT"), ("grpo", "CoT-SFT + GRPO"),
+                        ("text-only", "ref: text-only")):
+        o = res["eval"]["systems"][name]["overall"]
+        row = f"| {label} | {100 * o['acc']:.1f} [{100 * o['lo']:.1f}, {100 * o['hi']:.1f}] |"
+        assert row in text, row
+    v = res["verdict"]["grpo_vs_sft"]
+    assert re.search(r"CoT-SFT \+ GRPO vs CoT-SFT: Δ [+-]\d", text)
+    assert ("**significant**" if v["significant"] else "**not significant**") in text
+    for f, p in zip(res["sweep"]["frames"], res["sweep"]["series"]["overall"]):
+        assert f"| {f} | {100 * p['acc']:.1f} [" in text
+    # figures: interactive HTML linked relative to the document
+    assert len(out["figures"]) == 4 and all(p.suffix == ".html" and p.is_file() for p in out["figures"])
+    assert "(img/recipe_categories.html)" in text
+    if res["config"].get("notes"):
+        assert "## What it took to learn" in text
+
+
+def test_figures_cover_every_system_and_the_sweep(results):
+    res = load_results(results)
+    figs = recipe_figures(res)
+    assert set(figs) == {"categories", "frames", "significance", "training"}
+    names = {t.name for t in figs["categories"].data}
+    assert {"CoT-SFT", "CoT-SFT + GRPO", "base (random init)", "ref: text-only"} <= names
+    overall = [t for t in figs["frames"].data if t.name == "overall"][0]
+    assert list(overall.x) == res["sweep"]["frames"]
+
+
+def test_summary_table_lists_systems_and_tests(results):
+    text = summary_table(load_results(results))
+    assert text.splitlines()[0].startswith("held-out accuracy")
+    assert "grpo vs sft" in text and "accuracy vs frames" in text and "verdict:" in text
+
+
+@pytest.mark.browser
+def test_png_figures_render_offline_in_chromium(results, tmp_path):
+    res = CliRunner().invoke(cli, ["recipe", "report", str(results), "--out", str(tmp_path / "r.md"),
+                                   "--img-dir", str(tmp_path / "img")])
+    assert res.exit_code == 0, res.output
+    pngs = sorted((tmp_path / "img").glob("*.png"))
+    assert [p.name for p in pngs] == ["recipe_categories.png", "recipe_frames.png", "recipe_significance.png",
+                                      "recipe_training.png"]
+    for p in pngs:
+        data = p.read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+        w, h = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+        assert w >= 1000 and h >= 600      # 1.5 × the figure size
+    assert "![accuracy by category](img/recipe_categories.png)" in (tmp_path / "r.md").read_text()
+    json.loads((results / "recipe" / "results.json").read_text())   # the source is left untouched

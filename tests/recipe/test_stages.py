@@ -1,0 +1,106 @@
+"""Stage skipping and resume on a real (small) workspace: data and base stages, a changed setting."""
+import json
+
+import pytest
+
+from lvr.recipe import load_recipe
+from lvr.recipe.stages import Recipe, build_model
+
+from .test_config import RECIPE
+
+SMALL = ["data.videos=3", "data.workers=1", "model.vocab_size=400"]
+
+
+def _recipe(tmp_path, *extra):
+    lines = []
+    cfg = load_recipe(RECIPE, [f"workspace={tmp_path / 'ws'}", *SMALL, *extra])
+    return Recipe(cfg, echo=lines.append), lines
+
+
+def test_data_and_base_run_once_then_skip(tmp_path):
+    r, lines = _recipe(tmp_path)
+    summary = r.data()
+    assert summary["videos"] == 3 and set(summary["qa_by_split"]) == {"sft", "rl", "eval"}
+    base = r.base()
+    assert (base / "lvr_config.json").is_file()
+    assert r.ws.get_checkpoint(r.ws.relativize(base))["stage"] == "base"
+    state = json.loads((r.dir / "state.json").read_text())
+    assert set(state["stages"]) == {"data", "base"} and state["stages"]["base"]["parameters"] > 0
+    n_qa, mtime = r.ws.scalar("SELECT count(*) FROM qa"), (base / "lvr_config.json").stat().st_mtime_ns
+
+    again, lines2 = _recipe(tmp_path)
+    assert again.data() == summary
+    assert again.base() == base
+    assert [row["ran"] for row in again.log.rows] == [False, False]
+    assert any("skipped" in x for x in lines2)
+    assert again.ws.scalar("SELECT count(*) FROM qa") == n_qa
+    assert (base / "lvr_config.json").stat().st_mtime_ns == mtime
+
+
+def test_a_changed_model_setting_rebuilds_only_the_model(tmp_path):
+    r, _ = _recipe(tmp_path)
+    r.data()
+    first = r.base()
+    r2, _ = _recipe(tmp_path, "model.pool_size=1")
+    r2.data()
+    second = r2.base()
+    assert second != first and first.is_dir()
+    assert [row["ran"] for row in r2.log.rows] == [False, True]
+    from lvr.model import load_model
+
+    assert load_model(second).tokens_per_frame == 1 and load_model(first).tokens_per_frame == 4
+
+
+def test_another_corpus_in_the_same_workspace_is_refused(tmp_path):
+    r, _ = _recipe(tmp_path)
+    r.data()
+    r2, _ = _recipe(tmp_path, "data.seed=5")
+    with pytest.raises(RuntimeError, match="other data settings"):
+        r2.data()
+
+
+def test_tokenizer_never_sees_the_held_out_texts(tmp_path):
+    """A made-up word repeated in eval items stays out of the vocabulary; in sft items it gets in."""
+    r, _ = _recipe(tmp_path, "model.vocab_size=3000")
+    r.data()
+    word = "qzxjvk"
+
+    def add(split: str) -> None:
+        r.ws.add_qa_many([{"category": "plot", "question": f"{word} {word} {word}?", "options": [word] * 4,
+                           "answer": "A", "reasoning": f"{word} " * 20, "split": split, "source": "test",
+                           "status": "pending"} for _ in range(50)])
+
+    def pieces() -> set[str]:
+        vocab = build_model(r.cfg.model, r.ws).tokenizer.get_vocab()
+        return {t.lstrip("\u0120") for t in vocab if word[:4] in t.lstrip("\u0120")}
+
+    add("eval")
+    assert not pieces()
+    add("sft")
+    assert pieces()
+
+
+def test_letter_tags_rewrite_options_and_reasoning_through_the_store(tmp_path):
+    from lvr.recipe.stages import add_letter_tags
+
+    r, _ = _recipe(tmp_path)
+    r.data()
+    before = {q["id"]: q for q in r.ws.iter_qa()}
+    assert add_letter_tags(r.ws) == len(before)
+    assert add_letter_tags(r.ws) == 0                       # idempotent
+    for q in r.ws.iter_qa():
+        old = before[q["id"]]
+        assert q["options"] == [f"{o} ({L})" for o, L in zip(old["options"], "ABCD")]
+        key = q["options"]["ABCD".index(q["answer"])]
+        assert q["reasoning"] == f"{old['reasoning']} The answer is {key}."
+        assert q["answer"] == old["answer"] and q["version"] == old["version"] + 1
+    rev = r.ws.revisions(next(iter(before)))
+    assert rev[-1]["who"] == "recipe" and "letter tags" in (rev[-1]["comment"] or "")
+
+
+def test_data_stage_applies_letter_tags_when_asked(tmp_path):
+    r, _ = _recipe(tmp_path, "data.letter_tags=true")
+    s = r.data()
+    assert s["letter_tags"] == s["qa"]
+    q = next(r.ws.iter_qa(split="eval"))
+    assert q["options"][2].endswith(" (C)") and q["reasoning"].endswith(f"({q['answer']}).")
