@@ -48,10 +48,12 @@ bench: $(STAMP)
 	@for b in bench/*.py; do echo "# $$b" >&2; $(PY) $$b || exit 1; done
 
 # The whole recipe on CPU (synthetic corpus → base → CoT-SFT → GRPO with MR-SP on 2 processes → held-out
-# eval), resumable, then its report: tables and figures in docs/results.md (RECIPE_ARGS="key=value …")
+# eval), resumable, then its report: tables and figures in docs/results.md (RECIPE_ARGS="key=value …",
+# RECIPE_WS=DIR for another workspace; the report follows it)
+RECIPE_WS ?= workspaces/recipe-tiny
 demo-train: $(STAMP) sysdeps
-	$(VENV)/bin/lvr recipe run configs/tiny/recipe.yaml $(RECIPE_ARGS)
-	$(VENV)/bin/lvr recipe report workspaces/recipe-tiny --out docs/results.md --img-dir docs/img
+	$(VENV)/bin/lvr recipe run configs/tiny/recipe.yaml workspace=$(RECIPE_WS) $(RECIPE_ARGS)
+	$(VENV)/bin/lvr recipe report $(RECIPE_WS) --out docs/results.md --img-dir docs/img
 
 # JupyterLab on the walkthrough notebooks (127.0.0.1:8888; LAB_ARGS="--port 8890")
 lab: $(STAMP)

@@ -75,9 +75,16 @@ def _job_context(ws):
 
 
 def _checkpoint(ws, ref: str) -> tuple[str, str]:
-    """(id to record, directory) for a registered checkpoint id/path or a plain directory."""
+    """(id to record, directory) for a registered checkpoint id/path, `latest:<stage>` (the newest
+    registered checkpoint of a stage, as in `lvr train`) or a plain directory."""
     from pathlib import Path
 
+    if ref.startswith("latest:"):
+        stage = ref.split(":", 1)[1]
+        rows = ws.list_checkpoints(stage=stage)
+        if not rows:
+            raise click.ClickException(f"checkpoint {ref!r}: {ws.root} has no checkpoint of stage {stage!r} yet")
+        return rows[-1]["id"], rows[-1]["abspath"]
     try:
         row = ws.get_checkpoint(ref)
         return row["id"], row["abspath"]
@@ -104,7 +111,8 @@ def eval_group() -> None:
 
 @eval_group.command("run")
 @click.argument("workspace", **WS_ARG)
-@click.option("--checkpoint", "-c", default=None, help="Checkpoint id or directory to evaluate.")
+@click.option("--checkpoint", "-c", default=None,
+              help="Checkpoint id, directory or latest:<stage> (latest:sft) to evaluate.")
 @click.option("--answerer", type=click.Choice(["random", "most-frequent", "text-only"]), default=None,
               help="Evaluate a reference answerer instead of a checkpoint.")
 @click.option("--split", default="eval", show_default=True, help="QA split to evaluate ('' for any).")

@@ -95,7 +95,8 @@ class ModelAnswerer:
         t0 = time.perf_counter()
         prompts = []
         for it, (embeds, layout) in zip(items, self._video_inputs(items, frames)):
-            messages = build_messages(it["question"], list(it["options"]), think=self.think)
+            messages = build_messages(it["question"], list(it["options"]), think=self.think,
+                                      answer_format=self.model.answer_format)
             prompts.append(self.model.build_inputs(messages, embeds, layout=layout, add_generation_prompt=True))
         gens = generate_batch(self.model, prompts, max_new_tokens=self.max_new_tokens,
                               temperature=self.temperature, think=self.think)

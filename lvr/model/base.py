@@ -188,6 +188,18 @@ class VideoLM(nn.Module, abc.ABC):
         super().__init__()
         self.tokenizer = tokenizer
 
+    @property
+    def answer_format(self) -> str:
+        """What this checkpoint writes in <answer> for a multiple-choice question: "letter" or "text"
+        (kept in lvr_config.json; prompts and SFT targets follow it)."""
+        return getattr(getattr(self, "options", None), "answer_format", "letter")
+
+    def set_answer_format(self, value: str) -> None:
+        """Switch the answer format; saved with the next checkpoint."""
+        import dataclasses
+
+        self.options = dataclasses.replace(self.options, answer_format=value)
+
     # ------------------------------------------------------------------ adapter hooks
     @property
     @abc.abstractmethod

@@ -20,6 +20,7 @@ LVR_CONFIG = "lvr_config.json"
 COMPOSITE = "lvr_composite"
 QWEN2_5_VL = "qwen2_5_vl"
 MODEL_TYPES = (COMPOSITE, QWEN2_5_VL)
+ANSWER_FORMATS = ("letter", "text")   # what a checkpoint writes in <answer> for a multiple-choice question
 
 SIGLIP_MEAN = (0.5, 0.5, 0.5)
 SIGLIP_STD = (0.5, 0.5, 0.5)
@@ -60,6 +61,11 @@ def _check(cls, data: dict, where: str) -> dict:
     return out
 
 
+def _check_answer_format(value: str) -> None:
+    if value not in ANSWER_FORMATS:
+        raise ConfigError(f"answer_format must be one of {list(ANSWER_FORMATS)}, got {value!r}")
+
+
 @dataclass(frozen=True)
 class CompositeOptions:
     """Options of the composite (vision tower → projector → causal LM) that are not in HF configs."""
@@ -73,10 +79,12 @@ class CompositeOptions:
     image_std: tuple = SIGLIP_STD
     vision_select_layer: int = -1         # -1: last_hidden_state; -2: the layer before, …
     encode_batch_size: int = 32           # frames per vision-tower call
+    answer_format: str = "letter"         # MCQ answers as the option's letter or its text (set by SFT)
 
     def __post_init__(self):
         if self.model_type != COMPOSITE:
             raise ConfigError(f"CompositeOptions: model_type must be {COMPOSITE!r}, got {self.model_type!r}")
+        _check_answer_format(self.answer_format)
         if "{" not in self.timestamp_format:
             raise ConfigError(f"timestamp_format needs a {{}} field for the seconds, got {self.timestamp_format!r}")
         if self.encode_batch_size < 1:
@@ -106,10 +114,12 @@ class QwenVLOptions:
     image_std: tuple = CLIP_STD
     default_second_per_group: float = 1.0  # M-RoPE time step per group when no timestamps are given
     encode_batch_groups: int = 16          # temporal patch pairs per vision-tower call
+    answer_format: str = "letter"          # MCQ answers as the option's letter or its text (set by SFT)
 
     def __post_init__(self):
         if self.model_type != QWEN2_5_VL:
             raise ConfigError(f"QwenVLOptions: model_type must be {QWEN2_5_VL!r}, got {self.model_type!r}")
+        _check_answer_format(self.answer_format)
         if not (0 < self.min_pixels <= self.max_pixels):
             raise ConfigError(f"need 0 < min_pixels <= max_pixels, got {self.min_pixels}, {self.max_pixels}")
         if self.encode_batch_groups < 1 or self.default_second_per_group <= 0:

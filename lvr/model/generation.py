@@ -52,7 +52,8 @@ def prompt_inputs(model: VideoLM, frames, question: str, options: Sequence[str] 
 
     Runs without autograd unless `grad=True` (prompts for generation need no graph).
     """
-    messages = build_messages(question, options, think=think, video=frames is not None, system=system)
+    messages = build_messages(question, options, think=think, video=frames is not None, system=system,
+                              answer_format=model.answer_format)
     with torch.set_grad_enabled(grad):
         return model.prepare(frames, messages, timestamps=timestamps, add_generation_prompt=True)
 

@@ -2,6 +2,7 @@
 
     from lvr.model.prompting import build_messages, format_target, parse_response
     msgs = build_messages("What happens first?", ["a", "b", "c", "d"], think=True)
+    msgs = build_messages(..., answer_format="text")   # ask for the option's text instead of its letter
     parse_response("<think>…</think><answer>(B)</answer>").letter   # -> "B"
 
 `build_messages` gives chat messages with a `{"type": "video"}` item where the video tokens go;
@@ -22,23 +23,40 @@ THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 ANSWER_OPEN, ANSWER_CLOSE = "<answer>", "</answer>"
 REASONING_TAGS = (THINK_OPEN, THINK_CLOSE, ANSWER_OPEN, ANSWER_CLOSE)
 
-SYSTEM_PROMPT_THINK = (
-    "You are a helpful assistant that watches videos and answers questions about them. "
-    "First think about the question step by step, describing what you see in the video, inside "
-    "<think> </think> tags. Then give the final answer inside <answer> </answer> tags. "
-    "For a multiple-choice question the answer is only the letter of the correct option, "
-    "for example <think>reasoning here</think><answer>B</answer>."
-)
-SYSTEM_PROMPT_NO_THINK = (
-    "You are a helpful assistant that watches videos and answers questions about them. "
-    "Give the final answer directly inside <answer> </answer> tags, without any reasoning. "
-    "For a multiple-choice question the answer is only the letter of the correct option, "
-    "for example <answer>B</answer>."
-)
+_INTRO = "You are a helpful assistant that watches videos and answers questions about them. "
+_THINK_RULE = ("First think about the question step by step, describing what you see in the video, inside "
+               "<think> </think> tags. Then give the final answer inside <answer> </answer> tags. ")
+_NO_THINK_RULE = "Give the final answer directly inside <answer> </answer> tags, without any reasoning. "
+_MCQ_RULE = {
+    "letter": ("For a multiple-choice question the answer is only the letter of the correct option, "
+               "for example {example}<answer>B</answer>."),
+    "text": ("For a multiple-choice question the answer is the text of the correct option, copied exactly, "
+             "for example {example}<answer>the kitchen</answer>."),
+}
+ANSWER_FORMATS = tuple(_MCQ_RULE)
+SYSTEM_PROMPT_THINK = _INTRO + _THINK_RULE + _MCQ_RULE["letter"].format(example="<think>reasoning here</think>")
+SYSTEM_PROMPT_NO_THINK = _INTRO + _NO_THINK_RULE + _MCQ_RULE["letter"].format(example="")
 
 
-def system_prompt(think: bool = True) -> str:
-    return SYSTEM_PROMPT_THINK if think else SYSTEM_PROMPT_NO_THINK
+def system_prompt(think: bool = True, answer_format: str = "letter") -> str:
+    """The system prompt for a reasoning (`think`) or direct model answering MCQs as letters or option text."""
+    if answer_format not in _MCQ_RULE:
+        raise ValueError(f"answer_format must be one of {list(ANSWER_FORMATS)}, got {answer_format!r}")
+    rule = _MCQ_RULE[answer_format].format(example="<think>reasoning here</think>" if think else "")
+    return _INTRO + (_THINK_RULE if think else _NO_THINK_RULE) + rule
+
+
+def answer_text(answer: str, options: Sequence[str] | None, answer_format: str = "letter") -> str:
+    """What goes in <answer> for a key `answer` (a letter when there are options): the letter itself, or
+    with answer_format "text" the keyed option's text. Open-ended answers are returned unchanged."""
+    answer = answer.strip()
+    if answer_format == "letter" or not options:
+        return answer
+    if answer_format != "text":
+        raise ValueError(f"answer_format must be one of {list(ANSWER_FORMATS)}, got {answer_format!r}")
+    if len(answer) != 1 or answer.upper() not in LETTERS[:len(options)]:
+        raise ValueError(f"answer {answer!r} is not the letter of one of {len(options)} options")
+    return str(options[LETTERS.index(answer.upper())]).strip()
 
 
 def format_mcq(question: str, options: Sequence[str] | None = None) -> str:
@@ -61,14 +79,16 @@ def format_target(reasoning: str | None, answer: str, think: bool = True) -> str
 
 
 def build_messages(question: str, options: Sequence[str] | None = None, *, think: bool = True,
-                   video: bool = True, target: str | None = None, system: str | None = None) -> list[dict]:
-    """Chat messages for one video question; `target` (the assistant text) is appended when given."""
+                   video: bool = True, target: str | None = None, system: str | None = None,
+                   answer_format: str = "letter") -> list[dict]:
+    """Chat messages for one video question; `target` (the assistant text) is appended when given.
+    The system prompt (unless `system` is given) asks for `answer_format` answers."""
     content: list[dict] = []
     if video:
         content.append({"type": "video"})
     content.append({"type": "text", "text": format_mcq(question, options)})
     messages = [
-        {"role": "system", "content": system if system is not None else system_prompt(think)},
+        {"role": "system", "content": system if system is not None else system_prompt(think, answer_format)},
         {"role": "user", "content": content},
     ]
     if target is not None:
@@ -99,13 +119,19 @@ def extract_letter(answer: str | None, n_options: int = 4, options: Sequence[str
 
     Accepts "B", "b", "(B)", "B.", "B)", "B: text", "B. text", "Answer: B", "The answer is (b)";
     a lowercase letter counts only when it stands alone (so "a dog" is not "A"). With `options`,
-    an answer equal to an option's text (case/punctuation-insensitive) maps to that option.
+    an answer equal to an option's text (case/punctuation-insensitive) maps to that option first,
+    and an answer that is not a letter maps to the option it nearly copies (see `closest_option`).
     """
     if answer is None:
         return None
     valid = LETTERS[:max(1, min(n_options if not options else len(options), len(LETTERS)))]
     text = answer.strip().strip("*_`\"' ")
     text = _PREFIX.sub("", text).strip()
+    norm = _normalise(text)
+    if options and norm:
+        for i, opt in enumerate(options):
+            if norm == _normalise(str(opt)):
+                return LETTERS[i]
     m = re.fullmatch(r"[\(\[]?([A-Za-z])[\)\]]?[.:]?", text)
     if m and m.group(1).upper() in valid:
         return m.group(1).upper()
@@ -116,11 +142,29 @@ def extract_letter(answer: str | None, n_options: int = 4, options: Sequence[str
     if m and m.group(1).upper() in valid:
         return m.group(1).upper()
     if options:
-        norm = _normalise(text)
-        for i, opt in enumerate(options):
-            if norm and norm == _normalise(str(opt)):
-                return LETTERS[i]
+        i = closest_option(text, options)
+        return None if i is None else LETTERS[i]
     return None
+
+
+def closest_option(text: str, options: Sequence[str], min_ratio: float = 0.8) -> int | None:
+    """Index of the option `text` nearly copies, or None.
+
+    Word-level similarity (difflib ratio over normalised words) must reach `min_ratio` and be
+    strictly the best: "the red robot dropped it in the hal" maps to "… in the hall", but a text
+    equally close to two options, or close to none, maps to nothing. Short answers (one or two
+    words) must match exactly, so "2" is never read as "3".
+    """
+    from difflib import SequenceMatcher
+
+    words = _normalise(text).split()
+    if len(words) < 3:
+        return None
+    scores = [SequenceMatcher(None, words, _normalise(str(o)).split(), autojunk=False).ratio() for o in options]
+    best = max(range(len(scores)), key=scores.__getitem__)
+    if scores[best] < min_ratio or sum(1 for x in scores if x == scores[best]) > 1:
+        return None
+    return best
 
 
 def _normalise(s: str) -> str:

@@ -27,12 +27,20 @@ class DataConfig:
     exclude_flags: list[str] = option([], "skip items with these difficulty flags (set by lvr filter-difficulty)",
                                       choices=("always_right", "always_wrong", "informative"))
     num_frames: int = option(8, "frames sampled uniformly from each video", ge=1)
+    frames_choices: list[int] | None = option(None, "SFT frame-count augmentation: each training item's frame "
+                                              "count is drawn from this list (seeded by step and item, so resume "
+                                              "is exact) and a model then copes with any of them; null: always "
+                                              "num_frames (eval loss always uses num_frames)")
     sampling: str = option("exact", "frame sampling mode (exact frames, or nearest keyframes: faster)",
                            choices=("exact", "keyframe"))
     frame_size: list[int] | None = option(None, "resize decoded frames to [height, width] (null: keep; the "
                                           "model resizes to its own input size anyway)")
     use_clip_range: bool = option(False, "sample frames only from the question's [start, end] clip range")
     think: bool = option(True, "train/ask for <think> reasoning before the answer")
+    answer_format: str = option("model", "what <answer> holds for a multiple-choice item: the option's letter, "
+                                "its text (easier for tiny models, which cannot look a letter up by position), "
+                                "or the model's own format (model). letter/text is saved with the checkpoints",
+                                choices=("model", "letter", "text"))
     shuffle: bool = option(True, "reshuffle the items every epoch")
     eval_split: str | None = option("eval", "split for the periodic eval loss (null: no eval)",
                                     choices=("sft", "rl", "eval"))
@@ -43,6 +51,8 @@ class DataConfig:
             fail(self, "frame_size", f"must be [height, width] with positive sizes, got {self.frame_size}")
         if not self.statuses:
             fail(self, "statuses", "needs at least one status")
+        if self.frames_choices is not None and (not self.frames_choices or min(self.frames_choices) < 1):
+            fail(self, "frames_choices", f"must be a non-empty list of frame counts >= 1, got {self.frames_choices}")
 
 
 @dataclass
@@ -202,6 +212,9 @@ class GRPOConfig(RunConfig):
                               "(embed_cache), vLLM settings")
 
     def check(self) -> None:
+        if self.data.frames_choices:
+            fail(self, "data.frames_choices", "is an SFT option; GRPO samples data.num_frames for every prompt "
+                 "(its rollouts, caches and sequence-parallel shards assume one frame count)")
         rows = self.prompts_per_step * self.rollout.num_generations
         if rows % self.micro_batch_size:
             fail(self, "micro_batch_size", f"must divide prompts_per_step × rollout.num_generations = {rows}, "

@@ -148,6 +148,24 @@ def shard(indices: Sequence[int], rank: int, world: int) -> list[int]:
     return list(indices[rank * per:(rank + 1) * per])
 
 
+class MixedFrames:
+    """Frame-count augmentation: `for_step(step)` gives a VideoFrames-like callable that samples each item
+    with a frame count drawn from `choices`, seeded by (seed, step, qa id) so a resumed run repeats it."""
+
+    def __init__(self, ws: Workspace, *, choices: Sequence[int], seed: int = 0, **kwargs):
+        self.choices = sorted(set(int(n) for n in choices))
+        self.seed = seed
+        self.by_n = {n: VideoFrames(ws, num_frames=n, **kwargs) for n in self.choices}
+
+    def count(self, step: int, item: TrainItem) -> int:
+        import random
+
+        return self.choices[random.Random(f"{self.seed}:{step}:{item.qa_id}").randrange(len(self.choices))]
+
+    def for_step(self, step: int):
+        return lambda item: self.by_n[self.count(step, item)](item)
+
+
 class VideoFrames:
     """Frames of an item's video (uniform `num_frames`, optionally only the question's clip range),
     decoded once and kept in the workspace frame cache."""

@@ -90,6 +90,8 @@ def start_run(cfg, stage: str) -> Run:
     dtype = torch.bfloat16 if precision == "bf16" else torch.float32
     model = load_model(model_path, device=dist.device, dtype=dtype)
     model.train()
+    if cfg.data.answer_format != "model" and cfg.data.answer_format != model.answer_format:
+        model.set_answer_format(cfg.data.answer_format)   # saved with this run's checkpoints
     if cfg.deepspeed.gradient_checkpointing:
         model.causal_lm.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     counts = set_trainable(model, cfg.trainable)

@@ -89,7 +89,7 @@ class PromptEntry:
 def build_prompt(model, item: TrainItem, ve: VideoEmbeds, *, think: bool = True) -> PromptEntry:
     from .engine import gathered_embeddings
 
-    messages = build_messages(item.question, list(item.options), think=think)
+    messages = build_messages(item.question, list(item.options), think=think, answer_format=model.answer_format)
     with torch.no_grad(), gathered_embeddings(model):
         inp = model.build_inputs(messages, ve.embeds, layout=ve.layout, add_generation_prompt=True)
     pos = inp.position_ids[:, 0] if inp.position_ids.dim() == 3 else inp.position_ids[0]

@@ -5,8 +5,10 @@
     lvr train sft configs/tiny/sft.yaml workspace=demo            # as a tracked job (lvr.jobs)
 
 Data: QA items of `data.split` (default sft) whose status is in `data.statuses` (default
-approved + pending), each with its video's frames (uniform `data.num_frames`, through the
-workspace frame cache). Target: `format_target(reasoning, answer)`; the loss is the token
+approved + pending), each with its video's frames (uniform `data.num_frames`, or a count drawn
+per item from `data.frames_choices`, through the workspace frame cache). Target:
+`format_target(reasoning, answer)`, the answer being the key's letter or, with
+`data.answer_format=text`, the keyed option's text (saved with the checkpoints); the loss is the token
 cross-entropy on assistant tokens only (labels from `model.build_inputs(train=True)`), the
 mean over a micro-batch's target tokens, averaged over gradient accumulation and ranks by
 DeepSpeed. Periodic eval loss on `data.eval_split`; states every `save_every` steps (exact
@@ -26,11 +28,11 @@ import torch.nn.functional as F
 
 from lvr.config import load_config
 from lvr.model import IGNORE_INDEX, collate
-from lvr.model.prompting import build_messages, format_target
+from lvr.model.prompting import answer_text, build_messages, format_target
 
 from . import run as runlib
 from .configs import SFTConfig
-from .data import EpochSampler, TrainItem, VideoFrames, load_items, shard
+from .data import EpochSampler, MixedFrames, TrainItem, VideoFrames, load_items, shard
 from .engine import all_reduce_sum, build_engine, engine_step, gathered_embeddings
 
 
@@ -52,8 +54,9 @@ def sft_inputs(model, items: list[TrainItem], frames: VideoFrames, *, think: boo
         with (nullcontext() if encoder_grad else torch.no_grad()):
             embeds = model.encode_frames(sampled.frames)
         layout = model.video_layout(len(sampled.frames), tuple(sampled.frames.shape[1:3]), sampled.timestamps)
-        messages = build_messages(item.question, list(item.options), think=think,
-                                  target=format_target(item.reasoning, item.answer, think=think))
+        answer = answer_text(item.answer, item.options, model.answer_format)
+        messages = build_messages(item.question, list(item.options), think=think, answer_format=model.answer_format,
+                                  target=format_target(item.reasoning, answer, think=think))
         with gathered_embeddings(model):
             rows.append(truncate(model.build_inputs(messages, embeds, layout=layout, train=True), max_length))
     return collate(rows, padding_side="right", pad_token_id=model.tokenizer.pad_token_id or 0)
@@ -113,6 +116,8 @@ def train(cfg: SFTConfig) -> dict:
                              max_items=d.eval_max_items) if d.eval_split else [])
     frames = VideoFrames(ws, num_frames=d.num_frames, mode=d.sampling, resize=d.frame_size,
                          use_clip_range=d.use_clip_range)
+    mixed = (MixedFrames(ws, choices=d.frames_choices, seed=cfg.seed, mode=d.sampling, resize=d.frame_size,
+                         use_clip_range=d.use_clip_range) if d.frames_choices else None)
     sampler = EpochSampler(len(items), seed=cfg.seed, shuffle=d.shuffle)
     engine = build_engine(run.model, cfg.deepspeed, cfg.optim, total_steps=cfg.max_steps,
                           micro_batch=cfg.micro_batch_size, grad_accum=cfg.grad_accum, dist=dist)
@@ -134,8 +139,8 @@ def train(cfg: SFTConfig) -> dict:
         loss_sum, tokens = 0.0, 0
         for m in range(cfg.grad_accum):
             batch = [items[i] for i in mine[m * cfg.micro_batch_size:(m + 1) * cfg.micro_batch_size]]
-            inputs = sft_inputs(model, batch, frames, think=d.think, encoder_grad=encoder_grad,
-                                max_length=cfg.max_length)
+            inputs = sft_inputs(model, batch, mixed.for_step(step) if mixed else frames, think=d.think,
+                                encoder_grad=encoder_grad, max_length=cfg.max_length)
             loss, n, _ = lm_loss(model, inputs)
             engine.backward(loss)
             norm = engine_step(engine)

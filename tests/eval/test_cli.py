@@ -71,6 +71,11 @@ def test_checkpoint_run_and_frames_sweep(runner, ws, video_ids, tiny_checkpoint)
     out = _ok(runner.invoke(cli, ["eval", root, "--checkpoint", ckpt, "--frames", "2", "--max-new-tokens", "6",
                                   "--bootstrap", "100"]))
     assert f"{ckpt}  answerer=model  frames=2" in out and "format ok" in out
+    out = _ok(runner.invoke(cli, ["eval", root, "--checkpoint", "latest:sft", "--frames", "2", "--max-new-tokens", "6",
+                                  "--bootstrap", "100", "--no-references"]))
+    assert f"{ckpt}  answerer=model  frames=2" in out                    # latest:<stage> names the same one
+    r = runner.invoke(cli, ["eval", root, "--checkpoint", "latest:grpo"])
+    assert r.exit_code == 1 and "no checkpoint of stage 'grpo'" in r.output
     out = _ok(runner.invoke(cli, ["eval", root, "--checkpoint", str(tiny_checkpoint), "--frames", "2,4",
                                   "--max-new-tokens", "6", "--bootstrap", "100", "--no-references"]))
     assert "sweep sweep-" in out and "frames.html" in out

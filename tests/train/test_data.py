@@ -36,3 +36,32 @@ def test_sampler_is_deterministic_and_resumable():
     assert shard([10, 11, 12, 13], 1, 2) == [12, 13]
     with pytest.raises(ValueError, match="does not split over 3 ranks"):
         shard([1, 2, 3, 4], 0, 3)
+
+
+def test_mixed_frames_draw_counts_per_step_and_item_reproducibly(train_ws):
+    from lvr.train.data import MixedFrames
+
+    ws = Workspace.open(train_ws)
+    items = load_items(ws, split="sft", statuses=["approved", "pending"])
+    mixed = MixedFrames(ws, choices=[4, 2, 2], seed=0)
+    assert mixed.choices == [2, 4]
+    counts = [mixed.count(step, it) for step in range(6) for it in items]
+    assert counts == [MixedFrames(ws, choices=[2, 4], seed=0).count(s, it) for s in range(6) for it in items]
+    assert set(counts) == {2, 4}                                   # both counts are drawn
+    assert counts != [MixedFrames(ws, choices=[2, 4], seed=1).count(s, it) for s in range(6) for it in items]
+    for step in range(3):
+        got = mixed.for_step(step)(items[0])
+        assert got.frames.shape[0] == mixed.count(step, items[0])
+    ws.close()
+
+
+def test_frames_choices_is_checked_and_sft_only():
+    from lvr.config import ConfigError, load_config
+    from lvr.train.configs import GRPOConfig, SFTConfig
+
+    base = ["workspace=x", "model=tiny:lvr_composite"]
+    assert load_config(SFTConfig, None, [*base, "data.frames_choices=[2,4,8]"]).data.frames_choices == [2, 4, 8]
+    with pytest.raises(ConfigError, match="frames_choices"):
+        load_config(SFTConfig, None, [*base, "data.frames_choices=[0,4]"])
+    with pytest.raises(ConfigError, match="SFT option"):
+        load_config(GRPOConfig, None, [*base, "data.frames_choices=[2,4]"])
