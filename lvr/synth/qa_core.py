@@ -162,6 +162,13 @@ def zone_distractors(log: EventLog, zone: str, rng: random.Random) -> list[str]:
     return [zone_option(z) for z in uniform_distractors(zone, log.zone_names, rng)]
 
 
+def zone_draft(ctx: Ctx, zone: str, question: str, facts: list[Fact], conclusion: str, params: dict,
+               evidence: list[float]) -> Draft:
+    """A draft whose answer is a zone ("the kitchen"), the distractors being the video's other zones."""
+    return Draft("", "", question, zone_option(zone), zone_distractors(ctx.log, zone, ctx.rng), facts, conclusion,
+                 params, evidence)
+
+
 def count_distractors(n: int, lam: float, rng: random.Random, low: int = 2) -> list[str]:
     """Three other counts drawn like the answers are: from a Poisson(lam) truncated at `low`, where
     `lam` is estimated from the *other* candidates of the same video (leave-one-out), so neither

@@ -16,8 +16,7 @@ from .qa_core import (
     present,
     template,
     weighted_distractors,
-    zone_distractors,
-    zone_option,
+    zone_draft,
 )
 
 _COMPLETES = {
@@ -140,16 +139,9 @@ def delivery_destination(ctx: Ctx):
             ]
         )
         facts = [Fact(e["t"], present(log, e)), Fact(c["t"], present(log, c))]
-        yield Draft(
-            "",
-            "",
-            q,
-            zone_option(zone),
-            zone_distractors(log, zone, ctx.rng),
-            facts,
-            f"{name} was bringing {o} to the {zone}, where it put it down",
-            {"event": e["id"]},
-            [e["t"], c["t"]],
+        yield zone_draft(
+            ctx, zone, q, facts,
+            f"{name} was bringing {o} to the {zone}, where it put it down", {"event": e["id"]}, [e["t"], c["t"]]
         )
 
 

@@ -18,8 +18,7 @@ from .qa_core import (
     template,
     uniform_distractors,
     weighted_distractors,
-    zone_distractors,
-    zone_option,
+    zone_draft,
 )
 
 _DIRECTIONS = ("to its left", "to its right", "above it", "below it")
@@ -60,16 +59,9 @@ def agent_zone_at(ctx: Ctx):
                 Fact(stay["start"], f"{nb} walks into the {zone}"),
                 Fact(e["t"], f"{present(log, e)}, while {nb} is still in the {zone}"),
             ]
-            yield Draft(
-                "",
-                "",
-                q,
-                zone_option(zone),
-                zone_distractors(log, zone, ctx.rng),
-                facts,
-                f"{nb} was in the {zone} when {ref}",
-                {"agent": b, "event": e["id"]},
-                [stay["start"], e["t"]],
+            yield zone_draft(
+                ctx, zone, q, facts,
+                f"{nb} was in the {zone} when {ref}", {"agent": b, "event": e["id"]}, [stay["start"], e["t"]]
             )
             break
 
@@ -117,16 +109,9 @@ def object_zone_at(ctx: Ctx):
                 Fact(d["t"], present(log, d)),
                 Fact(e["t"], f"{present(log, e)}; {no} still lies in the {zone}"),
             ]
-            yield Draft(
-                "",
-                "",
-                q,
-                zone_option(zone),
-                zone_distractors(log, zone, ctx.rng),
-                facts,
-                f"{no} was lying in the {zone} when {ref}",
-                {"object": o, "event": e["id"]},
-                [d["t"], e["t"]],
+            yield zone_draft(
+                ctx, zone, q, facts,
+                f"{no} was lying in the {zone} when {ref}", {"object": o, "event": e["id"]}, [d["t"], e["t"]]
             )
             break
 
@@ -338,16 +323,9 @@ def final_zone(ctx: Ctx):
         ]
         if st[0] == "hidden":
             facts[1].text = f"nobody takes {no} out again, so it is still hidden in the {zone}"
-        yield Draft(
-            "",
-            "",
-            q,
-            zone_option(zone),
-            zone_distractors(log, zone, ctx.rng),
-            facts,
-            f"{no} ends up in the {zone}",
-            {"object": o},
-            [last["t"], log.duration],
+        yield zone_draft(
+            ctx, zone, q, facts,
+            f"{no} ends up in the {zone}", {"object": o}, [last["t"], log.duration]
         )
 
 
@@ -397,14 +375,7 @@ def pickup_zone_of(ctx: Ctx):
             ]
         )
         facts = [Fact(pick["t"], present(log, pick)), Fact(end["t"], present(log, end))]
-        yield Draft(
-            "",
-            "",
-            q,
-            zone_option(zone),
-            zone_distractors(log, zone, ctx.rng),
-            facts,
-            f"{a} picked that object up in the {zone}",
-            {"pick": pick["id"]},
-            [pick["t"], end["t"]],
+        yield zone_draft(
+            ctx, zone, q, facts,
+            f"{a} picked that object up in the {zone}", {"pick": pick["id"]}, [pick["t"], end["t"]]
         )

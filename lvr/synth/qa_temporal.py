@@ -19,8 +19,7 @@ from .qa_core import (
     present,
     template,
     uniform_distractors,
-    zone_distractors,
-    zone_option,
+    zone_draft,
 )
 
 
@@ -297,16 +296,9 @@ def next_zone(ctx: Ctx):
             Fact(e["t"], present(log, e)),
             Fact(stay["start"], f"{name} walks into the {zone} and stays there"),
         ]
-        yield Draft(
-            "",
-            "",
-            q,
-            zone_option(zone),
-            zone_distractors(log, zone, ctx.rng),
-            facts,
-            f"the next zone {name} went to was the {zone}",
-            {"event": e["id"]},
-            [e["t"], stay["start"]],
+        yield zone_draft(
+            ctx, zone, q, facts,
+            f"the next zone {name} went to was the {zone}", {"event": e["id"]}, [e["t"], stay["start"]]
         )
 
 
@@ -348,17 +340,7 @@ def longest_zone(ctx: Ctx):
                 f"Where did {name} spend most of its time over the whole video?",
             ]
         )
-        yield Draft(
-            "",
-            "",
-            q,
-            zone_option(zone),
-            zone_distractors(log, zone, ctx.rng),
-            facts,
-            conc,
-            {"agent": a},
-            [s["start"] for s in stays],
-        )
+        yield zone_draft(ctx, zone, q, facts, conc, {"agent": a}, [s["start"] for s in stays])
 
 
 def _carry_end(log, start):
