@@ -85,6 +85,19 @@ class ModelStage:
 
 
 @dataclass
+class PerceptionStage:
+    steps: int = option(0, "perception pretraining steps for the tiny vision tower + projector on labelled "
+                        "frames of the sft/rl videos (lvr.recipe.perception; stands in for SigLIP-style "
+                        "pretraining); 0: off, the tower stays random", ge=0)
+    frames_per_video: int = option(64, "uniformly sampled, labelled frames per training video", ge=1)
+    batch_size: int = option(32, "frames per step", ge=1)
+    lr: float = option(1e-3, "AdamW learning rate", gt=0)
+    facts: list[str] = option(["robots", "carrying", "objects"], "what the frame labels say: where each robot is, "
+                              "what it carries, which object colours/kinds lie in each zone",
+                              choices=("robots", "carrying", "objects"))
+
+
+@dataclass
 class TrainStage:
     config: str = option(help="the stage's YAML (e.g. sft.yaml next to the recipe, or configs/tiny/sft.yaml)")
     set: dict = option({}, "keys over the stage YAML as a nested mapping (e.g. {max_steps: 300, optim: {lr: 1e-4}})")
@@ -125,6 +138,7 @@ class RecipeConfig:
     threads: int = option(1, "torch threads per process (OMP_NUM_THREADS of the training subprocesses)", ge=1)
     data: DataStage = option(DataStage, "the synthetic corpus")
     model: ModelStage = option(ModelStage, "the tiny base model")
+    perception: PerceptionStage = option(PerceptionStage, "perception pretraining of the base model's vision side")
     sft: TrainStage = option(help="CoT-SFT stage", factory=_sft_default)
     grpo: TrainStage = option(help="GRPO stage with MR-SP (nproc 2, mrsp.sp_size 2 on CPU)", factory=_grpo_default)
     eval: EvalStage = option(EvalStage, "evaluation on the held-out split")

@@ -112,7 +112,8 @@ def render_markdown(res: dict, images: dict[str, str], *, results_path: str, wor
                        f"{cfg['model']['hidden_size']}"
                        f" × {cfg['model']['layers']} layers, vision {cfg['model']['image_size']} px, "
                        f"{res['model']['tokens_per_frame']} video tokens per frame, {res['model']['parameters']:,} "
-                       "parameters, random init, tokenizer trained on the sft + rl texts"],
+                       "parameters, random init, tokenizer trained on the sft + rl texts"
+                       + _perception(res["model"].get("perception"))],
         ["CoT-SFT", f"{sft_cfg['max_steps']} steps × {sft_cfg['micro_batch_size'] * sft_cfg.get('grad_accum', 1)} "
                     f"items, lr {sft_cfg['optim']['lr']:g} ({sft_cfg['optim']['schedule']}), "
                     f"{sft_cfg['data']['num_frames']} frames, trains {_trainable(sft_cfg)}"],
@@ -183,6 +184,16 @@ def render_markdown(res: dict, images: dict[str, str], *, results_path: str, wor
     if cfg.get("notes"):
         L += ["## What it took to learn", "", cfg["notes"].strip(), ""]
     return "\n".join(L).rstrip() + "\n"
+
+
+def _perception(p: dict | None) -> str:
+    if not p:
+        return ""
+    b, a = p["before"], p["after"]
+    return (f"; then perception pretraining of the vision tower + projector ({p['steps']} steps on {p['frames']:,} "
+            f"labelled frames of the sft/rl videos, {p['seconds']:g} s): robot-zone accuracy of a linear read-out on "
+            f"{p['val_frames']} frames of unseen videos {100 * b['robot_zone_accuracy']:.0f} % → "
+            f"{100 * a['robot_zone_accuracy']:.0f} %")
 
 
 def _trainable(c: dict) -> str:

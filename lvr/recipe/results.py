@@ -129,7 +129,7 @@ def collect(r: Recipe, data: dict, ckpts: dict, runs: dict, curve: dict, sig: li
         "machine": machine(),
         "data": data,
         "model": {"path": stages["base"]["path"], "parameters": stages["base"]["parameters"],
-                  "tokens_per_frame": cfg.model.pool_size ** 2},
+                  "tokens_per_frame": cfg.model.pool_size ** 2, "perception": stages["base"].get("perception")},
         "training": {"sft": _training(r, "sft", ("loss", "eval_loss", "lr")),
                      "grpo": _training(r, "grpo", ("reward/mean", "accuracy", "format_rate", "kl", "entropy",
                                                    "response/length_mean", "time/step", "embeds/hits",

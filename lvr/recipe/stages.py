@@ -156,8 +156,8 @@ class Recipe:
     def base(self) -> Path:
         from lvr.model import register_checkpoint
 
-        m = self.cfg.model
-        key = self.keys["base"] = fingerprint("base", self.keys["data"], m)
+        m, pc = self.cfg.model, self.cfg.perception
+        key = self.keys["base"] = fingerprint("base", self.keys["data"], m, *([pc] if pc.steps else []))
         out = self.ws.checkpoints_dir / f"recipe-base-{key}"
         if (out / "lvr_config.json").is_file():
             self.log.record("base", False, 0.0, str(out))
@@ -167,13 +167,24 @@ class Recipe:
         if tmp.exists():
             shutil.rmtree(tmp)
         model = build_model(m, self.ws)
+        perception = None
+        if pc.steps:
+            from .perception import perception_data, pretrain_perception
+
+            torch_threads(self.cfg.threads)
+            data = perception_data(self.ws, splits=("sft", "rl"), frames_per_video=pc.frames_per_video,
+                                   kinds=tuple(pc.facts))
+            perception = pretrain_perception(model, data, steps=pc.steps, batch_size=pc.batch_size, lr=pc.lr,
+                                             seed=m.seed, log=self.echo)
         model.save(tmp)
         os.replace(tmp, out)
         register_checkpoint(self.ws, out.resolve(), stage="base")
         n = sum(p.numel() for p in model.parameters())
         dt = time.perf_counter() - t0
-        self._done("base", key, dt, path=self.ws.relativize(out), parameters=n)
-        self.log.record("base", True, dt, f"{n:,} parameters, {m.pool_size ** 2} video tokens per frame, {out}")
+        self._done("base", key, dt, path=self.ws.relativize(out), parameters=n, perception=perception)
+        seen = (f", perception robot-zone accuracy {perception['before']['robot_zone_accuracy']:.2f} → "
+                f"{perception['after']['robot_zone_accuracy']:.2f} on held-out videos" if perception else "")
+        self.log.record("base", True, dt, f"{n:,} parameters, {m.pool_size ** 2} video tokens per frame{seen}, {out}")
         return out
 
     # ------------------------------------------------------------------ training
@@ -380,6 +391,12 @@ def build_model(m, ws):
                                            f"{m.layers}, {m.pool_size ** 2} tokens/frame)")
     torch.manual_seed(m.seed)
     return build_from_spec(spec, tokenizer=tok).float().eval()
+
+
+def torch_threads(n: int) -> None:
+    import torch
+
+    torch.set_num_threads(n)
 
 
 def machine() -> dict:

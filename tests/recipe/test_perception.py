@@ -1,0 +1,64 @@
+"""Perception pretraining of the tiny tower on labelled synthetic frames (lvr.recipe.perception)."""
+import json
+
+import numpy as np
+import torch
+from safetensors.torch import load_file
+
+from lvr.recipe.perception import frame_facts, perception_data, pretrain_perception
+from lvr.recipe.stages import build_model
+from lvr.synth.eventlog import EventLog
+
+from .test_stages import _recipe
+
+
+def test_frame_facts_follow_the_event_log(tmp_path):
+    r, _ = _recipe(tmp_path)
+    r.data()
+    vid = next(r.ws.iter_qa(split="sft"))["video_id"]
+    path = r.ws.video_path(vid)
+    log = EventLog.load(path.with_name(path.name.removesuffix(".mp4") + ".events.json"))
+    t = log.duration / 2
+    facts = frame_facts(log, t)
+    for a in log.agent_ids:
+        assert f"{a} robot in {log.zone_at(a, t)}" in facts
+    on_floor = [o for o in log.object_ids if log.object_state_at(o, t)[0] == "floor"]
+    for o in on_floor:
+        assert f"{o.split('-')[0]} object in {log.object_zone_at(o, t)}" in facts
+    assert sum(f.endswith(" robot carries " + f.split(" carries ")[-1]) for f in facts if " carries " in f) == \
+        sum(1 for a in log.agent_ids if log.carrying_at(a, t))
+
+
+def test_pretraining_learns_where_the_robots_are_and_leaves_the_lm_alone(tmp_path):
+    r, _ = _recipe(tmp_path, "data.videos=16")
+    r.data()
+    data = perception_data(r.ws, splits=("sft", "rl", "eval"), frames_per_video=160, kinds=("robots",))
+    assert data.frames.shape[0] == data.labels.shape[0] == len(data.video_of)
+    assert (data.labels.sum(1) == 2).all()                                  # two robots, each in one zone
+    assert all(" robot in " in v for v in data.vocab)
+    assert not set(data.video_of.tolist()) - set(range(16))
+    model = build_model(r.cfg.model, r.ws)
+    lm = {k: v.clone() for k, v in model.causal_lm.state_dict().items()}
+    tower = {k: v.clone() for k, v in model.vision_tower.state_dict().items()}
+    torch.manual_seed(0)
+    rep = pretrain_perception(model, data, steps=800, lr=1e-3, val_fraction=0.25, log=lambda s: None)
+    assert rep["after"]["robot_zone_accuracy"] > rep["before"]["robot_zone_accuracy"] + 0.15, rep
+    assert all(torch.equal(v, model.causal_lm.state_dict()[k]) for k, v in lm.items())
+    assert any(not torch.equal(v, model.vision_tower.state_dict()[k]) for k, v in tower.items())
+
+
+def test_recipe_base_stage_runs_perception_when_asked(tmp_path):
+    r, lines = _recipe(tmp_path, "perception.steps=20", "perception.frames_per_video=8")
+    r.data()
+    base = r.base()
+    state = json.loads((r.dir / "state.json").read_text())["stages"]["base"]
+    p = state["perception"]
+    assert p["steps"] == 20 and p["frames"] > 0 and {"before", "after"} <= set(p)
+    assert any("[perception] step 20/20" in x for x in lines)
+    r0, _ = _recipe(tmp_path / "plain")
+    r0.data()
+    plain = r0.base()
+    assert base.name != plain.name                                           # its own fingerprint
+    a, b = (load_file(f"{d}/vision_tower/model.safetensors") for d in (base, plain))
+    assert any(not torch.equal(a[k], b[k]) for k in a)
+    assert np.isfinite(p["after"]["loss"])
