@@ -1,18 +1,21 @@
 """Perception pretraining of the tiny composite's vision tower and projector on synthetic frames.
 
     from lvr.recipe.perception import perception_data, pretrain_perception
-    data = perception_data(ws, splits=("sft", "rl"), frames_per_video=24)
-    report = pretrain_perception(model, data, steps=600)     # trains model.vision_tower + model.projector
+    data = perception_data(ws, grid=2, splits=("sft", "rl"), frames_per_video=64)   # grid² tokens per frame
+    report = pretrain_perception(model, data, steps=1500)    # trains model.vision_tower + model.projector
 
 A real video LM starts from a vision tower pretrained on images and text (SigLIP, CLIP); the
 recipe's tiny random-init tower has seen nothing. Measured on this machine (docs/results.md), its
 video tokens carry no usable trace of where a robot is: a linear probe on them, and the whole
 model fine-tuned on "in which zone is the red robot?", both stay at chance. This stage stands in
 for that pretraining with the synthetic corpus's ground truth. Frames of the training videos
-(never the held-out ones) are labelled from each video's event log with what the frame shows: which
-robot is in which zone, which object colours and kinds lie on each zone's floor, and who carries
-what. A linear head on the frame's video tokens learns the labels with binary cross-entropy; the
-head is then dropped and the tower and projector go on into CoT-SFT. The LM is not touched.
+(never the held-out ones) are labelled from each video's event log, token by token: each pooled
+video token covers a region of the frame, and learns what the zone under it shows (its name,
+which robots are there and what they carry, which object colours and kinds lie on its floor).
+One linear head is shared by all tokens, so the facts have to live in each token's content, where
+the LM can find them by attention, not in its position (a head over the concatenated tokens
+reached the same probe accuracy, yet the LM could not use those features). The head is dropped;
+the tower and projector go on into CoT-SFT. The LM is not touched.
 """
 from __future__ import annotations
 
@@ -29,43 +32,61 @@ import torch.nn.functional as F
 @dataclass
 class PerceptionData:
     frames: np.ndarray          # uint8 [N, H, W, 3]
-    labels: np.ndarray          # float32 [N, V] multi-hot
-    vocab: list[str]            # V label names ("red robot in kitchen", "white object in hall", …)
+    labels: np.ndarray          # float32 [N, T, V] multi-hot per video token (T = the model's tokens per frame)
+    vocab: list[str]            # V label names ("zone kitchen", "red robot", "white object", "ball", …)
     video_of: np.ndarray        # int [N] video index (for a by-video validation split)
 
 
 FACT_KINDS = ("robots", "carrying", "objects")
 
 
-def frame_facts(log, t: float, kinds=FACT_KINDS) -> set[str]:
-    """What a frame at time t shows, as label names, from the event log (the renderer draws the same):
-    `robots` "red robot in kitchen", `carrying` "red robot carries white", `objects` "white object in
-    hall" and "ball in hall" for objects lying on a floor."""
-    facts = set()
+def cell_zones(log, grid: int) -> list[str]:
+    """The zone under the centre of each cell of a grid × grid split of the frame (row-major, the order
+    of a frame's pooled video tokens)."""
+    out = []
+    for r in range(grid):
+        for c in range(grid):
+            x, y = (c + 0.5) / grid, (r + 0.5) / grid
+            out.append(next(z.name for z in log.layout.zones if z.contains(x, y)))
+    return out
+
+
+def zone_facts(log, t: float, kinds=FACT_KINDS) -> dict[str, set[str]]:
+    """What each zone shows at time t, from the event log (the renderer draws the same): `robots` "red
+    robot", `carrying` "red robot carries white", `objects` "white object" and "ball" for objects lying
+    on its floor."""
+    facts: dict[str, set[str]] = {z: {f"zone {z}"} for z in log.zone_names}
     for a in log.agent_ids:
+        z = log.zone_at(a, t)
         if "robots" in kinds:
-            facts.add(f"{a} robot in {log.zone_at(a, t)}")
+            facts[z].add(f"{a} robot")
         held = log.carrying_at(a, t) if "carrying" in kinds else None
         if held:
-            facts.add(f"{a} robot carries {held.split('-')[0]}")
+            facts[z].add(f"{a} robot carries {held.split('-')[0]}")
     for o in log.object_ids if "objects" in kinds else ():
         state = log.object_state_at(o, t)
         if state[0] == "floor":
             colour, kind = (o.split("-", 1) + [""])[:2]
-            facts.add(f"{colour} object in {state[1]}")
+            facts[state[1]].add(f"{colour} object")
             if kind:
-                facts.add(f"{kind} in {state[1]}")
+                facts[state[1]].add(kind)
     return facts
 
 
-def perception_data(ws, *, splits=("sft", "rl"), frames_per_video: int = 24, size: int | None = None,
+def frame_facts(log, t: float, kinds=FACT_KINDS) -> set[str]:
+    """Everything a frame at t shows, as "<fact> in <zone>" names (e.g. "red robot in kitchen")."""
+    return {f"{f} in {z}" for z, fs in zone_facts(log, t, kinds).items() for f in fs if not f.startswith("zone ")}
+
+
+def perception_data(ws, *, grid: int, splits=("sft", "rl"), frames_per_video: int = 24, size: int | None = None,
                     kinds=FACT_KINDS) -> PerceptionData:
-    """Uniformly sampled frames of every video with QA items in `splits`, labelled by `frame_facts`."""
-    if not kinds or set(kinds) - set(FACT_KINDS):
-        raise ValueError(f"kinds must be a non-empty subset of {FACT_KINDS}, got {kinds}")
+    """Uniformly sampled frames of every video with QA items in `splits`; each of a frame's grid × grid
+    video tokens is labelled with what the zone under its region shows (`zone_facts`)."""
     from lvr.synth.eventlog import EventLog
     from lvr.video import FrameCache, SamplingSpec, cached_sample
 
+    if not kinds or set(kinds) - set(FACT_KINDS):
+        raise ValueError(f"kinds must be a non-empty subset of {FACT_KINDS}, got {kinds}")
     cache = FrameCache(ws.frames_cache_dir)
     spec = SamplingSpec(mode="exact", num_frames=frames_per_video, resize=(size, size) if size else None,
                         max_frames=frames_per_video)
@@ -73,39 +94,42 @@ def perception_data(ws, *, splits=("sft", "rl"), frames_per_video: int = 24, siz
     for split in splits:
         for it in ws.iter_qa(split=split):
             seen.setdefault(it["video_id"], None)
-    frames, facts, video_of = [], [], []
+    frames, per_token, video_of = [], [], []
     for k, vid in enumerate(seen):
         path = Path(ws.video_path(vid))
         log_path = path.with_name(path.name.removesuffix(".mp4") + ".events.json")
         if not log_path.is_file():
             raise FileNotFoundError(f"perception pretraining needs the synthetic event log {log_path} (lvr.synth)")
         log = EventLog.load(log_path)
+        cells = cell_zones(log, grid)
         s = cached_sample(str(path), spec, cache)
         frames.append(np.asarray(s.frames))
-        facts += [frame_facts(log, t, kinds) for t in s.timestamps]
+        for t in s.timestamps:
+            facts = zone_facts(log, t, kinds)
+            per_token.append([facts[z] for z in cells])
         video_of += [k] * len(s.timestamps)
     if not frames:
         raise ValueError(f"no videos with QA items in splits {list(splits)}")
-    vocab = sorted(set().union(*facts))
+    vocab = sorted(set().union(*(f for row in per_token for f in row)))
     index = {name: i for i, name in enumerate(vocab)}
-    labels = np.zeros((len(facts), len(vocab)), dtype=np.float32)
-    for r, fs in enumerate(facts):
-        labels[r, [index[f] for f in fs]] = 1.0
+    labels = np.zeros((len(per_token), grid * grid, len(vocab)), dtype=np.float32)
+    for r, row in enumerate(per_token):
+        for c, fs in enumerate(row):
+            labels[r, c, [index[f] for f in fs]] = 1.0
     return PerceptionData(np.concatenate(frames), labels, vocab, np.asarray(video_of))
 
 
-def _agent_zone_accuracy(logits: torch.Tensor, labels: torch.Tensor, vocab: list[str]) -> float:
-    """Over every robot: is the zone with the highest score the robot's zone? (chance 1 / zones)"""
-    groups: dict[str, list[int]] = {}
-    for i, name in enumerate(vocab):
-        if " robot in " in name:
-            groups.setdefault(name.split(" robot in ")[0], []).append(i)
+def _agent_zone_accuracy(logits: torch.Tensor, data: PerceptionData, idx: np.ndarray) -> float:
+    """Over every robot in every frame: does the token scoring it highest show the robot's zone?
+    (chance: 1 / tokens per frame)"""
+    labels = torch.from_numpy(data.labels[idx])
     hits = total = 0
-    for cols in groups.values():
-        truth = labels[:, cols]
-        has = truth.sum(1) > 0
-        hits += int((logits[:, cols].argmax(1) == truth.argmax(1))[has].sum())
-        total += int(has.sum())
+    for i, name in enumerate(data.vocab):
+        if name.endswith(" robot"):
+            truth = labels[:, :, i]                                      # [n, T]
+            has = truth.sum(1) > 0
+            hits += int((truth.gather(1, logits[:, :, i].argmax(1, keepdim=True)).squeeze(1) > 0)[has].sum())
+            total += int(has.sum())
     return hits / max(total, 1)
 
 
@@ -124,8 +148,10 @@ def pretrain_perception(model, data: PerceptionData, *, steps: int = 600, batch_
     tr_idx, va_idx = np.flatnonzero(~is_val), np.flatnonzero(is_val)
     labels = torch.from_numpy(data.labels)
     tokens = model.tokens_per_frame
+    if labels.shape[1] != tokens:
+        raise ValueError(f"labels are for {labels.shape[1]} tokens per frame, the model makes {tokens}")
     d = model.projector.fc2.out_features
-    head = torch.nn.Linear(tokens * d, labels.shape[1])
+    head = torch.nn.Linear(d, labels.shape[2])          # shared by every token: content, not position
     params = [p for m in (model.vision_tower, model.projector) for p in m.parameters()]
     was = {id(p): p.requires_grad for p in params}
     for p in params:
@@ -134,7 +160,7 @@ def pretrain_perception(model, data: PerceptionData, *, steps: int = 600, batch_
 
     def forward(idx) -> torch.Tensor:
         emb = model.encode_frames(data.frames[idx]).float()
-        return head(emb.view(len(idx), tokens * d))
+        return head(emb.view(len(idx), tokens, d))
 
     def evaluate() -> dict:
         model.eval()
@@ -144,7 +170,7 @@ def pretrain_perception(model, data: PerceptionData, *, steps: int = 600, batch_
         y = labels[va_idx]
         return {"loss": round(float(F.binary_cross_entropy_with_logits(logits, y)), 4),
                 "label_accuracy": round(float(((logits > 0).float() == y).float().mean()), 4),
-                "robot_zone_accuracy": round(_agent_zone_accuracy(logits, y, data.vocab), 4)}
+                "robot_zone_accuracy": round(_agent_zone_accuracy(logits, data, va_idx), 4)}
 
     before = evaluate()
     t0 = time.perf_counter()

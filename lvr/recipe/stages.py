@@ -172,8 +172,8 @@ class Recipe:
             from .perception import perception_data, pretrain_perception
 
             torch_threads(self.cfg.threads)
-            data = perception_data(self.ws, splits=("sft", "rl"), frames_per_video=pc.frames_per_video,
-                                   kinds=tuple(pc.facts))
+            data = perception_data(self.ws, grid=m.pool_size, splits=("sft", "rl"),
+                                   frames_per_video=pc.frames_per_video, kinds=tuple(pc.facts))
             perception = pretrain_perception(model, data, steps=pc.steps, batch_size=pc.batch_size, lr=pc.lr,
                                              seed=m.seed, log=self.echo)
         model.save(tmp)

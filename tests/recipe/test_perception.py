@@ -5,7 +5,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file
 
-from lvr.recipe.perception import frame_facts, perception_data, pretrain_perception
+from lvr.recipe.perception import cell_zones, frame_facts, perception_data, pretrain_perception, zone_facts
 from lvr.recipe.stages import build_model
 from lvr.synth.eventlog import EventLog
 
@@ -25,24 +25,27 @@ def test_frame_facts_follow_the_event_log(tmp_path):
     on_floor = [o for o in log.object_ids if log.object_state_at(o, t)[0] == "floor"]
     for o in on_floor:
         assert f"{o.split('-')[0]} object in {log.object_zone_at(o, t)}" in facts
-    assert sum(f.endswith(" robot carries " + f.split(" carries ")[-1]) for f in facts if " carries " in f) == \
-        sum(1 for a in log.agent_ids if log.carrying_at(a, t))
+    assert sum(" carries " in f for f in facts) == sum(1 for a in log.agent_ids if log.carrying_at(a, t))
+    per_zone = zone_facts(log, t)
+    assert set(per_zone) == set(log.zone_names) and all(f"zone {z}" in fs for z, fs in per_zone.items())
+    assert cell_zones(log, 2) == ["kitchen", "hall", "garden", "garage"]       # the easy layout's quadrants
 
 
 def test_pretraining_learns_where_the_robots_are_and_leaves_the_lm_alone(tmp_path):
     r, _ = _recipe(tmp_path, "data.videos=16")
     r.data()
-    data = perception_data(r.ws, splits=("sft", "rl", "eval"), frames_per_video=160, kinds=("robots",))
-    assert data.frames.shape[0] == data.labels.shape[0] == len(data.video_of)
-    assert (data.labels.sum(1) == 2).all()                                  # two robots, each in one zone
-    assert all(" robot in " in v for v in data.vocab)
+    data = perception_data(r.ws, grid=2, splits=("sft", "rl", "eval"), frames_per_video=48)
+    assert data.frames.shape[0] == data.labels.shape[0] == len(data.video_of) and data.labels.shape[1] == 4
+    robots = [i for i, v in enumerate(data.vocab) if v.endswith(" robot")]
+    assert (data.labels[:, :, robots].sum((1, 2)) == 2).all()                 # two robots, each in one token
+    assert (data.labels[:, :, [i for i, v in enumerate(data.vocab) if v.startswith("zone ")]].sum(2) == 1).all()
     assert not set(data.video_of.tolist()) - set(range(16))
     model = build_model(r.cfg.model, r.ws)
     lm = {k: v.clone() for k, v in model.causal_lm.state_dict().items()}
     tower = {k: v.clone() for k, v in model.vision_tower.state_dict().items()}
     torch.manual_seed(0)
-    rep = pretrain_perception(model, data, steps=800, lr=1e-3, val_fraction=0.25, log=lambda s: None)
-    assert rep["after"]["robot_zone_accuracy"] > rep["before"]["robot_zone_accuracy"] + 0.15, rep
+    rep = pretrain_perception(model, data, steps=400, lr=1e-3, val_fraction=0.25, log=lambda s: None)
+    assert rep["after"]["robot_zone_accuracy"] > max(0.7, rep["before"]["robot_zone_accuracy"] + 0.3), rep
     assert all(torch.equal(v, model.causal_lm.state_dict()[k]) for k, v in lm.items())
     assert any(not torch.equal(v, model.vision_tower.state_dict()[k]) for k, v in tower.items())
 
