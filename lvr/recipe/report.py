@@ -87,7 +87,7 @@ def render_markdown(res: dict, images: dict[str, str], *, results_path: str, wor
           f"{_pct(fr['acc_last'])} % ({'rising' if fr['rising'] else 'not rising'}"
           f"{', monotone' if fr['monotone'] and fr['rising'] else ''}; McNemar p = {_p(fr['p'])} last vs first)",
           f"- Total wall time {_minutes(t['total'])} on {m['cpus']} CPU cores, no GPU "
-          f"(stage times below; the cores were shared with other jobs while it ran).", ""]
+          "(stage times below).", ""]
 
     L += ["## Machine", ""]
     L += _table(["", ""], [["CPU", f"{m['cpus']} cores ({m.get('cpu_model') or 'unknown model'})"],
