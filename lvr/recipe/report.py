@@ -193,7 +193,16 @@ def _perception(p: dict | None) -> str:
     return (f"; then perception pretraining of the vision tower + projector ({p['steps']} steps on {p['frames']:,} "
             f"labelled frames of the sft/rl videos, {p['seconds']:g} s): robot-zone accuracy of a linear read-out on "
             f"{p['val_frames']} frames of unseen videos {100 * b['robot_zone_accuracy']:.0f} % → "
-            f"{100 * a['robot_zone_accuracy']:.0f} %")
+            f"{100 * a['robot_zone_accuracy']:.0f} %" + _fact_ap(a.get("fact_ap")))
+
+
+def _fact_ap(ap: dict | None) -> str:
+    """How well the read-out finds each kind of fact (average precision; the base rate is a blind guess)."""
+    if not ap:
+        return ""
+    names = {"robot": "robots", "carrying": "what a robot carries", "colour": "object colours", "kind": "object kinds"}
+    return "; average precision per fact (blind guess in brackets): " + ", ".join(
+        f"{label} {ap[k]['ap']:.2f} ({ap[k]['base_rate']:.2f})" for k, label in names.items() if k in ap)
 
 
 def _trainable(c: dict) -> str:

@@ -5,7 +5,14 @@ import numpy as np
 import torch
 from safetensors.torch import load_file
 
-from lvr.recipe.perception import cell_zones, frame_facts, perception_data, pretrain_perception, zone_facts
+from lvr.recipe.perception import (
+    cell_zones,
+    fact_average_precision,
+    frame_facts,
+    perception_data,
+    pretrain_perception,
+    zone_facts,
+)
 from lvr.recipe.stages import build_model
 from lvr.synth.eventlog import EventLog
 
@@ -46,6 +53,10 @@ def test_pretraining_learns_where_the_robots_are_and_leaves_the_lm_alone(tmp_pat
     torch.manual_seed(0)
     rep = pretrain_perception(model, data, steps=400, lr=1e-3, val_fraction=0.25, log=lambda s: None)
     assert rep["after"]["robot_zone_accuracy"] > max(0.7, rep["before"]["robot_zone_accuracy"] + 0.3), rep
+    ap = rep["after"]["fact_ap"]
+    assert set(ap) == {"zone", "robot", "carrying", "colour", "kind"}, ap
+    assert ap["robot"]["ap"] > 0.7 > ap["robot"]["base_rate"] and ap["zone"]["ap"] > 0.9, ap
+    assert all(0 < v["base_rate"] < v["ap"] <= 1 for v in ap.values()), ap
     assert all(torch.equal(v, model.causal_lm.state_dict()[k]) for k, v in lm.items())
     assert any(not torch.equal(v, model.vision_tower.state_dict()[k]) for k, v in tower.items())
 
@@ -65,3 +76,15 @@ def test_recipe_base_stage_runs_perception_when_asked(tmp_path):
     a, b = (load_file(f"{d}/vision_tower/model.safetensors") for d in (base, plain))
     assert any(not torch.equal(a[k], b[k]) for k in a)
     assert np.isfinite(p["after"]["loss"])
+
+
+def test_fact_average_precision_ranks_each_kind():
+    vocab = ["zone hall", "red robot", "red robot carries white", "white object", "ball"]
+    labels = torch.zeros(6, 4, 5)
+    labels[:, 0, 0] = labels[:, 1, 1] = labels[::2, 2, 2] = labels[:3, 3, 3] = labels[1, 3, 4] = 1
+    perfect = fact_average_precision(labels * 5 - 2, labels, vocab)
+    assert {k: v["ap"] for k, v in perfect.items()} == {"zone": 1.0, "robot": 1.0, "carrying": 1.0, "colour": 1.0,
+                                                        "kind": 1.0}
+    assert perfect["robot"]["base_rate"] == 0.25 and perfect["kind"]["labels"] == 1
+    inverted = fact_average_precision(2 - labels * 5, labels, vocab)
+    assert all(v["ap"] < 0.5 for v in inverted.values()), inverted
