@@ -127,7 +127,7 @@ def _agent_zone_accuracy(logits: torch.Tensor, data: PerceptionData, idx: np.nda
     labels = torch.from_numpy(data.labels[idx])
     hits = total = 0
     for i, name in enumerate(data.vocab):
-        if name.endswith(" robot"):
+        if fact_kind(name) == "robot":
             truth = labels[:, :, i]                                      # [n, T]
             has = truth.sum(1) > 0
             hits += int((truth.gather(1, logits[:, :, i].argmax(1, keepdim=True)).squeeze(1) > 0)[has].sum())
