@@ -89,7 +89,11 @@ class PerceptionStage:
     steps: int = option(0, "perception pretraining steps for the tiny vision tower + projector on labelled "
                         "frames of the sft/rl videos (lvr.recipe.perception; stands in for SigLIP-style "
                         "pretraining); 0: off, the tower stays random", ge=0)
-    frames_per_video: int = option(64, "uniformly sampled, labelled frames per training video", ge=1)
+    worlds: int = option(0, "freshly simulated worlds (the corpus's settings, other seeds) to render labelled "
+                         "frames from; the corpus's sft/rl videos then only validate. 0: train on the corpus's "
+                         "sft/rl videos (15 % of them held out to validate)", ge=0)
+    frames_per_world: int = option(16, "random labelled frames per fresh world", ge=1)
+    frames_per_video: int = option(64, "uniformly sampled, labelled frames per sft/rl video", ge=1)
     batch_size: int = option(32, "frames per step", ge=1)
     lr: float = option(1e-3, "AdamW learning rate", gt=0)
     facts: list[str] = option(["robots", "carrying", "objects"], "what the frame labels say: where each robot is, "

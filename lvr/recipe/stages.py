@@ -121,8 +121,15 @@ class Recipe:
                                + "\n".join(tail))
 
     # ------------------------------------------------------------------ data
+    def _world(self):
+        """The corpus's world settings (every video's seed is replaced)."""
+        from lvr.synth import WorldConfig
+
+        d = self.cfg.data
+        return WorldConfig(minutes=d.minutes, fps=d.fps, size=d.size, difficulty=d.difficulty)
+
     def data(self) -> dict:
-        from lvr.synth import QAConfig, SynthConfig, WorldConfig, synth_workspace
+        from lvr.synth import QAConfig, SynthConfig, synth_workspace
 
         d = self.cfg.data
         key = self.keys["data"] = fingerprint("data", d)
@@ -134,7 +141,7 @@ class Recipe:
             raise RuntimeError(f"{self.ws.root} already holds a corpus made with other data settings (or other QA "
                                "items); run the recipe on a new workspace (workspace=DIR)")
         t0 = time.perf_counter()
-        world = WorldConfig(minutes=d.minutes, fps=d.fps, size=d.size, difficulty=d.difficulty)
+        world = self._world()
         qa = QAConfig(per_template=d.per_template, categories=tuple(d.categories))
         summary: dict = {}
         s = synth_workspace(self.ws, SynthConfig(videos=d.videos, seed=d.seed, world=world, qa=qa, workers=d.workers,
@@ -169,13 +176,22 @@ class Recipe:
         model = build_model(m, self.ws)
         perception = None
         if pc.steps:
-            from .perception import perception_data, pretrain_perception
+            from .perception import perception_data, pretrain_perception, world_perception_data
 
             torch_threads(self.cfg.threads)
-            data = perception_data(self.ws, grid=m.pool_size, splits=("sft", "rl"),
-                                   frames_per_video=pc.frames_per_video, kinds=tuple(pc.facts))
-            perception = pretrain_perception(model, data, steps=pc.steps, batch_size=pc.batch_size, lr=pc.lr,
-                                             seed=m.seed, log=self.echo)
+            data, val = perception_data(self.ws, grid=m.pool_size, splits=("sft", "rl"),
+                                        frames_per_video=pc.frames_per_video, kinds=tuple(pc.facts)), None
+            if pc.worlds:
+                from lvr.synth.config import derive_seed
+
+                d = self.cfg.data
+                val = data
+                data = world_perception_data(self._world(), pc.worlds, grid=m.pool_size, seed=m.seed,
+                                             frames_per_world=pc.frames_per_world, kinds=tuple(pc.facts),
+                                             vocab=val.vocab, exclude={derive_seed(d.seed, i) for i in range(d.videos)})
+            perception = pretrain_perception(model, data, val=val, steps=pc.steps, batch_size=pc.batch_size,
+                                             lr=pc.lr, seed=m.seed, log=self.echo)
+            perception["worlds"] = pc.worlds
         model.save(tmp)
         os.replace(tmp, out)
         register_checkpoint(self.ws, out.resolve(), stage="base")

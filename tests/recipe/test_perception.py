@@ -1,7 +1,9 @@
 """Perception pretraining of the tiny tower on labelled synthetic frames (lvr.recipe.perception)."""
+import dataclasses
 import json
 
 import numpy as np
+import pytest
 import torch
 from safetensors.torch import load_file
 
@@ -11,10 +13,15 @@ from lvr.recipe.perception import (
     frame_facts,
     perception_data,
     pretrain_perception,
+    world_perception_data,
+    world_seed,
     zone_facts,
 )
 from lvr.recipe.stages import build_model
+from lvr.synth.config import WorldConfig
 from lvr.synth.eventlog import EventLog
+from lvr.synth.render import frames
+from lvr.synth.simulate import simulate
 
 from .test_stages import _recipe
 
@@ -88,3 +95,46 @@ def test_fact_average_precision_ranks_each_kind():
     assert perfect["robot"]["base_rate"] == 0.25 and perfect["kind"]["labels"] == 1
     inverted = fact_average_precision(2 - labels * 5, labels, vocab)
     assert all(v["ap"] < 0.5 for v in inverted.values()), inverted
+
+
+def test_fresh_worlds_render_labelled_frames_and_skip_excluded_seeds():
+    world = WorldConfig(minutes=1.0, size=64, difficulty="easy")
+    data = world_perception_data(world, 2, grid=2, frames_per_world=5, seed=3)
+    assert data.frames.shape == (10, 64, 64, 3) and data.labels.shape[:2] == (10, 4)
+    assert data.video_of.tolist() == [0] * 5 + [1] * 5
+    robots = [i for i, v in enumerate(data.vocab) if v.endswith(" robot")]
+    assert (data.labels[:, :, robots].sum((1, 2)) == 2).all()
+    again = world_perception_data(world, 2, grid=2, frames_per_world=5, seed=3)
+    assert np.array_equal(again.frames, data.frames) and np.array_equal(again.labels, data.labels)
+
+    skipped = world_perception_data(world, 1, grid=2, frames_per_world=5, seed=3, exclude={world_seed(3, 0)},
+                                    vocab=data.vocab)
+    second = list(frames(simulate(dataclasses.replace(world, seed=world_seed(3, 1))), world.fps, world.size))
+    first = list(frames(simulate(dataclasses.replace(world, seed=world_seed(3, 0))), world.fps, world.size))
+    for f in skipped.frames:                          # every frame is the next world's, none the excluded one's
+        assert any(np.array_equal(f, g) for g in second) and not any(np.array_equal(f, g) for g in first)
+
+
+def test_pretraining_validates_on_a_separate_set_with_the_same_vocab(tmp_path):
+    r, _ = _recipe(tmp_path)
+    r.data()
+    val = perception_data(r.ws, grid=2, splits=("sft", "rl"), frames_per_video=4)
+    world = WorldConfig(minutes=1.0, size=r.cfg.data.size, difficulty="easy")
+    data = world_perception_data(world, 3, grid=2, frames_per_world=4, vocab=val.vocab)
+    assert data.vocab == val.vocab
+    model = build_model(r.cfg.model, r.ws)
+    rep = pretrain_perception(model, data, val=val, steps=3, log=lambda s: None)
+    assert rep["frames"] == 12 and rep["val_frames"] == len(val.frames)
+    other = world_perception_data(world, 1, grid=2, frames_per_world=2)
+    with pytest.raises(ValueError, match="one vocab"):
+        pretrain_perception(model, other, val=val, steps=1, log=lambda s: None)
+
+
+def test_recipe_base_stage_trains_perception_on_fresh_worlds(tmp_path):
+    r, lines = _recipe(tmp_path, "perception.steps=5", "perception.worlds=2", "perception.frames_per_world=3",
+                       "perception.frames_per_video=2")
+    r.data()
+    r.base()
+    p = json.loads((r.dir / "state.json").read_text())["stages"]["base"]["perception"]
+    assert p["worlds"] == 2 and p["frames"] == 6
+    assert p["val_frames"] == 2 * len({it["video_id"] for s in ("sft", "rl") for it in r.ws.iter_qa(split=s)})
