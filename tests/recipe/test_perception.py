@@ -46,7 +46,7 @@ def test_frame_facts_follow_the_event_log(tmp_path):
 
 
 def test_pretraining_learns_where_the_robots_are_and_leaves_the_lm_alone(tmp_path):
-    r, _ = _recipe(tmp_path, "data.videos=16")
+    r, _ = _recipe(tmp_path, "data.videos=16", "model.image_size=56")
     r.data()
     data = perception_data(r.ws, grid=2, splits=("sft", "rl", "eval"), frames_per_video=48)
     assert data.frames.shape[0] == data.labels.shape[0] == len(data.video_of) and data.labels.shape[1] == 4
@@ -69,7 +69,7 @@ def test_pretraining_learns_where_the_robots_are_and_leaves_the_lm_alone(tmp_pat
 
 
 def test_recipe_base_stage_runs_perception_when_asked(tmp_path):
-    r, lines = _recipe(tmp_path, "perception.steps=20", "perception.frames_per_video=8")
+    r, lines = _recipe(tmp_path, "perception.steps=20", "perception.worlds=0", "perception.frames_per_video=8")
     r.data()
     base = r.base()
     state = json.loads((r.dir / "state.json").read_text())["stages"]["base"]

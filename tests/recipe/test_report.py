@@ -86,3 +86,18 @@ def test_png_figures_render_offline_in_chromium(results, tmp_path):
         assert w >= 1000 and h >= 600      # 1.5 × the figure size
     assert "![accuracy by category](img/recipe_categories.png)" in (tmp_path / "r.md").read_text()
     json.loads((results / "recipe" / "results.json").read_text())   # the source is left untouched
+
+
+def test_setup_says_where_perception_frames_came_from_and_what_the_read_out_finds(results, tmp_path):
+    data = json.loads(FIXTURE.read_text())
+    ap = {"robot": {"ap": 0.996, "base_rate": 0.25}, "colour": {"ap": 0.883, "base_rate": 0.081}}
+    data["model"]["perception"].update(worlds=3000, frames=48000, val_frames=5760)
+    data["model"]["perception"]["after"]["fact_ap"] = ap
+    (results / "recipe" / "results.json").write_text(json.dumps(data))
+    text = write_report(results, tmp_path / "r.md", png=False)["report"].read_text()
+    assert "on 48,000 labelled frames of 3,000 freshly simulated worlds" in text
+    assert "on 5,760 frames of the sft/rl videos 23 % → 94 %" in text
+    assert "robots 1.00 (0.25), object colours 0.88 (0.08)" in text
+    (results / "recipe" / "results.json").write_text(FIXTURE.read_text())      # the corpus's own videos
+    text = write_report(results, tmp_path / "p.md", png=False)["report"].read_text()
+    assert "on 4,928 labelled frames of the sft/rl videos" in text and "832 frames of unseen videos" in text

@@ -8,7 +8,7 @@ from lvr.recipe.stages import Recipe, build_model
 
 from .test_config import RECIPE
 
-SMALL = ["data.videos=3", "data.workers=1", "model.vocab_size=400"]
+SMALL = ["data.videos=3", "data.workers=1", "model.vocab_size=400", "perception.steps=0"]
 
 
 def _recipe(tmp_path, *extra):
