@@ -18,6 +18,7 @@ from pathlib import Path
 from lvr.store import CATEGORIES
 
 from .figures import SYSTEM_LABELS, export_html, export_png, recipe_figures
+from .results import frames_trend
 
 GROUPS = ("overall", *CATEGORIES)
 
@@ -84,7 +85,7 @@ def render_markdown(res: dict, images: dict[str, str], *, results_path: str, wor
     L += ["## Summary", "",
           verdict("CoT-SFT vs base", v["sft_vs_base"]), verdict("CoT-SFT + GRPO vs CoT-SFT", v["grpo_vs_sft"]),
           f"- Accuracy vs frames (final model): {fr['first']} frames {_pct(fr['acc_first'])} % → {fr['last']} frames "
-          f"{_pct(fr['acc_last'])} % ({'rising' if fr['rising'] else 'not rising'}"
+          f"{_pct(fr['acc_last'])} % ({frames_trend(fr, v['alpha'])}"
           f"{', monotone' if fr['monotone'] and fr['rising'] else ''}; McNemar p = {_p(fr['p'])} last vs first)",
           f"- Total wall time {_minutes(t['total'])} on {m['cpus']} CPU cores, no GPU "
           "(stage times below).", ""]

@@ -107,6 +107,13 @@ def _verdict(sig: list[dict], alpha: float, new: str, base: str) -> dict | None:
     return None
 
 
+def frames_trend(frames: dict, alpha: float) -> str:
+    """"rising" only when the last frame count beats the first significantly (paired McNemar)."""
+    if not frames["rising"]:
+        return "not rising"
+    return "rising" if frames["p"] is not None and frames["p"] < alpha else "higher, not significant"
+
+
 def collect(r: Recipe, data: dict, ckpts: dict, runs: dict, curve: dict, sig: list[dict], wall: float) -> dict:
     cfg, ws = r.cfg, r.ws
     systems = {name: _system(ws, runs[name], "model" if name in SYSTEMS else "reference") for name in runs}
@@ -183,5 +190,5 @@ def summary_table(res: dict) -> str:
     lines.append("verdict: " + ", ".join(f"{k}: {'significant' if x and x['significant'] else 'NOT significant'}"
                                           for k, x in (("SFT > base", v["sft_vs_base"]),
                                                        ("GRPO > SFT", v["grpo_vs_sft"])))
-                 + f", frames {'rising' if v['frames']['rising'] else 'NOT rising'}")
+                 + f", frames {frames_trend(v['frames'], v['alpha'])}")
     return "\n".join(lines)

@@ -199,7 +199,8 @@ class Recipe:
         dt = time.perf_counter() - t0
         self._done("base", key, dt, path=self.ws.relativize(out), parameters=n, perception=perception)
         seen = (f", perception robot-zone accuracy {perception['before']['robot_zone_accuracy']:.2f} → "
-                f"{perception['after']['robot_zone_accuracy']:.2f} on held-out videos" if perception else "")
+                f"{perception['after']['robot_zone_accuracy']:.2f} on "
+                f"{'the sft/rl videos' if pc.worlds else 'held-out videos'}" if perception else "")
         self.log.record("base", True, dt, f"{n:,} parameters, {m.pool_size ** 2} video tokens per frame{seen}, {out}")
         return out
 

@@ -101,3 +101,13 @@ def test_setup_says_where_perception_frames_came_from_and_what_the_read_out_find
     (results / "recipe" / "results.json").write_text(FIXTURE.read_text())      # the corpus's own videos
     text = write_report(results, tmp_path / "p.md", png=False)["report"].read_text()
     assert "on 4,928 labelled frames of the sft/rl videos" in text and "832 frames of unseen videos" in text
+
+
+@pytest.mark.parametrize("accs,p,word", [((0.27, 0.274), 1.0, "higher, not significant"),
+                                         ((0.25, 0.40), 1e-4, "rising"), ((0.30, 0.28), 0.5, "not rising")])
+def test_frames_count_as_rising_only_when_significant(results, tmp_path, accs, p, word):
+    data = json.loads(FIXTURE.read_text())
+    data["verdict"]["frames"].update(acc_first=accs[0], acc_last=accs[1], rising=accs[1] > accs[0], p=p)
+    (results / "recipe" / "results.json").write_text(json.dumps(data))
+    text = write_report(results, tmp_path / "r.md", png=False)["report"].read_text()
+    assert f"% ({word}" in text and summary_table(load_results(results)).endswith(f"frames {word}")
