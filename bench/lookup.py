@@ -1,0 +1,73 @@
+"""Can the recipe's LM read a fact from the video tokens? One frame (the baseline) vs the task's N frames.
+
+    .venv/bin/python bench/lookup.py                       # workspaces/recipe-tiny, its base checkpoint
+    .venv/bin/python bench/lookup.py --quick               # 150 steps, for a smoke run
+    .venv/bin/python bench/lookup.py --workspace WS --checkpoint CKPT --frames 8 --steps 1500
+
+Trains the LM + projector of a fresh copy of the checkpoint twice on the same look-up questions
+from the sft/rl videos (lvr.recipe.lookup: "Where is the red robot at 00:35?" about each of the N
+uniformly sampled frames): once with only the frame a question asks about, once with all N frames,
+where it must also pick the frame by its time stamp. Scores greedy exact-match answers on the eval
+videos, per kind (robot zone, object place, what a robot carries). Prints ONE JSON line. The
+recipe's first run (docs/results.md) needs to exist, or pass --checkpoint.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch  # noqa: E402
+
+from lvr.model import load_model  # noqa: E402
+from lvr.recipe.lookup import lookup_items, train_lookup  # noqa: E402
+from lvr.store import Workspace  # noqa: E402
+
+
+def base_checkpoint(ws: Workspace) -> Path:
+    state = json.loads((ws.root / "recipe" / "state.json").read_text())
+    return ws.root / state["stages"]["base"]["path"]
+
+
+def majority(items) -> dict[str, float]:
+    """Per kind: the share of the most frequent answer (a blind answerer's best)."""
+    by_kind: dict[str, Counter] = {}
+    for x in items:
+        by_kind.setdefault(x.kind, Counter())[x.item.answer] += 1
+    return {k: round(c.most_common(1)[0][1] / sum(c.values()), 4) for k, c in by_kind.items()}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--workspace", default="workspaces/recipe-tiny")
+    ap.add_argument("--checkpoint", help="default: the recipe's base checkpoint in the workspace")
+    ap.add_argument("--frames", type=int, default=8)
+    ap.add_argument("--steps", type=int, default=1500)
+    ap.add_argument("--test-items", type=int, default=600)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--quick", action="store_true", help="150 steps, 100 test items")
+    a = ap.parse_args()
+    steps, n_test = (150, 100) if a.quick else (a.steps, a.test_items)
+    torch.set_num_threads(a.threads)
+    ws = Workspace.open(a.workspace)
+    ckpt = Path(a.checkpoint) if a.checkpoint else base_checkpoint(ws)
+    out = {"workspace": str(ws.root), "checkpoint": str(ckpt), "frames": a.frames, "steps": steps}
+    for name, single in (("one_frame", True), ("n_frames", False)):
+        train = lookup_items(ws, splits=("sft", "rl"), num_frames=a.frames, single=single)
+        test = lookup_items(ws, splits=("eval",), num_frames=a.frames, single=single)
+        test = random.Random(1).sample(test, min(n_test, len(test)))
+        model = load_model(ckpt)
+        out[name] = train_lookup(model, ws, train, test, num_frames=a.frames, single=single, steps=steps,
+                                 log=lambda s: print(s, file=sys.stderr, flush=True))
+    out["most_frequent_answer"] = majority(test)          # what answering without looking scores
+    out["reads_one_frame_better_by"] = round(out["one_frame"]["after"]["all"] - out["n_frames"]["after"]["all"], 4)
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()

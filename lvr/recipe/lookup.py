@@ -1,0 +1,134 @@
+"""Look-up probe: can the LM find one fact in the video tokens, from one frame or among the task's frames?
+
+    from lvr.recipe.lookup import lookup_items, train_lookup
+    train = lookup_items(ws, splits=("sft", "rl"), num_frames=8)            # questions at the 8 frames' times
+    test = lookup_items(ws, splits=("eval",), num_frames=8)
+    report = train_lookup(model, ws, train, test, num_frames=8, steps=1500) # trains LM + projector in place
+    # the same questions with only the frame they ask about: lookup_items(..., single=True)
+
+Every question asks for one fact that a frame shows at its time stamp, taken from the synthetic
+event log: "Where is the red robot at 00:35?" (a zone), "Where is the navy star at 00:35?" (a zone,
+or "with the red robot"), "What is the red robot carrying at 00:35?" (an object or "nothing"). With
+`single=True` each item comes with just that frame, so the LM only has to read it; otherwise with the
+task's `num_frames` uniformly sampled frames, so it also has to pick the frame the time stamp points
+to. Accuracy is exact match of a greedy short answer, per kind of question. docs/results.md uses it
+to tell "the LM cannot read the tokens" from "the LM cannot choose the frame"; bench/lookup.py runs
+both against each other.
+"""
+from __future__ import annotations
+
+import dataclasses
+import random
+import time
+from collections import Counter
+
+import torch
+
+LOOKUP_KINDS = ("robot", "object", "carrying")
+
+
+@dataclasses.dataclass(frozen=True)
+class LookupItem:
+    kind: str                   # robot | object | carrying
+    item: object                # lvr.train.data.TrainItem (question, answer, and the clip range when single)
+
+
+def lookup_items(ws, *, splits=("sft", "rl"), num_frames: int = 8, single: bool = False) -> list[LookupItem]:
+    """Questions about each of the `num_frames` uniformly sampled frames of every video with QA items in
+    `splits` (one item per fact per frame); `single`: each item's clip range is ±0.2 s around its frame,
+    so it is sampled alone (sample it with `VideoFrames(..., num_frames=1, use_clip_range=True)`)."""
+    from lvr.synth.eventlog import EventLog
+    from lvr.synth.phrases import fmt_time
+    from lvr.train.data import VideoFrames, load_items
+
+    frames = VideoFrames(ws, num_frames=num_frames)
+    per_video: dict[str, object] = {}
+    for split in splits:
+        for it in load_items(ws, split=split, statuses=["approved", "pending", "draft"]):
+            per_video.setdefault(it.video_id, it)
+    out = []
+    for it in per_video.values():
+        log_path = it.video_path.removesuffix(".mp4") + ".events.json"
+        log = EventLog.load(log_path)
+        for t in (float(x) for x in frames(it).timestamps):
+            at = fmt_time(t)
+            facts = []
+            for a in log.agent_ids:
+                facts.append(("robot", f"Where is the {a} robot at {at}?", f"the {log.zone_at(a, t)}"))
+                held = log.carrying_at(a, t)
+                facts.append(("carrying", f"What is the {a} robot carrying at {at}?",
+                              f"the {held.replace('-', ' ')}" if held else "nothing"))
+            for o in log.object_ids:
+                state = log.object_state_at(o, t)           # hidden or not there yet: nothing to see
+                if state[0] in ("floor", "held"):
+                    where = f"the {state[1]}" if state[0] == "floor" else f"with the {state[1]} robot"
+                    facts.append(("object", f"Where is the {o.replace('-', ' ')} at {at}?", where))
+            span = {"start": t - 0.2, "end": t + 0.2} if single else {}
+            out += [LookupItem(kind, dataclasses.replace(it, question=q, options=(), answer=a, reasoning="",
+                                                         category="lookup", **span))
+                    for kind, q, a in facts]
+    return out
+
+
+def lookup_accuracy(model, items: list[LookupItem], frames, *, batch_size: int = 50) -> dict[str, float]:
+    """Exact-match accuracy of greedy answers, per kind and overall."""
+    from lvr.model.generation import generate_batch
+    from lvr.model.prompting import build_messages, parse_response
+
+    hits, total = Counter(), Counter()
+    was = model.training
+    model.eval()
+    with torch.no_grad():
+        for i in range(0, len(items), batch_size):
+            chunk, prompts = items[i:i + batch_size], []
+            for x in chunk:
+                s = frames(x.item)
+                layout = model.video_layout(len(s.frames), tuple(s.frames.shape[1:3]), s.timestamps)
+                prompts.append(model.build_inputs(build_messages(x.item.question, None, think=False),
+                                                  model.encode_frames(s.frames), layout=layout,
+                                                  add_generation_prompt=True))
+            for x, g in zip(chunk, generate_batch(model, prompts, max_new_tokens=10, temperature=0.0, think=False)):
+                ok = (parse_response(g.text, think=False).answer or "").strip() == x.item.answer
+                for key in (x.kind, "all"):
+                    hits[key] += ok
+                    total[key] += 1
+    model.train(was)
+    return {k: round(hits[k] / total[k], 4) for k in total}
+
+
+def train_lookup(model, ws, train: list[LookupItem], test: list[LookupItem], *, num_frames: int, single: bool = False,
+                 steps: int = 1500, batch_size: int = 16, lr: float = 1e-3, seed: int = 0, log=print) -> dict:
+    """Train the LM + projector (the tower stays frozen) on `train` look-ups; accuracy on `test` before and
+    after, and the seconds taken. The model is changed in place."""
+    from lvr.train.data import VideoFrames
+    from lvr.train.sft import lm_loss, sft_inputs
+
+    if not train or not test:
+        raise ValueError("train_lookup needs train and test items (lookup_items found none)")
+    frames = VideoFrames(ws, num_frames=1 if single else num_frames, use_clip_range=single)
+    rng = random.Random(seed)
+    torch.manual_seed(seed)
+    parts = [model.causal_lm, model.projector]
+    for p in model.parameters():
+        p.requires_grad_(False)
+    params = [p for m in parts for p in m.parameters()]
+    for p in params:
+        p.requires_grad_(True)
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
+    before = lookup_accuracy(model, test, frames)
+    t0 = time.perf_counter()
+    model.train()
+    for step in range(1, steps + 1):
+        batch = [x.item for x in rng.sample(train, min(batch_size, len(train)))]
+        loss, _, _ = lm_loss(model, sft_inputs(model, batch, frames, think=False, encoder_grad=True, max_length=None))
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        if step % 100 == 0 or step == steps:
+            log(f"[lookup] step {step}/{steps} loss {float(loss.detach()):.4f}")
+    seconds = time.perf_counter() - t0
+    model.eval()
+    return {"frames": 1 if single else num_frames, "train_items": len(train), "test_items": len(test),
+            "steps": steps, "seconds": round(seconds, 1), "before": before,
+            "after": lookup_accuracy(model, test, frames)}

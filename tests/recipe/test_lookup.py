@@ -1,0 +1,53 @@
+"""The look-up probe (lvr.recipe.lookup): questions a frame answers, and training the LM on them."""
+import torch
+
+from lvr.recipe.lookup import LOOKUP_KINDS, lookup_accuracy, lookup_items, train_lookup
+from lvr.recipe.stages import build_model
+from lvr.synth.eventlog import EventLog
+from lvr.train.data import VideoFrames
+
+from .test_stages import _recipe
+
+
+def test_questions_follow_the_event_log_at_each_sampled_frame(tmp_path):
+    r, _ = _recipe(tmp_path)
+    r.data()
+    items = lookup_items(r.ws, splits=("sft", "rl", "eval"), num_frames=4)
+    assert {x.kind for x in items} == set(LOOKUP_KINDS)
+    frames = VideoFrames(r.ws, num_frames=4)
+    by_video = {}
+    for x in items:
+        by_video.setdefault(x.item.video_id, []).append(x)
+    assert len(by_video) == 3
+    for group in by_video.values():
+        it = group[0].item
+        log = EventLog.load(it.video_path.removesuffix(".mp4") + ".events.json")
+        times = [float(t) for t in frames(it).timestamps]
+        robots = [x for x in group if x.kind == "robot"]
+        assert len(robots) == len(log.agent_ids) * len(times)
+        for x, (t, a) in zip(robots, [(t, a) for t in times for a in log.agent_ids]):
+            assert x.item.question.startswith(f"Where is the {a} robot at ")
+            assert x.item.answer == f"the {log.zone_at(a, t)}"
+    single = lookup_items(r.ws, splits=("sft",), num_frames=4, single=True)
+    one = VideoFrames(r.ws, num_frames=1, use_clip_range=True)
+    for x in single[:: max(1, len(single) // 5)]:
+        s = one(x.item)
+        assert len(s.frames) == 1 and abs(float(s.timestamps[0]) - (x.item.start + 0.2)) <= 0.25
+
+
+def test_training_changes_the_lm_and_projector_only_and_reports_per_kind(tmp_path):
+    r, _ = _recipe(tmp_path)
+    r.data()
+    model = build_model(r.cfg.model, r.ws)
+    items = lookup_items(r.ws, splits=("sft", "rl", "eval"), num_frames=2, single=True)
+    tower = {k: v.clone() for k, v in model.vision_tower.state_dict().items()}
+    lm = {k: v.clone() for k, v in model.causal_lm.state_dict().items()}
+    lines = []
+    rep = train_lookup(model, r.ws, items, items[:12], num_frames=2, single=True, steps=3, batch_size=4,
+                       log=lines.append)
+    assert rep["frames"] == 1 and rep["steps"] == 3 and rep["test_items"] == 12
+    assert set(rep["after"]) <= {*LOOKUP_KINDS, "all"} and "all" in rep["after"]
+    assert all(0.0 <= v <= 1.0 for v in rep["after"].values()) and lines[-1].startswith("[lookup] step 3/3")
+    assert all(torch.equal(v, model.vision_tower.state_dict()[k]) for k, v in tower.items())
+    assert any(not torch.equal(v, model.causal_lm.state_dict()[k]) for k, v in lm.items())
+    assert lookup_accuracy(model, items[:4], VideoFrames(r.ws, num_frames=1, use_clip_range=True))["all"] >= 0
