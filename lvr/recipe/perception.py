@@ -135,26 +135,27 @@ def world_perception_data(world, n_worlds: int, *, grid: int, frames_per_world: 
         raise ValueError(f"kinds must be a non-empty subset of {FACT_KINDS}, got {kinds}")
     rng = random.Random(seed)
     exclude = set(exclude)
-    frames, per_token, video_of = [], [], []
+    per_world = min(frames_per_world, max(1, round(world.duration * world.fps)))
+    frames = np.empty((n_worlds * per_world, world.size, world.size, 3), np.uint8)   # filled in place: one copy
+    per_token, video_of = [], []
     i = 0
     for k in range(n_worlds):
         while world_seed(seed, i) in exclude:
             i += 1
         log = simulate(dataclasses.replace(world, seed=world_seed(seed, i)))
         i += 1
-        n = max(1, round(log.duration * world.fps))
-        pick = set(rng.sample(range(n), min(frames_per_world, n)))
+        pick = set(rng.sample(range(max(1, round(world.duration * world.fps))), per_world))
         cells = cell_zones(log, grid)
         for j, frame in enumerate(Renderer(log, world.size).frames(world.fps, max(pick) + 1)):
             if j in pick:
                 facts = zone_facts(log, j / world.fps, kinds)
-                frames.append(frame[None])
+                frames[len(per_token)] = frame
                 per_token.append([facts[z] for z in cells])
                 video_of.append(k)
     return _perception_data(frames, per_token, video_of, vocab)
 
 
-def _perception_data(frames: list, per_token: list, video_of: list, vocab: list[str] | None) -> PerceptionData:
+def _perception_data(frames, per_token: list, video_of: list, vocab: list[str] | None) -> PerceptionData:
     """Multi-hot labels over `vocab` (default: every name seen; names outside a given vocab are dropped)."""
     vocab = vocab or sorted(set().union(*(f for row in per_token for f in row)))
     index = {name: i for i, name in enumerate(vocab)}
@@ -162,7 +163,8 @@ def _perception_data(frames: list, per_token: list, video_of: list, vocab: list[
     for r, row in enumerate(per_token):
         for c, fs in enumerate(row):
             labels[r, c, [index[f] for f in fs if f in index]] = 1.0
-    return PerceptionData(np.concatenate(frames), labels, list(vocab), np.asarray(video_of))
+    frames = frames if isinstance(frames, np.ndarray) else np.concatenate(frames)
+    return PerceptionData(frames, labels, list(vocab), np.asarray(video_of))
 
 
 def _agent_zone_accuracy(logits: torch.Tensor, data: PerceptionData, idx: np.ndarray) -> float:
