@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import random
-import time
 from collections import Counter
 
 import torch
@@ -103,6 +102,8 @@ def train_lookup(model, ws, train: list[LookupItem], test: list[LookupItem], *, 
     from lvr.train.data import VideoFrames
     from lvr.train.sft import lm_loss, sft_inputs
 
+    from .perception import fit
+
     if not train or not test:
         raise ValueError("train_lookup needs train and test items (lookup_items found none)")
     frames = VideoFrames(ws, num_frames=1 if single else num_frames, use_clip_range=single)
@@ -116,18 +117,13 @@ def train_lookup(model, ws, train: list[LookupItem], test: list[LookupItem], *, 
         p.requires_grad_(True)
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
     before = lookup_accuracy(model, test, frames)
-    t0 = time.perf_counter()
     model.train()
-    for step in range(1, steps + 1):
+
+    def batch_loss() -> torch.Tensor:
         batch = [x.item for x in rng.sample(train, min(batch_size, len(train)))]
-        loss, _, _ = lm_loss(model, sft_inputs(model, batch, frames, think=False, encoder_grad=True, max_length=None))
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        if step % 100 == 0 or step == steps:
-            log(f"[lookup] step {step}/{steps} loss {float(loss.detach()):.4f}")
-    seconds = time.perf_counter() - t0
+        return lm_loss(model, sft_inputs(model, batch, frames, think=False, encoder_grad=True, max_length=None))[0]
+
+    seconds = fit(params, opt, batch_loss, steps, tag="lookup", log=log)
     model.eval()
     return {"frames": 1 if single else num_frames, "train_items": len(train), "test_items": len(test),
             "steps": steps, "seconds": round(seconds, 1), "before": before,
