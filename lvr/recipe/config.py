@@ -87,8 +87,8 @@ class ModelStage:
 @dataclass
 class PerceptionStage:
     steps: int = option(0, "perception pretraining steps for the tiny vision tower + projector on labelled "
-                        "frames of the sft/rl videos (lvr.recipe.perception; stands in for SigLIP-style "
-                        "pretraining); 0: off, the tower stays random", ge=0)
+                        "frames (of fresh worlds with `worlds`, else of the sft/rl videos; lvr.recipe.perception; "
+                        "stands in for SigLIP-style pretraining); 0: off, the tower stays random", ge=0)
     worlds: int = option(0, "freshly simulated worlds (the corpus's settings, other seeds) to render labelled "
                          "frames from; the corpus's sft/rl videos then only validate. 0: train on the corpus's "
                          "sft/rl videos (15 % of them held out to validate)", ge=0)
