@@ -99,7 +99,9 @@ def train_lookup(model, ws, train: list[LookupItem], test: list[LookupItem], *, 
                  steps: int = 1500, batch_size: int = 16, lr: float = 1e-3, seed: int = 0, log=print) -> dict:
     """Train the LM + projector (the tower stays frozen) on `train` look-ups; accuracy on `test` before and
     after, and the seconds taken. The model is changed in place."""
+    from lvr.train.configs import TrainableConfig
     from lvr.train.data import VideoFrames
+    from lvr.train.engine import set_trainable
     from lvr.train.sft import lm_loss, sft_inputs
 
     from .perception import fit
@@ -109,12 +111,8 @@ def train_lookup(model, ws, train: list[LookupItem], test: list[LookupItem], *, 
     frames = VideoFrames(ws, num_frames=1 if single else num_frames, use_clip_range=single)
     rng = random.Random(seed)
     torch.manual_seed(seed)
-    parts = [model.causal_lm, model.projector]
-    for p in model.parameters():
-        p.requires_grad_(False)
-    params = [p for m in parts for p in m.parameters()]
-    for p in params:
-        p.requires_grad_(True)
+    set_trainable(model, TrainableConfig(llm=True, projector=True, vision_tower=False))
+    params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
     before = lookup_accuracy(model, test, frames)
     model.train()
