@@ -24,7 +24,7 @@ from lvr.datagen.config import BackendConfig, CaptionConfig
 from lvr.datagen.parsing import clean_output
 from lvr.datagen.prompts import CAPTION_PROMPT
 from lvr.datagen.protocols import BackendError, Captioner, CaptionRequest, GenResult
-from lvr.datagen.runner import JobReport, JobTracker, run_pool
+from lvr.datagen.runner import JobReport, JobTracker, run_coroutine, run_pool
 from lvr.store import Workspace
 
 TASK = "caption"
@@ -132,4 +132,4 @@ def caption_clips(ws: Workspace, backend: BackendConfig, config: CaptionConfig |
     config = config or CaptionConfig()
     captioner = make_captioner(backend, ws, factory)
     job_config = {"backend": backend.public(), "caption": {k: v for k, v in vars(config).items()}}
-    return asyncio.run(caption_clips_async(ws, captioner, config, job_config=job_config, progress=progress))
+    return run_coroutine(caption_clips_async(ws, captioner, config, job_config=job_config, progress=progress))

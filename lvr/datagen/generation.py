@@ -32,7 +32,7 @@ from lvr.datagen.config import BackendConfig, GenerateConfig
 from lvr.datagen.parsing import ParsedItem, ParseError, parse_item, parse_rewrite, strip_layout
 from lvr.datagen.prompts import captions_block, qa_messages, rewrite_messages
 from lvr.datagen.protocols import BackendError, GenRequest, GenResult, TextBackend
-from lvr.datagen.runner import JobReport, JobTracker, run_pool
+from lvr.datagen.runner import JobReport, JobTracker, run_coroutine, run_pool
 from lvr.datagen.validation import item_problems, rewrite_problems
 from lvr.store import Workspace
 
@@ -234,7 +234,7 @@ def generate_qa(ws: Workspace, backend: BackendConfig, config: GenerateConfig | 
     config = config or GenerateConfig()
     llm = make_text_backend(backend, ws, factory)
     job_config = {"backend": backend.public(), "generate": {k: v for k, v in vars(config).items()}}
-    return asyncio.run(generate_qa_async(ws, llm, config, job_config=job_config, progress=progress))
+    return run_coroutine(generate_qa_async(ws, llm, config, job_config=job_config, progress=progress))
 
 
 def failures(ws: Workspace, *, tasks: tuple[str, ...] = (TASK, REWRITE_TASK), job_id: str | None = None,

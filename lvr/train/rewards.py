@@ -14,10 +14,11 @@ this row" and counts as 0 in the weighted sum (TRL sums with nansum).
 
 Built-in (names for the config): `format` (the whole output is `<think>…</think>\\s*<answer>…</answer>`),
 `mcq_accuracy` (the option letter of the answer span equals the key; "(B)", "b", "Answer: B" all
-count), `numeric_accuracy` (relative tolerance), `open_accuracy` (an LLM judge over an
-OpenAI-compatible chat endpoint), `accuracy` (per row: MCQ when options or a letter key are
-present, numeric when the key is a number, else the judge if configured, else normalised exact
-match). User functions: `path/to/file.py:function_name`.
+count), `valid_option` (the answer span names one of the options, right or wrong: its letter or a
+near-copy of its text; partial credit that teaches a model to answer from the list),
+`numeric_accuracy` (relative tolerance), `open_accuracy` (an LLM judge over an OpenAI-compatible chat
+endpoint), `accuracy` (per row: MCQ when options or a letter key are present, numeric when the key is
+a number, else the judge if configured, else normalised exact match). User functions: `path/to/file.py:function_name`.
 """
 from __future__ import annotations
 
@@ -147,6 +148,22 @@ def mcq_accuracy(completions: Sequence[str], answer: Sequence[str], options: Seq
     return out
 
 
+@register_reward("valid_option")
+def valid_option(completions: Sequence[str], answer: Sequence[str], options: Sequence | None = None,
+                 **_: Any) -> list[float | None]:
+    """1.0 when the answer span maps to one of the options (letter, option text or a near-copy), right
+    or wrong; 0.0 when it maps to none; None when the key is not a letter (not a multiple-choice row)."""
+    n = len(completions)
+    out: list[float | None] = []
+    for c, key, op in zip(completions, _col({"answer": answer}, "answer", n), _col({"options": options}, "options", n)):
+        if not _is_letter_key(key):
+            out.append(None)
+            continue
+        letter = extract_letter(parse_response(c).answer, len(op) if op else 4, op or None)
+        out.append(0.0 if letter is None else 1.0)
+    return out
+
+
 @register_reward("numeric_accuracy")
 def numeric_accuracy(completions: Sequence[str], answer: Sequence, rel_tol: float = 1e-2, abs_tol: float = 1e-6,
                      **_: Any) -> list[float | None]:
@@ -199,6 +216,7 @@ def judge_answers(settings: JudgeSettings, questions: Sequence[str], references:
     from lvr.datagen.config import BackendConfig
     from lvr.datagen.openai_backend import OpenAIBackend
     from lvr.datagen.protocols import BackendError
+    from lvr.datagen.runner import run_coroutine
 
     if not settings.model:
         raise ValueError("open-ended accuracy needs a judge: set reward.judge.model (and reward.judge.base_url)")
@@ -228,7 +246,7 @@ def judge_answers(settings: JudgeSettings, questions: Sequence[str], references:
         finally:
             await backend.aclose()
 
-    return asyncio.run(run())
+    return run_coroutine(run())           # also from a notebook cell, where a loop already runs
 
 
 @register_reward("open_accuracy")

@@ -127,3 +127,14 @@ def test_plugged_in_captioner(ws, monkeypatch):
     ws.set_clips(vid, [(0, 10), (10, 20)])
     report = caption_clips(ws, BackendConfig(kind="local", model="x"), CaptionConfig())
     assert report.succeeded == 2 and [c["caption"] for c in ws.clips(vid)] == ["clip 0", "clip 1"]
+
+
+def test_caption_clips_runs_inside_a_running_event_loop(video_ws, mock_llm):
+    """From a notebook cell (a loop is running) the job runs on its own loop and returns its report."""
+    import asyncio
+
+    async def cell():
+        return caption_clips(video_ws, cfg(mock_llm), CaptionConfig(frames=2))
+
+    report = asyncio.run(cell())
+    assert report.succeeded == report.total == video_ws.stats()["clips"] and report.failed == 0

@@ -131,3 +131,16 @@ def test_later_items_are_told_the_questions_already_written(captioned_ws, mock_l
     assert "already written" not in prompts[f"{vid}/plot/0"]
     assert f"* {first['question']}" in prompts[f"{vid}/plot/1"]
     assert first["question"] != second["question"]
+
+
+def test_generate_qa_runs_inside_a_running_event_loop(captioned_ws, mock_llm):
+    """A Jupyter cell or an async Gradio handler already runs a loop, where asyncio.run refuses."""
+    import asyncio
+
+    async def cell():
+        return generate_qa(captioned_ws, cfg(mock_llm), GenerateConfig(categories=("goal",), per_category=1))
+
+    report = asyncio.run(cell())
+    n_videos = len(captioned_ws.list_videos())             # one goal item per video
+    assert report.succeeded == report.total == n_videos and report.failed == 0
+    assert captioned_ws.query_qa()[1] == n_videos
