@@ -14,6 +14,7 @@ from lvr.train.rewards import (
     mcq_accuracy,
     numeric_accuracy,
     open_accuracy,
+    valid_option,
 )
 
 OPTS = ["red", "green", "blue", "yellow"]
@@ -123,3 +124,18 @@ def test_open_ended_accuracy_through_a_judge_server():
         server.shutdown()
     with pytest.raises(ValueError, match="needs a judge"):
         open_accuracy(["<answer>x</answer>"], answer=["y"], judge=JudgeSettings())
+
+
+def test_valid_option_credits_any_option_right_or_wrong():
+    long_opts = ["the red robot dropped it in the hall", "the blue robot dropped it in the hall",
+                 "the red robot hid it in the bush", "nobody touched it"]
+    comps = ["<think>x</think><answer>C</answer>",                                # a wrong letter: valid
+             "<think>x</think><answer>the red robot dropped it in the hal</answer>",  # near-copy of A
+             "<think>x</think><answer>the green robot ate it</answer>",           # no option
+             "<think>x</think>",                                                  # no answer at all
+             "<think>x</think><answer>7</answer>"]                                # not a multiple-choice row
+    keys, opts = ["A", "A", "A", "A", "7"], [long_opts] * 4 + [None]
+    assert valid_option(comps, keys, opts) == [1.0, 1.0, 0.0, 0.0, None]
+    out = RewardSet({"accuracy": 0.8, "valid_option": 0.2})(comps[:3], answer=keys[:3], options=opts[:3])
+    assert out.total == pytest.approx([0.2, 1.0, 0.0])
+    assert get_reward("valid_option") is valid_option
