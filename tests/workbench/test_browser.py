@@ -1,7 +1,8 @@
 """The whole app in headless Chromium (Playwright, Debian's /usr/bin/chromium): sign in, open each tab,
 play a video with caption subtitles and seek to a clip, approve an item with the keyboard, edit one,
-run a caption job; screenshots go to docs/screenshots/ (videos.png, review.png, generate.png; the demo flow
-test adds train.png, chat.png, evaluate.png).
+run a caption job; screenshots (videos.png, review.png, generate.png; the demo flow test adds train.png,
+chat.png, evaluate.png) go to a temp folder, or to docs/screenshots/ with LVR_UPDATE_SCREENSHOTS=1
+(`make screenshots`).
 
     .venv/bin/pytest tests/workbench/test_browser.py -m browser
 
