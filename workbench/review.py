@@ -224,7 +224,7 @@ def bulk_status(ws: Workspace, flt: QueueFilter, status: str, *, who: str, reaso
         raise gr.Error(f"tick 'I mean every matching item' first: this changes {n} item(s) ({flt.describe()})")
     if status == "rejected" and not (reason or "").strip():
         raise gr.Error("give a reason for rejecting (type it in the reason box)")
-    # by ids: the filters' own `status` would clash with bulk_set_status's first argument
+    # by ids: exactly the items counted above
     changed = ws.bulk_set_status(status, who=who, reason=(reason or "").strip() or None, ids=ids) if ids else 0
     return f"{changed} of {n} matching item(s) {VERDICT_WORD[status]} by {who} ({flt.describe()})"
 

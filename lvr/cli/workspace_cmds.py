@@ -1,4 +1,4 @@
-"""`lvr init`, `lvr ingest`, `lvr videos`, `lvr qa`, `lvr stats`: the workspace from the shell."""
+"""`lvr init`, `lvr ingest`, `lvr videos`, `lvr qa`, `lvr qa-status`, `lvr stats`: the workspace from the shell."""
 from __future__ import annotations
 
 import json
@@ -92,6 +92,32 @@ def register(cli: click.Group) -> None:
             it["question"] = it["question"][:70]
         click.echo(_table(items, ["id", "video_id", "category", "status", "split", "answer", "question"]))
         click.echo(f"{total} items match")
+
+    @cli.command("qa-status")
+    @click.argument("workspace", type=click.Path(exists=True, file_okay=False))
+    @click.argument("status", type=click.Choice(["pending", "draft", "approved", "rejected"]))
+    @click.option("--who", required=True, help="reviewer name recorded in each item's revision")
+    @click.option("--reason", default=None, help="why (required for rejected)")
+    @click.option("--where-status", multiple=True, help="only items whose current status is this (repeatable)")
+    @click.option("--category", default=None)
+    @click.option("--split", default=None)
+    @click.option("--video", "video_id", default=None)
+    @click.option("--search", "text", default=None)
+    def qa_status(workspace: str, status: str, who: str, reason, where_status, category, split, video_id,
+                  text) -> None:
+        """Set STATUS on every matching QA item, one revision each (Workspace.bulk_set_status)."""
+        from lvr.store import Workspace
+
+        if status == "rejected" and not (reason or "").strip():
+            raise click.UsageError("give --reason when rejecting")
+        try:
+            n = Workspace.open(workspace).bulk_set_status(status, who=who, reason=reason,
+                                                          where_status=list(where_status) or None,
+                                                          category=category, split=split, video_id=video_id,
+                                                          text=text)
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from None
+        click.echo(f"{n} item(s) set to {status}")
 
     @cli.command()
     @click.argument("workspace", type=click.Path(exists=True, file_okay=False))

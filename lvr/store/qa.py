@@ -228,13 +228,20 @@ class QAMixin:
         return self.update_qa(qa_id, changes, expected_version=expected_version, who=who,
                               action=status, comment=reason)
 
-    def bulk_set_status(self, status: str, *, who: str, reason: str | None = None, **filters: Any) -> int:
-        """Set the status of every item matching `filters` (one revision each). Returns the count."""
+    def bulk_set_status(self, status: str, *, who: str, reason: str | None = None, where_status=None,
+                        **filters: Any) -> int:
+        """Set the status of every item matching `filters` (one revision each). Returns the count.
+        `where_status` (a status or a list) selects by the items' current status, e.g. approve every
+        pending item of a video: `bulk_set_status("approved", who=…, where_status="pending", video_id=…)`."""
         if status not in QA_STATUSES:
             raise ValueError(f"status {status!r} is not one of {', '.join(QA_STATUSES)}")
+        current = [where_status] if isinstance(where_status, str) else list(where_status or [])
+        bad = [s for s in current if s not in QA_STATUSES]
+        if bad:
+            raise ValueError(f"where_status {bad} not among {', '.join(QA_STATUSES)}")
         n = 0
         with self.transaction():
-            for qa_id in self.qa_ids(**filters):
+            for qa_id in self.qa_ids(status=current or None, **filters):
                 item = self.get_qa(qa_id)
                 if item["status"] != status:
                     self.set_status(qa_id, status, expected_version=item["version"], who=who, reason=reason)

@@ -51,6 +51,18 @@ def test_bulk_status_of_a_filtered_set(ws, video_id):
     assert ws.review_progress()["per_annotator"] == {"carol": {"approved": 2}}
 
 
+def test_bulk_status_selects_by_current_status(ws, video_id):
+    ws.add_qa_many([make_item(video_id, i) for i in range(8)])
+    ids = ws.qa_ids()
+    ws.set_status(ids[0], "rejected", expected_version=1, who="alice", reason="wrong key")
+    n = ws.bulk_set_status("approved", who="carol", where_status="pending")     # the rejected one stays
+    assert n == 7 and ws.get_qa(ids[0])["status"] == "rejected"
+    assert ws.bulk_set_status("draft", who="carol", where_status=["rejected"], category="temporal") == 1
+    assert ws.get_qa(ids[0])["status"] == "draft" and ws.get_qa(ids[0])["category"] == "temporal"
+    with pytest.raises(ValueError, match="where_status"):
+        ws.bulk_set_status("approved", who="carol", where_status="done")
+
+
 def test_agreement_on_items_reviewed_twice(ws, video_id):
     ids = [ws.add_qa(make_item(video_id, i)) for i in range(4)]
     verdicts = {"alice": ["approved", "approved", "rejected", "approved"],
@@ -64,3 +76,18 @@ def test_agreement_on_items_reviewed_twice(ws, video_id):
     assert pair["agreement"] == pytest.approx(0.75)
     # kappa: po=.75, pa=.75 approve, pb=.5 approve → pe=.375+.125=.5 → (.75-.5)/.5 = .5
     assert pair["kappa"] == pytest.approx(0.5)
+
+
+def test_qa_status_cli_mirrors_bulk_set_status(ws, video_id):
+    from click.testing import CliRunner
+
+    from lvr.cli import cli
+
+    ws.add_qa_many([make_item(video_id, i) for i in range(8)])
+    run = lambda *a: CliRunner().invoke(cli, ["qa-status", str(ws.root), *a])  # noqa: E731
+    out = run("approved", "--who", "dave", "--where-status", "pending", "--category", "goal")
+    assert out.exit_code == 0 and "2 item(s) set to approved" in out.output
+    assert run("rejected", "--who", "dave").exit_code != 0                   # a rejection needs a reason
+    out = run("rejected", "--who", "dave", "--reason", "ambiguous", "--where-status", "approved")
+    assert out.exit_code == 0 and "2 item(s)" in out.output
+    assert ws.review_progress()["by_status"] == {"pending": 6, "draft": 0, "approved": 0, "rejected": 2}
