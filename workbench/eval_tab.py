@@ -65,8 +65,10 @@ def parse_frames(text: str | None) -> list[int]:
     return counts
 
 
-def launch_eval(ws, answerer: str | None, split: str, frames: str, limit: float | None) -> tuple[str, str]:
-    """Start `python -m lvr.eval run …` as a job; returns (job id, status text)."""
+def launch_eval(ws, answerer: str | None, split: str, frames: str, limit: float | None,
+                shuffled: bool = False) -> tuple[str, str]:
+    """Start `python -m lvr.eval run …` as a job; returns (job id, status text). `shuffled`: the
+    no-video control (each item is shown another video's frames, `--videos shuffled`)."""
     if not answerer:
         raise gr.Error("pick a checkpoint or a reference answerer")
     counts = parse_frames(frames)
@@ -83,9 +85,14 @@ def launch_eval(ws, answerer: str | None, split: str, frames: str, limit: float 
         args += ["--checkpoint", answerer]
         if counts:
             args += ["--frames", ",".join(map(str, counts))]
+        if shuffled:
+            args += ["--videos", "shuffled"]
+    if shuffled and answerer.startswith(REF_PREFIX):
+        note += " (another video's frames: reference answerers do not watch the video anyway)"
     if limit:
         args += ["--limit", str(int(limit))]
-    config = {"answerer": answerer, "split": split, "frames": counts, "limit": int(limit) if limit else None}
+    config = {"answerer": answerer, "split": split, "frames": counts, "limit": int(limit) if limit else None,
+              "videos": "shuffled" if shuffled else "own"}
     job_id = launch(ws, "eval", args, config=config)
     kind = "sweep" if len(counts) > 1 and not answerer.startswith(REF_PREFIX) else "run"
     return job_id, f"launched {kind} job `{job_id}`{note}"
@@ -264,6 +271,7 @@ def build_eval_tab(ws) -> None:
             split = gr.Dropdown(SPLITS, value="eval", label="split", scale=1)
             frames = gr.Textbox("16", label="frames (8,16,32 → sweep)", scale=1)
             limit = gr.Number(0, label="limit (first N items, 0 = all)", precision=0, scale=1)
+            shuffled = gr.Checkbox(False, label="another video's frames (does it use the video?)", scale=1)
         with gr.Row():
             go = gr.Button("Launch eval job", variant="primary")
             stop = gr.Button("Cancel job", variant="stop")
@@ -307,8 +315,8 @@ def build_eval_tab(ws) -> None:
         return (runs_frame(ws), gr.Dropdown(choices=ids), gr.Dropdown(choices=sweep_ids(ws)),
                 gr.Dropdown(choices=answerer_choices(ws)))
 
-    def on_launch(a, s, f, n):
-        job_id, md = launch_eval(ws, a, s, f, n)
+    def on_launch(a, s, f, n, shuffle=False):
+        job_id, md = launch_eval(ws, a, s, f, n, shuffle)
         return job_id, md, gr.Timer(active=True)
 
     def on_tick(job_id):
@@ -325,7 +333,7 @@ def build_eval_tab(ws) -> None:
     listed = [runs, picked, sweep, who]
     refresh_btn.click(lists, None, listed, api_name="eval_refresh")
     who.input(partial(frames_for, ws), who, frames, api_name="eval_pick_answerer")
-    go.click(on_launch, [who, split, frames, limit], [job, status, timer], api_name="eval_launch")
+    go.click(on_launch, [who, split, frames, limit, shuffled], [job, status, timer], api_name="eval_launch")
     timer.tick(on_tick, job, [status, log, timer, runs], api_name="eval_job_status")
     stop.click(on_cancel, job, [status, log, timer], api_name="eval_cancel")
     show_bars.click(partial(bars_figure, ws), picked, bars, api_name="eval_bars")

@@ -121,6 +121,8 @@ def eval_group() -> None:
               type=click.Choice(["temporal", "goal", "spatial", "plot"]), help="Restrict to categories.")
 @click.option("--frames", "-f", default=None, help="Frames per video (model default 16); a list 8,16,32 sweeps.")
 @click.option("--limit", type=int, default=None, help="Only the first N items (by id).")
+@click.option("--videos", type=click.Choice(["own", "shuffled"]), default="own", show_default=True,
+              help="shuffled: show each item another video's frames (does the model use the video?).")
 @click.option("--batch-size", type=int, default=8, show_default=True)
 @click.option("--max-new-tokens", type=int, default=512, show_default=True)
 @click.option("--temperature", type=float, default=0.0, show_default=True)
@@ -134,7 +136,7 @@ def eval_group() -> None:
 @click.option("--references/--no-references", default=True, show_default=True)
 @click.option("--figures/--no-figures", default=True, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def run_cmd(workspace, checkpoint, answerer, split, source, categories, frames, limit, batch_size,
+def run_cmd(workspace, checkpoint, answerer, split, source, categories, frames, limit, videos, batch_size,
             max_new_tokens, temperature, think, run_id, sweep_id, n_boot, seed, reference_split, references,
             figures, as_json) -> None:
     """Evaluate a checkpoint or a reference answerer on a split (or imported benchmark)."""
@@ -156,7 +158,7 @@ def run_cmd(workspace, checkpoint, answerer, split, source, categories, frames, 
         cfg = EvalConfig(split=split or None, source=source, categories=tuple(categories) or None,
                          frames=counts[0] if counts else None, batch_size=batch_size, limit=limit,
                          n_boot=n_boot, seed=seed, reference_split=reference_split,
-                         references=REFERENCE_NAMES if references else (), figures=figures)
+                         references=REFERENCE_NAMES if references else (), figures=figures, videos=videos)
         if checkpoint:
             ckpt_id, ckpt_dir = _checkpoint(ws, checkpoint)
             agent = ModelAnswerer(ckpt_dir, max_new_tokens=max_new_tokens, temperature=temperature,

@@ -16,6 +16,11 @@ to it (`lvr.eval.plots`).
 
 Items whose video is missing or undecodable are not shown to an answerer that needs video;
 they are listed in `summary["skipped"]` (the model's accuracy is over the scored items).
+
+`EvalConfig(videos="shuffled")` is the control that says whether a model uses the video at all:
+every item is shown the frames of another video of the same run (the evaluated videos in id
+order, each item gets the next one's), with its own question and options. A model that reads
+the video drops toward chance; one that answers from the text alone scores the same.
 """
 from __future__ import annotations
 
@@ -31,6 +36,8 @@ from .answerer import LETTERS, Answerer, Prediction
 from .reference import REFERENCE_NAMES, make_reference
 from .stats import DEFAULT_N_BOOT, DEFAULT_SEED
 from .summary import accuracy_block, summarize
+
+VIDEO_MODES = ("own", "shuffled")
 
 
 @dataclass
@@ -50,6 +57,7 @@ class EvalConfig:
     reference_split: str = "sft"
     sweep: str | None = None
     figures: bool = True
+    videos: str = "own"             # "shuffled": each item is shown another video's frames (the no-video control)
 
     def __post_init__(self) -> None:
         def bad(msg: str) -> None:
@@ -73,6 +81,8 @@ class EvalConfig:
             bad(f"limit must be an integer >= 1, got {self.limit!r}")
         if not isinstance(self.n_boot, int) or self.n_boot < 1:
             bad(f"n_boot must be an integer >= 1, got {self.n_boot!r}")
+        if self.videos not in VIDEO_MODES:
+            bad(f"videos must be one of {', '.join(VIDEO_MODES)}, got {self.videos!r}")
         self.references = tuple(self.references)
         unknown = set(self.references) - set(REFERENCE_NAMES)
         if unknown:
@@ -81,7 +91,8 @@ class EvalConfig:
     def selection(self) -> dict:
         """The fields that define which items a run covers (must match when resuming)."""
         return {"split": self.split, "source": self.source, "categories": list(self.categories or []) or None,
-                "statuses": list(self.statuses), "limit": self.limit}
+                "statuses": list(self.statuses), "limit": self.limit,
+                **({"videos": self.videos} if self.videos != "own" else {})}
 
 
 @dataclass
@@ -118,6 +129,21 @@ def attach_videos(ws, items: list[dict]) -> list[dict]:
             except KeyError:
                 cache[vid] = (None, None, f"video {vid} not in the workspace")
         it["video_path"], it["video_sha"], it["video_problem"] = cache[vid]
+    return items
+
+
+def shuffle_videos(items: list[dict]) -> list[dict]:
+    """Give each item the video of the next distinct video (by id) among `items`, so none keeps its own
+    (the items' videos must be attached; items without a usable video are left as they are)."""
+    usable = sorted({it["video_id"] for it in items if it.get("video_path")})
+    if len(usable) < 2:
+        raise ValueError(f"videos='shuffled' needs items from at least 2 videos, got {len(usable)}")
+    src = {it["video_id"]: (it["video_path"], it["video_sha"]) for it in items if it.get("video_path")}
+    nxt = {v: usable[(i + 1) % len(usable)] for i, v in enumerate(usable)}
+    for it in items:
+        if it.get("video_path"):
+            it["shown_video_id"] = nxt[it["video_id"]]
+            it["video_path"], it["video_sha"] = src[it["shown_video_id"]]
     return items
 
 
@@ -183,6 +209,8 @@ def run_eval(ws, answerer: Answerer, cfg: EvalConfig | None = None, *, checkpoin
     run_id = _open_run(ws, answerer, cfg, checkpoint, run_id, job_id)
     try:
         attach_videos(ws, items)
+        if cfg.videos == "shuffled":
+            shuffle_videos(items)
         done = {r["qa_id"] for r in ws.eval_items(run_id)}
         needs_video = getattr(answerer, "needs_video", False)
         skipped = [{"qa_id": it["id"], "reason": it["video_problem"]} for it in items

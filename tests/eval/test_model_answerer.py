@@ -65,3 +65,33 @@ def test_frame_cache_and_bad_arguments(ws, video_ids, tiny_checkpoint, tmp_path)
         ModelAnswerer(tiny_checkpoint, max_new_tokens=0)
     with pytest.raises(ValueError, match="no video to show"):
         a.answer_batch([{"id": 1, "question": "q", "options": list("abcd"), "video_path": None}], 4)
+
+
+def test_shuffled_videos_show_each_item_another_videos_frames(ws, video_ids, answerer):
+    """The no-video control: every item keeps its question but is shown the next video's frames."""
+    ws.add_qa_many(make_items(6, "eval", seed=3, video_ids=video_ids))
+    own_path = {v: str(ws.resolve(ws.get_video(v)["path"])) for v in video_ids}
+    shown = []
+    answer = answerer.answer_batch
+
+    def recording(items, frames):
+        shown.extend((it["video_id"], it["video_path"]) for it in items)
+        return answer(items, frames)
+
+    answerer.answer_batch = recording
+    cfg = EvalConfig(split="eval", frames=2, batch_size=3, n_boot=50, figures=False, videos="shuffled")
+    res = run_eval(ws, answerer, cfg, run_id="shuffled-run")
+    a, b = sorted(video_ids)
+    assert len(shown) == 6 and all(path == own_path[b if vid == a else a] for vid, path in shown)
+    assert answerer.frames_sampled == 2 and res.summary["n_scored"] == 6
+    assert ws.get_eval_run("shuffled-run")["config"]["selection"]["videos"] == "shuffled"
+    with pytest.raises(ValueError, match="items"):            # the same run id cannot resume with own videos
+        run_eval(ws, answerer, EvalConfig(split="eval", frames=2, n_boot=50, figures=False), run_id="shuffled-run")
+
+
+def test_shuffled_videos_needs_two_videos_and_a_known_mode(ws, video_ids, answerer):
+    ws.add_qa_many(make_items(2, "eval", seed=4, video_ids=video_ids[:1]))
+    with pytest.raises(ValueError, match="at least 2 videos"):
+        run_eval(ws, answerer, EvalConfig(split="eval", frames=2, figures=False, videos="shuffled"))
+    with pytest.raises(ValueError, match="videos must be one of"):
+        EvalConfig(videos="random")

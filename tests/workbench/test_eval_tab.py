@@ -193,6 +193,16 @@ def test_launch_eval_job_and_poll_until_it_succeeds(env):
         client.predict("ref:random", "eval", "8,x", None, api_name="/eval_launch")
 
 
+def test_launch_with_another_videos_frames_is_recorded_on_the_job(env):
+    ws, client = env["ws"], env["client"]
+    job, status, _ = client.predict("ref:random", "eval", "", 2, True, api_name="/eval_launch")
+    try:
+        assert "reference answerers do not watch the video anyway" in status
+        assert ws.get_job(job)["config"]["videos"] == "shuffled"
+    finally:
+        cancel(ws, job)
+
+
 def test_cancel_stops_a_launched_job(env):
     ws, client = env["ws"], env["client"]
     job, _, _ = client.predict("ref:random", "eval", "", None, api_name="/eval_launch")
