@@ -87,6 +87,7 @@ def render_markdown(res: dict, images: dict[str, str], *, results_path: str, wor
           f"- Accuracy vs frames (final model): {fr['first']} frames {_pct(fr['acc_first'])} % → {fr['last']} frames "
           f"{_pct(fr['acc_last'])} % ({frames_trend(fr, v['alpha'])}"
           f"{', monotone' if fr['monotone'] and fr['rising'] else ''}; McNemar p = {_p(fr['p'])} last vs first)",
+          verdict("Uses the video (final model, its own video vs another video's frames)", v.get("own_vs_shuffled")),
           f"- Total wall time {_minutes(t['total'])} on {m['cpus']} CPU cores, no GPU "
           "(stage times below).", ""]
 

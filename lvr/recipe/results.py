@@ -22,7 +22,7 @@ import yaml
 from lvr.config import to_dict
 
 from .config import RecipeConfig
-from .stages import SYSTEMS, Recipe, machine
+from .stages import CONTROL, SYSTEMS, Recipe, machine
 
 STAGE_ORDER = ("data", "base", "sft", "grpo", "eval", "sweep", "compare")
 RESULTS = "results.json"
@@ -116,7 +116,8 @@ def frames_trend(frames: dict, alpha: float) -> str:
 
 def collect(r: Recipe, data: dict, ckpts: dict, runs: dict, curve: dict, sig: list[dict], wall: float) -> dict:
     cfg, ws = r.cfg, r.ws
-    systems = {name: _system(ws, runs[name], "model" if name in SYSTEMS else "reference") for name in runs}
+    systems = {name: _system(ws, runs[name], "model" if name in SYSTEMS else "control" if name == CONTROL
+                             else "reference") for name in runs}
     overall = [p for p in curve["series"]["overall"]]
     accs = [p["acc"] for p in overall]
     frames_sig = next((p for p in sig if p["new"].endswith(" frames")), None)
@@ -147,7 +148,8 @@ def collect(r: Recipe, data: dict, ckpts: dict, runs: dict, curve: dict, sig: li
         "significance": sig,
         "sweep": curve,
         "verdict": {"alpha": cfg.eval.alpha, "sft_vs_base": _verdict(sig, cfg.eval.alpha, "sft", "base"),
-                    "grpo_vs_sft": _verdict(sig, cfg.eval.alpha, "grpo", "sft"), "frames": frames},
+                    "grpo_vs_sft": _verdict(sig, cfg.eval.alpha, "grpo", "sft"), "frames": frames,
+                    "own_vs_shuffled": _verdict(sig, cfg.eval.alpha, "grpo", CONTROL)},
         "timings": timings,
         "invocation": {"wall_seconds": round(wall, 2), "stages": r.log.rows},
     }

@@ -35,7 +35,9 @@ from lvr.config import dump_yaml, to_dict
 from .config import RecipeConfig, fingerprint, stage_config
 
 SYSTEMS = ("base", "sft", "grpo")
-PAIRS = (("sft", "base"), ("grpo", "sft"), ("grpo", "base"), ("grpo", "text-only"), ("sft", "text-only"))
+CONTROL = "grpo-shuffled"   # the final model shown another video's frames: does it use the video at all?
+PAIRS = (("sft", "base"), ("grpo", "sft"), ("grpo", "base"), ("grpo", "text-only"), ("sft", "text-only"),
+         ("grpo", CONTROL))
 STATE = "state.json"
 
 
@@ -233,12 +235,13 @@ class Recipe:
         return final
 
     # ------------------------------------------------------------------ evaluation
-    def _eval_config(self, frames: int | None, sweep: bool = False):
+    def _eval_config(self, frames: int | None, videos: str = "own"):
         from lvr.eval import EvalConfig
 
         e = self.cfg.eval
         return EvalConfig(split=e.split, frames=frames, batch_size=e.batch_size, limit=e.limit, n_boot=e.n_boot,
-                          seed=0, references=tuple(e.references), reference_split=e.reference_split, figures=True)
+                          seed=0, references=tuple(e.references), reference_split=e.reference_split, figures=True,
+                          videos=videos)
 
     def _eval_key(self, upstream: str) -> str:
         e = self.cfg.eval
@@ -270,18 +273,26 @@ class Recipe:
     def evaluate(self, checkpoints: dict[str, Path]) -> dict[str, str]:
         """Score every system on the held-out split; returns {system: eval run id}."""
         from lvr.eval import make_reference, run_eval
+        from lvr.eval.runner import select_items
 
         e = self.cfg.eval
         runs: dict[str, str] = {}
-        for system, ckpt in checkpoints.items():
-            run_id = f"recipe-{system}-f{e.frames}-{self._eval_key(self.keys[system])}"
+        jobs = [(system, ckpt, "own") for system, ckpt in checkpoints.items()]
+        if "grpo" in checkpoints:
+            if len({it["video_id"] for it in select_items(self.ws, self._eval_config(e.frames))}) >= 2:
+                jobs.append((CONTROL, checkpoints["grpo"], "shuffled"))
+            else:
+                self.echo(f"[recipe] eval {CONTROL}: not run (the evaluated items come from one video)")
+        for system, ckpt, videos in jobs:
+            run_id = f"recipe-{system}-f{e.frames}-{self._eval_key(self.keys[system.split('-')[0]])}"
             runs[system] = run_id
             if self._finished(run_id):
                 self.log.record(f"eval {system}", False, 0.0, run_id)
                 continue
             t0 = time.perf_counter()
-            res = run_eval(self.ws, self._answerer(ckpt), self._eval_config(e.frames), checkpoint=self._ckpt_id(ckpt),
-                           run_id=run_id, progress=_progress(self.echo, f"eval {system}"))
+            res = run_eval(self.ws, self._answerer(ckpt), self._eval_config(e.frames, videos),
+                           checkpoint=self._ckpt_id(ckpt), run_id=run_id,
+                           progress=_progress(self.echo, f"eval {system}"))
             dt = time.perf_counter() - t0
             self.state.setdefault("eval_seconds", {})[system] = round(dt, 2)
             self._write_state()

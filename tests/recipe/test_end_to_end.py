@@ -12,13 +12,13 @@ from .test_config import RECIPE
 
 pytestmark = [pytest.mark.slow, pytest.mark.dist]
 
-TINY = ["data.videos=3", "data.workers=1", "model.vocab_size=600", "perception.steps=20",
+TINY = ["data.videos=4", "data.split_fractions=[0.25,0.25,0.5]", "data.workers=1", "model.vocab_size=600", "perception.steps=20",
         "perception.worlds=2",
         "sft.set.max_steps=4", "sft.set.log_every=1", "sft.set.micro_batch_size=2", "sft.set.save_every=2",
         "sft.set.eval_every=0",
         "sft.set.data.eval_max_items=2", "grpo.set.max_steps=2", "grpo.set.save_every=0",
         "grpo.set.prompts_per_step=2", "grpo.set.micro_batch_size=4", "grpo.set.rollout.max_new_tokens=12",
-        "eval.limit=6", "eval.sweep_frames=[1,2]", "eval.frames=2", "eval.max_new_tokens=12", "eval.n_boot=200",
+        "eval.limit=null", "eval.sweep_frames=[1,2]", "eval.frames=2", "eval.max_new_tokens=12", "eval.n_boot=200",
         "eval.batch_size=6"]
 
 
@@ -32,14 +32,19 @@ def test_recipe_runs_end_to_end_then_resumes(tmp_path, monkeypatch):
     saved = json.loads((ws / "recipe" / "results.json").read_text())
     assert saved["verdict"] == json.loads(json.dumps(res["verdict"]))
     systems = res["eval"]["systems"]
-    assert set(systems) == {"base", "sft", "grpo", "random", "most-frequent", "text-only"}
+    assert set(systems) == {"base", "sft", "grpo", "grpo-shuffled", "random", "most-frequent", "text-only"}
+    n = systems["grpo"]["overall"]["n"]
     for s in systems.values():
-        assert s["overall"]["n"] == 6 and 0 <= s["overall"]["acc"] <= 1
+        assert s["overall"]["n"] == n and 0 <= s["overall"]["acc"] <= 1
         assert set(s["categories"]) >= {"temporal", "goal", "spatial", "plot"}
     pairs = {(p["new"], p["base"]) for p in res["significance"]}
-    assert {("sft", "base"), ("grpo", "sft"), ("2 frames", "1 frames")} <= pairs
+    assert {("sft", "base"), ("grpo", "sft"), ("grpo", "grpo-shuffled"), ("2 frames", "1 frames")} <= pairs
     for p in res["significance"]:
-        assert p["n_common"] == 6 and 0 <= p["groups"]["overall"]["p"] <= 1
+        assert p["n_common"] == n and 0 <= p["groups"]["overall"]["p"] <= 1
+    # the no-video control: the final model, every item shown the other eval video's frames
+    control = res["eval"]["systems"]["grpo-shuffled"]
+    assert control["kind"] == "control" and control["checkpoint"] == systems["grpo"]["checkpoint"]
+    assert res["verdict"]["own_vs_shuffled"]["n"] == n
     assert res["sweep"]["frames"] == [1, 2] and len(res["sweep"]["runs"]) == 2
     # GRPO ran under torchrun with 2 processes, sp_size 2 and the disk embedding cache
     grpo = res["training"]["grpo"]
@@ -68,5 +73,6 @@ def test_recipe_runs_end_to_end_then_resumes(tmp_path, monkeypatch):
     out = write_report(ws, tmp_path / "doc" / "results.md", png=False)
     text = out["report"].read_text()
     assert "## Held-out accuracy by category" in text and "## Significance" in text
+    assert "| CoT-SFT + GRPO, another video's frames |" in text and "Uses the video (final model" in text
     acc = 100 * res3["eval"]["systems"]["grpo"]["overall"]["acc"]
     assert re.search(rf"\| CoT-SFT \+ GRPO \| {acc:.1f} \[", text)

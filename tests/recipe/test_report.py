@@ -45,6 +45,9 @@ def test_markdown_tables_carry_the_numbers_of_results_json(results, tmp_path):
         assert row in text, row
     v = res["verdict"]["grpo_vs_sft"]
     assert re.search(r"CoT-SFT \+ GRPO vs CoT-SFT: Δ [+-]\d", text)
+    c = res["eval"]["systems"]["grpo-shuffled"]["overall"]                   # the no-video control
+    assert f"| CoT-SFT + GRPO, another video's frames | {100 * c['acc']:.1f} [" in text
+    assert re.search(r"Uses the video \(final model, its own video vs another video's frames\): Δ [+-]\d", text)
     assert ("**significant**" if v["significant"] else "**not significant**") in text
     for f, p in zip(res["sweep"]["frames"], res["sweep"]["series"]["overall"]):
         assert f"| {f} | {100 * p['acc']:.1f} [" in text
@@ -89,16 +92,17 @@ def test_png_figures_render_offline_in_chromium(results, tmp_path):
 
 
 def test_setup_says_where_perception_frames_came_from_and_what_the_read_out_finds(results, tmp_path):
-    data = json.loads(FIXTURE.read_text())
-    ap = {"robot": {"ap": 0.996, "base_rate": 0.25}, "colour": {"ap": 0.883, "base_rate": 0.081}}
-    data["model"]["perception"].update(worlds=3000, frames=48000, val_frames=5760)
-    data["model"]["perception"]["after"]["fact_ap"] = ap
-    (results / "recipe" / "results.json").write_text(json.dumps(data))
+    data = json.loads(FIXTURE.read_text())                  # a run whose tower learned on fresh worlds
+    p = data["model"]["perception"]
     text = write_report(results, tmp_path / "r.md", png=False)["report"].read_text()
-    assert "on 48,000 labelled frames of 3,000 freshly simulated worlds" in text
-    assert "on 5,760 frames of the sft/rl videos 23 % → 94 %" in text
-    assert "robots 1.00 (0.25), object colours 0.88 (0.08)" in text
-    (results / "recipe" / "results.json").write_text(FIXTURE.read_text())      # the corpus's own videos
+    assert f"on {p['frames']:,} labelled frames of {p['worlds']:,} freshly simulated worlds" in text
+    b, a = p["before"]["robot_zone_accuracy"], p["after"]["robot_zone_accuracy"]
+    assert f"on {p['val_frames']:,} frames of the sft/rl videos {100 * b:.0f} % → {100 * a:.0f} %" in text
+    ap = p["after"]["fact_ap"]
+    assert f"robots {ap['robot']['ap']:.2f} ({ap['robot']['base_rate']:.2f})" in text
+    p.pop("worlds")                                         # a tower trained on the corpus's own videos
+    p.update(frames=4928, val_frames=832)
+    (results / "recipe" / "results.json").write_text(json.dumps(data))
     text = write_report(results, tmp_path / "p.md", png=False)["report"].read_text()
     assert "on 4,928 labelled frames of the sft/rl videos" in text and "832 frames of unseen videos" in text
 
