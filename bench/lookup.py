@@ -3,6 +3,7 @@
     .venv/bin/python bench/lookup.py                       # workspaces/recipe-tiny, its base checkpoint
     .venv/bin/python bench/lookup.py --quick               # 150 steps, for a smoke run
     .venv/bin/python bench/lookup.py --workspace WS --checkpoint CKPT --frames 8 --steps 1500
+    .venv/bin/python bench/lookup.py --clock-tokens --curriculum 600   # tags "00:35" as one token; read first
 
 Trains the LM + projector of a fresh copy of the checkpoint twice on the same look-up questions
 from the sft/rl videos (lvr.recipe.lookup: "Where is the red robot at 00:35?" about each of the N
@@ -25,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 from lvr.model import load_model  # noqa: E402
-from lvr.recipe.lookup import lookup_items, train_lookup  # noqa: E402
+from lvr.recipe.lookup import clock_time_tokens, lookup_items, train_lookup  # noqa: E402
 from lvr.store import Workspace  # noqa: E402
 
 
@@ -51,17 +52,30 @@ def main() -> None:
     ap.add_argument("--test-items", type=int, default=600)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--quick", action="store_true", help="150 steps, 100 test items")
+    ap.add_argument("--clock-tokens", action="store_true",
+                    help="frame tags as mm:ss, one token each, the same token as the question's time stamp")
+    ap.add_argument("--curriculum", type=int, default=0, metavar="STEPS",
+                    help="N-frame run only: first STEPS steps on the asked frame alone (read, then choose)")
     a = ap.parse_args()
     steps, n_test = (150, 100) if a.quick else (a.steps, a.test_items)
     torch.set_num_threads(a.threads)
     ws = Workspace.open(a.workspace)
     ckpt = Path(a.checkpoint) if a.checkpoint else base_checkpoint(ws)
-    out = {"workspace": str(ws.root), "checkpoint": str(ckpt), "frames": a.frames, "steps": steps}
+    out = {"workspace": str(ws.root), "checkpoint": str(ckpt), "frames": a.frames, "steps": steps,
+           "clock_tokens": a.clock_tokens, "curriculum": a.curriculum}
     for name, single in (("one_frame", True), ("n_frames", False)):
         train = lookup_items(ws, splits=("sft", "rl"), num_frames=a.frames, single=single)
         test = lookup_items(ws, splits=("eval",), num_frames=a.frames, single=single)
         test = random.Random(1).sample(test, min(n_test, len(test)))
+        if single:
+            one_frame_train, one_frame_test = train, test
         model = load_model(ckpt)
+        if a.clock_tokens:
+            clock_time_tokens(model, max_seconds=120)
+        if a.curriculum and not single:          # read first (the one-frame arm's data), then choose
+            out["curriculum_one_frame"] = train_lookup(model, ws, one_frame_train, one_frame_test,
+                                                       num_frames=a.frames, single=True, steps=a.curriculum,
+                                                       log=lambda s: None)["after"]
         out[name] = train_lookup(model, ws, train, test, num_frames=a.frames, single=single, steps=steps,
                                  log=lambda s: print(s, file=sys.stderr, flush=True))
     out["most_frequent_answer"] = majority(test)          # what answering without looking scores

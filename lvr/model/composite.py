@@ -186,7 +186,7 @@ class CompositeVideoLM(VideoLM):
                              "pass timestamps to video_layout()/prepare()")
         out: list[int] = []
         for t in layout.timestamps:
-            out += self.tokenizer.encode(self.options.timestamp_format.format(t), add_special_tokens=False)
+            out += self.tokenizer.encode(self.options.timestamp_tag(t), add_special_tokens=False)
             out += [vid] * self.tokens_per_frame
         return out
 

@@ -74,7 +74,7 @@ class CompositeOptions:
     format_version: int = FORMAT_VERSION
     video_token: str = "<video>"          # placeholder token, repeated once per video token
     timestamp_text: bool = False          # insert "<t=12.0s>" before each frame's tokens
-    timestamp_format: str = "<t={:.1f}s>"
+    timestamp_format: str = "<t={:.1f}s>"  # {} the seconds; {clock} the time as the prompts write it (mm:ss)
     image_mean: tuple = SIGLIP_MEAN
     image_std: tuple = SIGLIP_STD
     vision_select_layer: int = -1         # -1: last_hidden_state; -2: the layer before, …
@@ -86,11 +86,23 @@ class CompositeOptions:
             raise ConfigError(f"CompositeOptions: model_type must be {COMPOSITE!r}, got {self.model_type!r}")
         _check_answer_format(self.answer_format)
         if "{" not in self.timestamp_format:
-            raise ConfigError(f"timestamp_format needs a {{}} field for the seconds, got {self.timestamp_format!r}")
+            raise ConfigError(f"timestamp_format needs a {{}} field for the seconds or {{clock}} for mm:ss, got "
+                              f"{self.timestamp_format!r}")
+        try:
+            self.timestamp_format.format(1.0, clock="00:01")
+        except (IndexError, KeyError, ValueError) as e:
+            raise ConfigError(f"timestamp_format {self.timestamp_format!r} does not format: {e}") from e
         if self.encode_batch_size < 1:
             raise ConfigError("encode_batch_size must be >= 1")
         if any(s <= 0 for s in self.image_std):
             raise ConfigError(f"image_std must be positive, got {self.image_std}")
+
+    def timestamp_tag(self, seconds: float) -> str:
+        """The text put before a frame at `seconds`: "<t=35.6s>", or with "{clock}" in the format the time
+        as questions write it ("00:36", h:mm:ss past an hour), so a question's time can match a tag."""
+        t = round(float(seconds))
+        clock = f"{t // 3600}:{t % 3600 // 60:02d}:{t % 60:02d}" if t >= 3600 else f"{t // 60:02d}:{t % 60:02d}"
+        return self.timestamp_format.format(seconds, clock=clock)
 
     @classmethod
     def from_dict(cls, data: dict, where: str = "composite options") -> "CompositeOptions":

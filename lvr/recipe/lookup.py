@@ -5,6 +5,8 @@
     test = lookup_items(ws, splits=("eval",), num_frames=8)
     report = train_lookup(model, ws, train, test, num_frames=8, steps=1500) # trains LM + projector in place
     # the same questions with only the frame they ask about: lookup_items(..., single=True)
+    clock_time_tokens(model)      # frame tags "00:35" as one token, the same token the question uses
+
 
 Every question asks for one fact that a frame shows at its time stamp, taken from the synthetic
 event log: "Where is the red robot at 00:35?" (a zone), "Where is the navy star at 00:35?" (a zone,
@@ -67,6 +69,19 @@ def lookup_items(ws, *, splits=("sft", "rl"), num_frames: int = 8, single: bool 
                                                          category="lookup", **span))
                     for kind, q, a in facts]
     return out
+
+
+def clock_time_tokens(model, max_seconds: int = 3600) -> int:
+    """Make the frame tags read like the questions' time stamps and make each time one token: tags become
+    "00:35" (CompositeOptions "{clock}"), and "00:00" … up to `max_seconds` join the tokenizer (embeddings
+    resized), so "at 00:35" in a question and the tag before the frame at 35.4 s are the same token and
+    finding the frame is matching a token (the copying an induction head does). Returns the tokens added."""
+    from lvr.datagen.timefmt import fmt_time
+
+    added = model.tokenizer.add_tokens([fmt_time(s) for s in range(max_seconds + 1)])
+    model.causal_lm.resize_token_embeddings(len(model.tokenizer), mean_resizing=False)
+    model.options = dataclasses.replace(model.options, timestamp_format="{clock}")
+    return added
 
 
 def lookup_accuracy(model, items: list[LookupItem], frames, *, batch_size: int = 50) -> dict[str, float]:

@@ -151,3 +151,12 @@ def test_training_labels_align_with_video_inputs(tiny_composite):
     inputs.inputs_embeds.sum().backward()  # video embeddings stay in the autograd graph
     assert model.projector.fc2.weight.grad is not None
     model.zero_grad(set_to_none=True)
+
+
+def test_timestamp_format_fails_fast_on_a_field_it_cannot_fill():
+    from lvr.model.config import CompositeOptions, ConfigError
+
+    assert CompositeOptions(timestamp_format="<t={clock}>").timestamp_tag(75.4) == "<t=01:15>"
+    assert CompositeOptions().timestamp_tag(75.4) == "<t=75.4s>"
+    with pytest.raises(ConfigError, match="does not format"):
+        CompositeOptions(timestamp_format="<t={minutes}>")

@@ -1,7 +1,7 @@
 """The look-up probe (lvr.recipe.lookup): questions a frame answers, and training the LM on them."""
 import torch
 
-from lvr.recipe.lookup import LOOKUP_KINDS, lookup_accuracy, lookup_items, train_lookup
+from lvr.recipe.lookup import LOOKUP_KINDS, clock_time_tokens, lookup_accuracy, lookup_items, train_lookup
 from lvr.recipe.stages import build_model
 from lvr.synth.eventlog import EventLog
 from lvr.train.data import VideoFrames
@@ -51,3 +51,23 @@ def test_training_changes_the_lm_and_projector_only_and_reports_per_kind(tmp_pat
     assert all(torch.equal(v, model.vision_tower.state_dict()[k]) for k, v in tower.items())
     assert any(not torch.equal(v, model.causal_lm.state_dict()[k]) for k, v in lm.items())
     assert lookup_accuracy(model, items[:4], VideoFrames(r.ws, num_frames=1, use_clip_range=True))["all"] >= 0
+
+
+def test_clock_time_tokens_make_the_tag_and_the_question_time_one_shared_token(tmp_path):
+    r, _ = _recipe(tmp_path)
+    r.data()
+    model = build_model(r.cfg.model, r.ws)
+    layout = model.video_layout(2, timestamps=[34.6, 3725.2])
+    before = model._expand_video(layout)
+    assert len(before) > 2 * model.tokens_per_frame + 2          # "<t=34.6s>" is several tokens
+    n_vocab = model.causal_lm.get_input_embeddings().weight.shape[0]
+    added = clock_time_tokens(model, max_seconds=3725)
+    assert added > 0 and model.causal_lm.get_input_embeddings().weight.shape[0] == n_vocab + added
+    ids = model._expand_video(layout)
+    vid = model.video_token_id
+    assert ids == ([model.tokenizer.convert_tokens_to_ids("00:35")] + [vid] * model.tokens_per_frame
+                   + [model.tokenizer.convert_tokens_to_ids("1:02:05")] + [vid] * model.tokens_per_frame)
+    q = model.tokenizer.encode("Where is the red robot at 00:35?", add_special_tokens=False)
+    assert ids[0] in q                                            # the question's time is the tag's token
+    assert model.options.timestamp_tag(34.6) == "00:35"
+
