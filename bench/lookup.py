@@ -4,6 +4,9 @@
     .venv/bin/python bench/lookup.py --quick               # 150 steps, for a smoke run
     .venv/bin/python bench/lookup.py --workspace WS --checkpoint CKPT --frames 8 --steps 1500
     .venv/bin/python bench/lookup.py --clock-tokens --curriculum 600   # tags "00:35" as one token; read first
+    .venv/bin/python bench/lookup.py --state --workspace WS --checkpoint CKPT   # "most of its time" / "last frame"
+      # WS: a larger corpus, e.g. lvr recipe run configs/tiny/recipe.yaml workspace=WS data.videos=1000 --until data;
+      # CKPT: the recipe's base checkpoint (two questions per robot and video need ~1,000 videos to learn from)
 
 Trains the LM + projector of a fresh copy of the checkpoint twice on the same look-up questions
 from the sft/rl videos (lvr.recipe.lookup: "Where is the red robot at 00:35?" about each of the N
@@ -26,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 from lvr.model import load_model  # noqa: E402
-from lvr.recipe.lookup import clock_time_tokens, lookup_items, train_lookup  # noqa: E402
+from lvr.recipe.lookup import clock_time_tokens, lookup_items, state_items, train_lookup  # noqa: E402
 from lvr.store import Workspace  # noqa: E402
 
 
@@ -43,6 +46,20 @@ def majority(items) -> dict[str, float]:
     return {k: round(c.most_common(1)[0][1] / sum(c.values()), 4) for k, c in by_kind.items()}
 
 
+def state(a, ws, ckpt, steps: int, n_test: int, out: dict) -> None:
+    """--state: the same state questions at 2 frames (the baseline) and at --frames, each from the checkpoint."""
+    for name, frames in (("two_frames", 2), ("n_frames", a.frames)):
+        train = state_items(ws, splits=("sft", "rl"), num_frames=frames)
+        test = state_items(ws, splits=("eval",), num_frames=frames)
+        test = random.Random(1).sample(test, min(n_test, len(test)))
+        out[name] = train_lookup(load_model(ckpt), ws, train, test, num_frames=frames, steps=steps,
+                                 log=lambda s: print(s, file=sys.stderr, flush=True))
+        out[name]["most_frequent_answer"] = majority(test)
+    out["more_frames_gain"] = {k: round(out["n_frames"]["after"][k] - out["two_frames"]["after"][k], 4)
+                               for k in out["n_frames"]["after"]}
+    print(json.dumps(out))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--workspace", default="workspaces/recipe-tiny")
@@ -54,6 +71,8 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="150 steps, 100 test items")
     ap.add_argument("--clock-tokens", action="store_true",
                     help="frame tags as mm:ss, one token each, the same token as the question's time stamp")
+    ap.add_argument("--state", action="store_true",
+                    help="state questions instead (most time in a zone, zone in the last frame), 2 vs N frames")
     ap.add_argument("--curriculum", type=int, default=0, metavar="STEPS",
                     help="N-frame run only: first STEPS steps on the asked frame alone (read, then choose)")
     a = ap.parse_args()
@@ -62,7 +81,10 @@ def main() -> None:
     ws = Workspace.open(a.workspace)
     ckpt = Path(a.checkpoint) if a.checkpoint else base_checkpoint(ws)
     out = {"workspace": str(ws.root), "checkpoint": str(ckpt), "frames": a.frames, "steps": steps,
-           "clock_tokens": a.clock_tokens, "curriculum": a.curriculum}
+           "clock_tokens": a.clock_tokens, "curriculum": a.curriculum, "state": a.state}
+    if a.state:
+        state(a, ws, ckpt, steps, n_test, out)
+        return
     for name, single in (("one_frame", True), ("n_frames", False)):
         train = lookup_items(ws, splits=("sft", "rl"), num_frames=a.frames, single=single)
         test = lookup_items(ws, splits=("eval",), num_frames=a.frames, single=single)

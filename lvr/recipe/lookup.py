@@ -6,7 +6,7 @@
     report = train_lookup(model, ws, train, test, num_frames=8, steps=1500) # trains LM + projector in place
     # the same questions with only the frame they ask about: lookup_items(..., single=True)
     clock_time_tokens(model)      # frame tags "00:35" as one token, the same token the question uses
-
+    state_items(ws, num_frames=8) # questions that pick no frame: "most of its time", "in the last frame"
 
 Every question asks for one fact that a frame shows at its time stamp, taken from the synthetic
 event log: "Where is the red robot at 00:35?" (a zone), "Where is the navy star at 00:35?" (a zone,
@@ -15,7 +15,9 @@ or "with the red robot"), "What is the red robot carrying at 00:35?" (an object 
 task's `num_frames` uniformly sampled frames, so it also has to pick the frame the time stamp points
 to. Accuracy is exact match of a greedy short answer, per kind of question. docs/results.md uses it
 to tell "the LM cannot read the tokens" from "the LM cannot choose the frame"; bench/lookup.py runs
-both against each other.
+both against each other. `state_items` asks what needs no frame chosen by time: where a robot spent
+most of its time (read every frame and count) and where it is in the last frame (the frame nearest the
+question); `bench/lookup.py --state` trains them at 2 and at N frames.
 """
 from __future__ import annotations
 
@@ -26,49 +28,79 @@ from collections import Counter
 import torch
 
 LOOKUP_KINDS = ("robot", "object", "carrying")
+STATE_KINDS = ("most_time", "last_frame")
 
 
 @dataclasses.dataclass(frozen=True)
 class LookupItem:
-    kind: str                   # robot | object | carrying
+    kind: str                   # robot | object | carrying (lookup_items); most_time | last_frame (state_items)
     item: object                # lvr.train.data.TrainItem (question, answer, and the clip range when single)
+
+
+def _videos(ws, splits):
+    """(first item, event log) of every video with QA items in `splits`."""
+    from lvr.synth.eventlog import EventLog
+    from lvr.train.data import load_items
+
+    per_video: dict[str, object] = {}
+    for split in splits:
+        for it in load_items(ws, split=split, statuses=["approved", "pending", "draft"]):
+            per_video.setdefault(it.video_id, it)
+    return [(it, EventLog.load(it.video_path.removesuffix(".mp4") + ".events.json")) for it in per_video.values()]
+
+
+def _items(facts) -> list[LookupItem]:
+    return [LookupItem(kind, dataclasses.replace(it, question=q, options=(), answer=a, reasoning="",
+                                                 category="lookup", **span))
+            for it, span, kind, q, a in facts]
 
 
 def lookup_items(ws, *, splits=("sft", "rl"), num_frames: int = 8, single: bool = False) -> list[LookupItem]:
     """Questions about each of the `num_frames` uniformly sampled frames of every video with QA items in
     `splits` (one item per fact per frame); `single`: each item's clip range is ±0.2 s around its frame,
     so it is sampled alone (sample it with `VideoFrames(..., num_frames=1, use_clip_range=True)`)."""
-    from lvr.synth.eventlog import EventLog
     from lvr.synth.phrases import fmt_time
-    from lvr.train.data import VideoFrames, load_items
+    from lvr.train.data import VideoFrames
 
     frames = VideoFrames(ws, num_frames=num_frames)
-    per_video: dict[str, object] = {}
-    for split in splits:
-        for it in load_items(ws, split=split, statuses=["approved", "pending", "draft"]):
-            per_video.setdefault(it.video_id, it)
-    out = []
-    for it in per_video.values():
-        log_path = it.video_path.removesuffix(".mp4") + ".events.json"
-        log = EventLog.load(log_path)
+    facts = []
+    for it, log in _videos(ws, splits):
         for t in (float(x) for x in frames(it).timestamps):
             at = fmt_time(t)
-            facts = []
+            span = {"start": t - 0.2, "end": t + 0.2} if single else {}
             for a in log.agent_ids:
-                facts.append(("robot", f"Where is the {a} robot at {at}?", f"the {log.zone_at(a, t)}"))
+                facts.append((it, span, "robot", f"Where is the {a} robot at {at}?", f"the {log.zone_at(a, t)}"))
                 held = log.carrying_at(a, t)
-                facts.append(("carrying", f"What is the {a} robot carrying at {at}?",
+                facts.append((it, span, "carrying", f"What is the {a} robot carrying at {at}?",
                               f"the {held.replace('-', ' ')}" if held else "nothing"))
             for o in log.object_ids:
                 state = log.object_state_at(o, t)           # hidden or not there yet: nothing to see
                 if state[0] in ("floor", "held"):
                     where = f"the {state[1]}" if state[0] == "floor" else f"with the {state[1]} robot"
-                    facts.append(("object", f"Where is the {o.replace('-', ' ')} at {at}?", where))
-            span = {"start": t - 0.2, "end": t + 0.2} if single else {}
-            out += [LookupItem(kind, dataclasses.replace(it, question=q, options=(), answer=a, reasoning="",
-                                                         category="lookup", **span))
-                    for kind, q, a in facts]
-    return out
+                    facts.append((it, span, "object", f"Where is the {o.replace('-', ' ')} at {at}?", where))
+    return _items(facts)
+
+
+def state_items(ws, *, splits=("sft", "rl"), num_frames: int = 8) -> list[LookupItem]:
+    """Two questions per robot and video that need no frame to be picked by time or event: "Where did the
+    red robot spend most of its time?" (`most_time`: the zone it was in longest, from the event log, so
+    more frames estimate it better) and "Where is the red robot in the last frame?" (`last_frame`: its zone
+    at the last of the `num_frames` sampled frames)."""
+    import numpy as np
+
+    from lvr.train.data import VideoFrames
+
+    frames = VideoFrames(ws, num_frames=num_frames)
+    facts = []
+    for it, log in _videos(ws, splits):
+        last = float(frames(it).timestamps[-1])
+        grid = np.arange(0.25, log.duration, 0.5)
+        for a in log.agent_ids:
+            most = Counter(log.zone_at(a, float(t)) for t in grid).most_common(1)[0][0]
+            facts.append((it, {}, "most_time", f"Where did the {a} robot spend most of its time?", f"the {most}"))
+            facts.append((it, {}, "last_frame", f"Where is the {a} robot in the last frame?",
+                          f"the {log.zone_at(a, last)}"))
+    return _items(facts)
 
 
 def clock_time_tokens(model, max_seconds: int = 3600) -> int:

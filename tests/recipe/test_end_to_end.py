@@ -12,8 +12,8 @@ from .test_config import RECIPE
 
 pytestmark = [pytest.mark.slow, pytest.mark.dist]
 
-TINY = ["data.videos=4", "data.split_fractions=[0.25,0.25,0.5]", "data.workers=1", "model.vocab_size=600", "perception.steps=20",
-        "perception.worlds=2",
+TINY = ["data.videos=4", "data.split_fractions=[0.25,0.25,0.5]", "data.workers=1", "model.vocab_size=600",
+        "perception.steps=20", "perception.worlds=2",
         "sft.set.max_steps=4", "sft.set.log_every=1", "sft.set.micro_batch_size=2", "sft.set.save_every=2",
         "sft.set.eval_every=0",
         "sft.set.data.eval_max_items=2", "grpo.set.max_steps=2", "grpo.set.save_every=0",

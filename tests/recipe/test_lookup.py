@@ -1,7 +1,15 @@
 """The look-up probe (lvr.recipe.lookup): questions a frame answers, and training the LM on them."""
 import torch
 
-from lvr.recipe.lookup import LOOKUP_KINDS, clock_time_tokens, lookup_accuracy, lookup_items, train_lookup
+from lvr.recipe.lookup import (
+    LOOKUP_KINDS,
+    STATE_KINDS,
+    clock_time_tokens,
+    lookup_accuracy,
+    lookup_items,
+    state_items,
+    train_lookup,
+)
 from lvr.recipe.stages import build_model
 from lvr.synth.eventlog import EventLog
 from lvr.train.data import VideoFrames
@@ -71,3 +79,28 @@ def test_clock_time_tokens_make_the_tag_and_the_question_time_one_shared_token(t
     assert ids[0] in q                                            # the question's time is the tag's token
     assert model.options.timestamp_tag(34.6) == "00:35"
 
+
+
+def test_state_questions_need_no_frame_chosen_and_follow_the_event_log(tmp_path):
+    r, _ = _recipe(tmp_path)
+    r.data()
+    items = state_items(r.ws, splits=("sft", "rl", "eval"), num_frames=4)
+    frames = VideoFrames(r.ws, num_frames=4)
+    by_video = {}
+    for x in items:
+        by_video.setdefault(x.item.video_id, []).append(x)
+    assert len(by_video) == 3 and {x.kind for x in items} == set(STATE_KINDS)
+    for group in by_video.values():
+        it = group[0].item
+        log = EventLog.load(it.video_path.removesuffix(".mp4") + ".events.json")
+        last = float(frames(it).timestamps[-1])
+        assert len(group) == 2 * len(log.agent_ids)
+        for a in log.agent_ids:
+            most = next(x for x in group if x.kind == "most_time" and f" {a} robot" in x.item.question)
+            seconds = {}
+            for k in range(int(log.duration * 2)):
+                z = log.zone_at(a, k / 2 + 0.25)
+                seconds[z] = seconds.get(z, 0) + 0.5
+            assert most.item.answer == f"the {max(seconds, key=seconds.get)}"
+            at_end = next(x for x in group if x.kind == "last_frame" and f" {a} robot" in x.item.question)
+            assert at_end.item.answer == f"the {log.zone_at(a, last)}" and not at_end.item.options
