@@ -108,11 +108,9 @@ def clock_time_tokens(model, max_seconds: int = 3600) -> int:
     "00:35" (CompositeOptions "{clock}"), and "00:00" … up to `max_seconds` join the tokenizer (embeddings
     resized), so "at 00:35" in a question and the tag before the frame at 35.4 s are the same token and
     finding the frame is matching a token (the copying an induction head does). Returns the tokens added."""
-    from lvr.datagen.timefmt import fmt_time
-
-    added = model.tokenizer.add_tokens([fmt_time(s) for s in range(max_seconds + 1)])
-    model.causal_lm.resize_token_embeddings(len(model.tokenizer), mean_resizing=False)
     model.options = dataclasses.replace(model.options, timestamp_format="{clock}")
+    added = model.tokenizer.add_tokens([model.options.timestamp_tag(s) for s in range(max_seconds + 1)])
+    model.causal_lm.resize_token_embeddings(len(model.tokenizer), mean_resizing=False)
     return added
 
 

@@ -80,7 +80,6 @@ def test_clock_time_tokens_make_the_tag_and_the_question_time_one_shared_token(t
     assert model.options.timestamp_tag(34.6) == "00:35"
 
 
-
 def test_state_questions_need_no_frame_chosen_and_follow_the_event_log(tmp_path):
     r, _ = _recipe(tmp_path)
     r.data()
