@@ -1,8 +1,9 @@
 """Assemble the workbench: `build_app(ws) -> gr.Blocks`, one module per tab; the demo workspace.
 
     python app.py [--workspace DIR]                    # the real entry point (workbench/launch.py)
-    demo = build_app(Workspace.open("ws", create=True))
-    demo.launch(prevent_thread_lock=True, allowed_paths=[str(ws.root)])   # how the tests run it
+    demo = build_app(ws := Workspace.open("ws", create=True))      # workbench.serving: what may be served
+    demo.launch(prevent_thread_lock=True, allowed_paths=allowed_paths(ws),   # how the tests run it
+                blocked_paths=blocked_paths(ws))
 
     ws = ensure_demo_workspace("workspaces/demo")     # corpus, review round, tiny base model (~30 s once)
     job = start_demo_training(ws)                      # quick SFT as a tracked job, unless one exists
@@ -58,17 +59,6 @@ def available_tabs() -> list[tuple[str, object]]:
             continue
         out.append((label, getattr(importlib.import_module(module), fn)))
     return out
-
-
-def allowed_paths(ws: Workspace) -> list[str]:
-    """What `launch(allowed_paths=…)` should serve: the workspace, plus the folders of videos that were
-    ingested by reference (`lvr ingest --link`) and so live outside it (the registered media roots)."""
-    roots = {str(ws.root)}
-    for v in ws.list_videos():
-        path = ws.resolve(v["path"])
-        if not path.is_relative_to(ws.root):
-            roots.add(str(path.parent))
-    return sorted(roots)
 
 
 def _stats_line(ws: Workspace) -> str:

@@ -29,6 +29,7 @@ from lvr.eval.reference import REFERENCE_NAMES
 from lvr.eval.report import format_sweep
 from lvr.jobs import cancel, launch, read_log, refresh
 from lvr.store import CATEGORIES
+from workbench.serving import served_video
 from workbench.train_tab import trained_frames
 
 REF_PREFIX = "ref:"
@@ -244,7 +245,7 @@ def item_detail(ws, qa_id: float | None, run_ids: list[str] | None):
     video = None
     if qa.get("video_id"):
         try:
-            path = ws.video_path(qa["video_id"])
+            path = served_video(ws, qa["video_id"])
             video = gr.Video(value=str(path), playback_position=float(qa.get("start") or 0.0),
                              label=f"clip {_clip(qa)}") if path.exists() else None
         except KeyError:

@@ -117,10 +117,22 @@ def job_args(ws: Workspace, req: JobRequest) -> list[str]:
 def start_job(ws: Workspace, req: JobRequest, api_key: str | None = None, who: str = "local") -> str:
     """Launch the job (a tracked subprocess); returns its id."""
     req.check()
-    env = {"LVR_LLM_API_KEY": api_key} if api_key else None
+    return launch(ws, req.kind, job_args(ws, req), config=job_config(req, who), env=job_env(req, api_key))
+
+
+def job_config(req: JobRequest, who: str) -> dict:
     keep = KIND_FIELDS[req.kind]
-    config = {**{k: v for k, v in asdict(req).items() if k in keep}, "started_by": who}
-    return launch(ws, req.kind, job_args(ws, req), config=config, env=env)
+    return {**{k: v for k, v in asdict(req).items() if k in keep}, "started_by": who}
+
+
+def job_env(req: JobRequest, api_key: str | None) -> dict | None:
+    """The key the job may send: the visitor's own, or the operator's (from the environment) only to the
+    operator's endpoint ($LVR_LLM_BASE_URL); a visitor's other URL never receives the server's key."""
+    if api_key:
+        return {"LVR_LLM_API_KEY": api_key}
+    if req.backend == "openai" and (req.base_url or default_base_url()).rstrip("/") != default_base_url().rstrip("/"):
+        return {"LVR_LLM_API_KEY": "", "OPENAI_API_KEY": ""}
+    return None
 
 
 def _progress_html(done: float, total: float | None, status: str) -> str:

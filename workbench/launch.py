@@ -13,19 +13,39 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import os
+import socket
 import sys
 from pathlib import Path
 
 DEFAULT_WORKSPACE = Path(os.environ.get("LVR_DEMO_WORKSPACE", "workspaces/demo"))
 
 
+def bind_host(host: str | None) -> str:
+    """The address Gradio binds, in its own order: --host, else $GRADIO_SERVER_NAME, else 127.0.0.1."""
+    return (host or "").strip() or os.environ.get("GRADIO_SERVER_NAME", "").strip() or "127.0.0.1"
+
+
 def is_loopback(host: str) -> bool:
-    if host in ("localhost", ""):
-        return True
+    """True only when every address `host` stands for is a loopback one ("", 0.0.0.0 and :: are all
+    interfaces; a name counts by what it resolves to, so a hosts-file alias cannot pass as local)."""
+    host = host.strip().removeprefix("[").removesuffix("]")
+    if not host:
+        return False
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
+        pass
+    try:
+        addrs = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except OSError:
         return False
+    return bool(addrs) and all(ipaddress.ip_address(a.split("%")[0]).is_loopback for a in addrs)
+
+
+def bound_addresses(demo) -> list[str]:
+    """The addresses the running server's sockets are bound to (after launch)."""
+    servers = getattr(getattr(demo, "server", None), "servers", None) or []
+    return [sock.getsockname()[0] for srv in servers for sock in srv.sockets]
 
 
 def parse_auth(auth: str | None, auth_file: str | None) -> list[tuple[str, str]]:
@@ -35,7 +55,11 @@ def parse_auth(auth: str | None, auth_file: str | None) -> list[tuple[str, str]]
     if auth:
         sources.append(("--auth", 1, auth))
     if auth_file:
-        for i, line in enumerate(Path(auth_file).read_text().splitlines(), 1):
+        try:
+            text = Path(auth_file).read_text()
+        except OSError as e:
+            raise SystemExit(f"--auth-file {auth_file}: cannot read it ({e.strerror or e})") from None
+        for i, line in enumerate(text.splitlines(), 1):
             if line.strip() and not line.lstrip().startswith("#"):
                 sources.append((auth_file, i, line.strip()))
     for where, line_no, text in sources:
@@ -63,10 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     auth = parse_auth(args.auth, args.auth_file)
-    if not is_loopback(args.host) and not auth:
-        sys.exit(f"refusing to bind {args.host} without --auth or --auth-file (the workbench edits data)")
+    host = bind_host(args.host)
+    if not is_loopback(host) and not auth:
+        sys.exit(f"refusing to bind {host!r} without --auth or --auth-file (the workbench edits data)")
     from lvr.store import Workspace
-    from workbench.app import allowed_paths, build_app, ensure_demo_workspace, start_demo_training
+    from workbench.app import build_app, ensure_demo_workspace, start_demo_training
+    from workbench.serving import allowed_paths, blocked_paths
 
     if args.workspace is None:
         ws = ensure_demo_workspace(DEFAULT_WORKSPACE, build=not args.no_demo)
@@ -77,8 +103,13 @@ def main(argv: list[str] | None = None) -> None:
     else:
         ws = Workspace.open(args.workspace, create=True)
     demo = build_app(ws)
-    print(f"LVR Workbench on http://{args.host}:{args.port}  (workspace {ws.root})", flush=True)
     demo.queue(default_concurrency_limit=4).launch(
-        server_name=args.host, server_port=args.port, auth=auth or None,
-        allowed_paths=allowed_paths(ws), show_error=True,
+        server_name=host, server_port=args.port, auth=auth or None, prevent_thread_lock=True, quiet=True,
+        allowed_paths=allowed_paths(ws), blocked_paths=blocked_paths(ws), show_error=True,
     )
+    bound = bound_addresses(demo)
+    if not auth and (not bound or not all(is_loopback(a) for a in bound)):
+        demo.close()
+        sys.exit(f"refusing to serve on {', '.join(bound) or 'an unknown address'} without --auth or --auth-file")
+    print(f"LVR Workbench on http://{host}:{args.port}  (workspace {ws.root})", flush=True)
+    demo.block_thread()

@@ -21,6 +21,7 @@ import pandas as pd
 from lvr.store import CATEGORIES, LETTERS, QA_STATUSES, StaleEditError, Workspace
 
 from .diffs import revisions_html
+from .serving import served_video
 from .subtitles import write_captions_vtt
 
 ANY = "any"
@@ -151,7 +152,7 @@ def item_view(ws: Workspace, qa_id) -> dict:
     video = subtitles = None
     if qa.get("video_id"):
         try:
-            path = ws.video_path(qa["video_id"])
+            path = served_video(ws, qa["video_id"])
         except KeyError:
             path = None
         if path is not None and path.exists():

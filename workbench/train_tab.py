@@ -32,6 +32,7 @@ from lvr.cli.train_cmds import STAGES
 from lvr.config import ConfigError, dump_yaml, load_config, to_dict
 from lvr.jobs import cancel, launch, read_log, read_metrics, refresh, relaunch
 from lvr.train import configs as train_configs
+from lvr.train.untrusted import check_overrides, check_recipe_path, check_untrusted
 
 ROOT = Path(__file__).resolve().parents[1]
 FINISHED = ("succeeded", "failed", "cancelled", "dead")
@@ -92,11 +93,12 @@ def recipe_choices() -> list[str]:
     return [str(p.relative_to(ROOT)) for p in sorted((ROOT / "configs").glob("*/*.yaml")) if p.stem in STAGES]
 
 
-def recipe_path(recipe: str | None) -> Path:
-    if not recipe or not recipe.strip():
-        raise gr.Error("pick a recipe (a YAML under configs/ or a path)")
-    p = Path(recipe.strip()).expanduser()
-    return (p if p.is_absolute() or p.exists() else ROOT / p).resolve()
+def recipe_path(ws, recipe: str | None) -> Path:
+    """The recipe file, only from configs/ or the workspace's configs/ and runs/ (lvr.train.untrusted)."""
+    try:
+        return check_recipe_path(recipe, ws.root)
+    except ConfigError as e:
+        raise gr.Error(str(e)) from None
 
 
 def sibling_recipe(recipes: list[str], stage: str, recipe: str | None) -> str:
@@ -115,9 +117,9 @@ def _shown(value, widget: str):
     return repr(value) if widget == "text" and isinstance(value, float) else value
 
 
-def recipe_values(stage: str, recipe: str) -> tuple[str, str, list[tuple[bool, object]]]:
+def recipe_values(ws, stage: str, recipe: str) -> tuple[str, str, list[tuple[bool, object]]]:
     """(stage, YAML text, [(shown, value)] per form field) of a recipe; the other stage's fields are hidden."""
-    path = recipe_path(recipe)
+    path = recipe_path(ws, recipe)
     stage = path.stem if path.stem in STAGES else stage
     cls = config_class(stage)
     try:
@@ -129,9 +131,9 @@ def recipe_values(stage: str, recipe: str) -> tuple[str, str, list[tuple[bool, o
     return stage, path.read_text(), shown
 
 
-def recipe_form(stage: str, recipe: str):
+def recipe_form(ws, stage: str, recipe: str):
     """(stage, YAML text, then one update per form field) for a recipe."""
-    stage, text, shown = recipe_values(stage, recipe)
+    stage, text, shown = recipe_values(ws, stage, recipe)
     return (stage, text, *[gr.update(visible=v) if not v else gr.update(visible=True, value=x) for v, x in shown])
 
 
@@ -159,10 +161,12 @@ def check_config(ws, stage: str, recipe: str, nproc, extra: str | None, *values)
         raise gr.Error(f"stage must be one of {', '.join(STAGES)}, got {stage!r}")
     if nproc is None or nproc < 1 or not float(nproc).is_integer():
         raise gr.Error(f"processes must be a whole number >= 1, got {nproc!r}")
-    path = recipe_path(recipe)
+    path = recipe_path(ws, recipe)
     overrides = form_overrides(ws, stage, extra, values)
     try:
+        check_overrides(overrides[:-1])                 # the last one is this workbench's workspace=
         cfg = load_config(config_class(stage), path, overrides)
+        check_untrusted(cfg, (), ws.root)
     except ConfigError as e:
         raise gr.Error(f"config: {e}") from None
     return path, overrides, cfg, int(nproc)
@@ -332,7 +336,7 @@ def build_train_tab(ws) -> None:
     """Create the tab's components inside the caller's `gr.Tab` context."""
     recipes = recipe_choices()
     first = next((r for r in recipes if r.endswith("tiny/sft.yaml")), recipes[0] if recipes else None)
-    stage0, yaml0, shown0 = recipe_values("sft", first) if first else ("sft", "", [(True, None)] * len(FORM))
+    stage0, yaml0, shown0 = recipe_values(ws, "sft", first) if first else ("sft", "", [(True, None)] * len(FORM))
     with gr.Accordion("Recipe and launch", open=True):
         with gr.Row():
             stage = gr.Radio(list(STAGES), value=stage0, label="stage", scale=1)
@@ -402,7 +406,7 @@ def build_train_tab(ws) -> None:
     watched = [status, log, curves, timer, ckpts]
     listed = [job, model, ckpts]
     stage.input(partial(sibling_recipe, recipes), [stage, recipe], recipe, api_name="train_stage")
-    recipe.change(recipe_form, [stage, recipe], [stage, recipe_yaml, *fields], api_name="train_recipe")
+    recipe.change(partial(recipe_form, ws), [stage, recipe], [stage, recipe_yaml, *fields], api_name="train_recipe")
     check_btn.click(partial(validate_form, ws), form, [verdict, resolved], api_name="train_validate")
     go.click(on_launch, form, [job, verdict, timer], api_name="train_launch")
     timer.tick(on_poll, job, watched, api_name="train_poll")

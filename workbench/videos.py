@@ -22,6 +22,7 @@ from lvr.video import VideoError, contact_sheet
 
 from .diffs import CSS as DIFF_CSS
 from .diffs import word_diff
+from .serving import served_video
 from .subtitles import write_captions_vtt
 
 VIDEO_COLUMNS = ["video", "file", "duration (s)", "split", "captioned clips", "QA", "pending", "draft",
@@ -121,9 +122,9 @@ def sheet_path(ws: Workspace, video_id: str) -> Path | None:
 def video_detail(ws: Workspace, video_id: str | None) -> dict:
     """Everything the detail pane shows for one video."""
     v = _video(ws, video_id)
-    path = ws.video_path(v["id"])
+    path = served_video(ws, v["id"])
     if not path.exists():
-        raise gr.Error(f"video {v['id']}: file {path} is missing (moved or deleted?)")
+        raise gr.Error(f"video {v['id']}: its file {path.name} is missing (moved or deleted?)")
     clips = ws.clips(v["id"])
     info = (f"### {html.escape(v['filename'])}\n`{v['id']}` · {v['duration']:.1f} s · {v['width']}×{v['height']} · "
             f"{v['fps']:.2f} fps · {v['codec']} · split **{v['split'] or '—'}** · source {v['source']} · "

@@ -188,11 +188,11 @@ class RewardConfig:
     def check(self) -> None:
         if not self.functions:
             fail(self, "functions", "needs at least one reward function")
-        from .rewards import get_reward
+        from .rewards import check_reward_name
 
         for name in self.functions:
             try:
-                get_reward(name)
+                check_reward_name(name)
             except ValueError as e:
                 fail(self, f"functions.{name}", str(e))
 

@@ -50,12 +50,7 @@ def reward_names() -> list[str]:
 
 def load_user_function(spec: str) -> RewardFn:
     """`path/to/file.py:name` → the function (the file is imported as a fresh module)."""
-    path_s, _, name = spec.rpartition(":")
-    path = Path(path_s)
-    if not path_s or not name:
-        raise ValueError(f"reward {spec!r}: a user function is written path/to/file.py:function_name")
-    if not path.is_file():
-        raise ValueError(f"reward {spec!r}: file {path} does not exist")
+    path, name = _user_spec(spec)
     mod_name = f"lvr_user_reward_{abs(hash(str(path.resolve())))}"
     module_spec = importlib.util.spec_from_file_location(mod_name, path)
     module = importlib.util.module_from_spec(module_spec)
@@ -67,6 +62,29 @@ def load_user_function(spec: str) -> RewardFn:
     if not callable(fn):
         raise ValueError(f"reward {spec!r}: {path} has no function {name!r}")
     return fn
+
+
+def _user_spec(spec: str) -> tuple[Path, str]:
+    """`path/to/file.py:name` → (path, name), checked without importing anything."""
+    path_s, _, name = spec.rpartition(":")
+    if not path_s or not name or not path_s.endswith(".py"):
+        raise ValueError(f"reward {spec!r}: a user function is written path/to/file.py:function_name")
+    path = Path(path_s)
+    if not path.is_file():
+        raise ValueError(f"reward {spec!r}: file {path} does not exist")
+    return path, name
+
+
+def check_reward_name(name: str) -> None:
+    """Raise ValueError unless `name` is registered or a user function whose file exists. Imports nothing:
+    validating a config must never run user code (the training job imports the file when it starts)."""
+    if name in _REGISTRY:
+        return
+    if ":" in name and name.split(":")[0].endswith(".py"):
+        _user_spec(name)
+        return
+    raise ValueError(f"unknown reward function {name!r}; built-in: {', '.join(reward_names())}, "
+                     f"or a user function path/to/file.py:function_name")
 
 
 def get_reward(name: str) -> RewardFn:

@@ -15,6 +15,7 @@ import gradio as gr
 import pytest
 
 from lvr.store import Workspace
+from workbench.serving import allowed_paths, blocked_paths
 from tests.workbench.corpus import build_corpus
 
 USERS = [("alice", "pw-alice"), ("bob", "pw-bob"), ("carol", "pw-carol")]
@@ -71,7 +72,7 @@ def serve(ws: Workspace, builder=None, label: str = "Tab", auth=None, full_app: 
                 builder(ws)
     demo.queue(default_concurrency_limit=4)
     demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", quiet=True, auth=auth, show_error=True,
-                allowed_paths=[str(ws.root)])
+                allowed_paths=allowed_paths(ws), blocked_paths=blocked_paths(ws))
     try:
         yield demo.local_url
     finally:

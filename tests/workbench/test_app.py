@@ -6,13 +6,10 @@ from __future__ import annotations
 
 from gradio_client import Client
 
-from lvr.ingest import ingest
-from lvr.store import Workspace
 from lvr.synth import SynthConfig, WorldConfig
-from lvr.video.encode import numbered_frames, write_video
 from tests.workbench.conftest import serve
 from workbench import app
-from workbench.app import TABS, allowed_paths, available_tabs, build_app, demo_corpus_config, ensure_demo_workspace
+from workbench.app import TABS, available_tabs, build_app, demo_corpus_config, ensure_demo_workspace
 from workbench.identity import LOCAL_USER, username
 from workbench.shortcuts import ANSWER_ELEM, KEYBOARD_JS, REASON_ELEM, SHORTCUTS, SHORTCUTS_MD
 
@@ -38,16 +35,6 @@ def test_app_has_the_tabs_shortcuts_and_endpoints(module_ws):
     with serve(module_ws, full_app=True) as url:
         named = Client(url, verbose=False).view_api(return_format="dict", print_info=False)["named_endpoints"]
     assert ENDPOINTS <= set(named), ENDPOINTS - set(named)
-
-
-def test_allowed_paths_cover_linked_videos(tmp_path):
-    ws = Workspace.open(tmp_path / "ws", create=True)
-    (tmp_path / "elsewhere").mkdir()
-    outside = write_video(tmp_path / "elsewhere" / "linked.mp4", numbered_frames(30, 96, 128), fps=10, gop=10)
-    inside = write_video(tmp_path / "copied.mp4", numbered_frames(30, 96, 128, start=100), fps=10, gop=10)
-    ingest(ws, [outside])
-    ingest(ws, [inside], copy=True)
-    assert allowed_paths(ws) == sorted([str(ws.root), str(outside.parent.resolve())])
 
 
 def test_username_and_demo_workspace(tmp_path, monkeypatch):
