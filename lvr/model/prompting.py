@@ -8,8 +8,10 @@
 `build_messages` gives chat messages with a `{"type": "video"}` item where the video tokens go;
 the adapters' `build_inputs` renders them. `parse_response` is used by rewards and evaluation:
 it is tolerant about how the letter is written ("(B)", "B.", "b", "Answer: B", "B) text") but
-strict about the tags: `format_ok` is true only when the whole output is
-`<think>…</think>\\s*<answer>…</answer>` (or `<answer>…</answer>` when thinking is off).
+refuses an answer that names several options ("A or B", "A B C D", "A and C": no letter, so
+rewards and evaluation score it wrong), and it is strict about the tags: `format_ok` is true
+only when the whole output is `<think>…</think>\\s*<answer>…</answer>` (or `<answer>…</answer>`
+when thinking is off).
 """
 from __future__ import annotations
 
@@ -121,6 +123,9 @@ def extract_letter(answer: str | None, n_options: int = 4, options: Sequence[str
     a lowercase letter counts only when it stands alone (so "a dog" is not "A"). With `options`,
     an answer equal to an option's text (case/punctuation-insensitive) maps to that option first,
     and an answer that is not a letter maps to the option it nearly copies (see `closest_option`).
+    An answer that names more than one option is None: "A or B", "A B C D", "A and C", "A) x, B) y"
+    (see `named_letters`); text after the letter that is an option's text is not searched, so
+    "B. A cat and a dog" is B.
     """
     if answer is None:
         return None
@@ -137,14 +142,43 @@ def extract_letter(answer: str | None, n_options: int = 4, options: Sequence[str
         return m.group(1).upper()
     m = re.match(r"^[\(\[]?([A-Z])(?:[\)\]][.:]?|[.:])?(?=\s|$)", text)
     if m and m.group(1) in valid:
-        return m.group(1)
+        return _sole_option(m.group(1), text[m.end():], valid, options)
     m = re.match(r"^[\(\[]([a-z])[\)\]]", text)
     if m and m.group(1).upper() in valid:
-        return m.group(1).upper()
+        return _sole_option(m.group(1).upper(), text[m.end():], valid, options)
     if options:
         i = closest_option(text, options)
         return None if i is None else LETTERS[i]
     return None
+
+
+def _sole_option(letter: str, rest: str, valid: str, options: Sequence[str] | None) -> str | None:
+    """`letter`, unless the text after it names another option (then None)."""
+    rest = rest.strip()
+    if not rest:
+        return letter
+    if options and (_normalise(rest) in {_normalise(str(o)) for o in options}
+                    or closest_option(rest, options) is not None):
+        return letter  # "B. <an option's text>": the text is not searched for letters
+    return None if named_letters(rest, valid) - {letter} else letter
+
+
+_UPPER_REF = re.compile(r"(?<![\w'\-])([A-Z])(?![\w'\-])")
+_WORD_AFTER = re.compile(r"\s+(?!(?:or|and|nor|vs|versus)\b)[a-z]")
+_LOWER_REF = re.compile(r"\b(?:or|and|nor|vs\.?|versus)\s+[\(\[]?([a-z])[\)\]]?(?=\s*(?:$|[.,;:!?]))")
+
+
+def named_letters(text: str, valid: str = LETTERS[:4]) -> set[str]:
+    """The option letters (of `valid`) that `text` names: capital letters standing alone ("or B",
+    "B C D", "(C)", "B)") and lowercase ones after "or"/"and" ("A or b"). "A" and "I" followed by
+    a word ("A cat", "I think") are English words, not options."""
+    found = set()
+    for m in _UPPER_REF.finditer(text):
+        c = m.group(1)
+        if c in valid and not (c in "AI" and _WORD_AFTER.match(text, m.end())):
+            found.add(c)
+    found.update(m.group(1).upper() for m in _LOWER_REF.finditer(text) if m.group(1).upper() in valid)
+    return found
 
 
 def closest_option(text: str, options: Sequence[str], min_ratio: float = 0.8) -> int | None:

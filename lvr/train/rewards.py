@@ -151,7 +151,8 @@ def format_reward(completions: Sequence[str], think: bool | Sequence[bool] = Tru
 @register_reward("mcq_accuracy")
 def mcq_accuracy(completions: Sequence[str], answer: Sequence[str], options: Sequence | None = None,
                  **_: Any) -> list[float | None]:
-    """1.0 when the answer span's option letter equals the key; None when the key is not a letter."""
+    """1.0 when the answer span's option letter equals the key; None when the key is not a letter.
+    An answer naming several options ("A or B", "A B C D") has no letter (`extract_letter`): 0.0."""
     n = len(completions)
     opts = _col({"options": options}, "options", n)
     out: list[float | None] = []

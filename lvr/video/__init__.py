@@ -8,7 +8,8 @@
     clip_segments(info.duration)                            # [(0, 10), (10, 20), …] for captioning
 
 Modules: probe (VideoInfo, frame table, content hash), sampling (SamplingSpec, sample_frames),
-readers (decord / PyAV exact decoders, PyAV keyframe decoder), cache (FrameCache), clips
+readers (decord / PyAV exact decoders, PyAV keyframe decoder), orient (display rotation of
+phone videos: frames come out upright), cache (FrameCache), clips
 (clip_segments), thumbs (thumbnail, contact_sheet), encode (H.264 writer + numbered test
 pattern), errors (VideoError). Every unreadable-file problem raises VideoError (a ValueError)
 naming the file and the cause.

@@ -10,7 +10,10 @@
 in display order and which frames are keyframes. Frame ``i`` of a video is the ``i``-th frame
 in display order; its timestamp is ``(pts_i - pts_0) * time_base`` seconds, so the first frame
 is at 0.0 (the same convention as decord). One frame is decoded to prove the stream is
-decodable and has the size the container declares.
+decodable and has the size the container declares, and to read its display orientation
+(`lvr.video.orient`): `width`/`height` are the size as shown, after a phone video's quarter
+turn (a 160x90 stream turned 90 degrees is reported 90x160); `rotation`/`mirrored` say how the
+coded pictures are turned, and every reader returns frames in the shown orientation.
 
 The table is kept in a small in-process cache keyed by (real path, size, mtime), so sampling
 the same file again does not demux it again; `clear_probe_cache()` empties it.
@@ -29,6 +32,7 @@ import av
 import numpy as np
 
 from lvr.video.errors import VideoError
+from lvr.video.orient import display_orientation, display_size
 
 _STILL_IMAGE_FORMATS = ("image2", "_pipe", "gif", "apng", "webp")
 _TABLE_CACHE_SIZE = 64
@@ -36,7 +40,9 @@ _TABLE_CACHE_SIZE = 64
 
 @dataclass(frozen=True)
 class VideoInfo:
-    """What `probe` found. Times are seconds; `keyframe_indices` are display-order frame indices."""
+    """What `probe` found. Times are seconds; `keyframe_indices` are display-order frame indices.
+    `width`/`height` are the size as shown; `rotation` (clockwise degrees) and `mirrored` turn the
+    coded pictures (`coded_size`) into that."""
 
     path: str
     duration: float
@@ -51,6 +57,13 @@ class VideoInfo:
     keyframe_interval: float
     keyframe_indices: tuple[int, ...]
     keyframe_times: tuple[float, ...]
+    rotation: int = 0
+    mirrored: bool = False
+
+    @property
+    def coded_size(self) -> tuple[int, int]:
+        """(width, height) of the pictures as stored, before the display rotation."""
+        return display_size(self.width, self.height, self.rotation)  # swapping the sides back is the same swap
 
     def to_dict(self) -> dict:
         """JSON-friendly dict (keyframe lists included)."""
@@ -58,6 +71,7 @@ class VideoInfo:
             "path": self.path, "duration": self.duration, "fps": self.fps, "n_frames": self.n_frames,
             "width": self.width, "height": self.height, "codec": self.codec, "pix_fmt": self.pix_fmt,
             "container": self.container, "size_bytes": self.size_bytes,
+            "rotation": self.rotation, "mirrored": self.mirrored,
             "keyframe_interval": self.keyframe_interval,
             "keyframe_indices": list(self.keyframe_indices), "keyframe_times": list(self.keyframe_times),
         }
@@ -169,6 +183,10 @@ def _probe_uncached(path: Path, size_bytes: int) -> tuple[VideoInfo, FrameTable]
         rate = float(rate) if rate else 0.0
         pts_list, key_pts, durations, first_frame = _demux_table(container, stream, path)
         first_size = None if first_frame is None else (first_frame.width, first_frame.height)
+        try:
+            rotation, mirrored = display_orientation(first_frame, stream.metadata)
+        except ValueError as e:
+            raise VideoError(path, f"unsupported display orientation: {e}") from None
         del first_frame
     finally:
         container.close()  # nothing of the container (stream, ctx, frames) may be touched after this
@@ -207,12 +225,14 @@ def _probe_uncached(path: Path, size_bytes: int) -> tuple[VideoInfo, FrameTable]
         interval = float(np.median(np.diff(key_indices)))
     else:  # one keyframe: the whole video is one group of pictures
         interval = float(n)
+    shown_w, shown_h = display_size(width, height, rotation)
     info = VideoInfo(
-        path=str(path), duration=end_time, fps=fps, n_frames=n, width=width, height=height,
+        path=str(path), duration=end_time, fps=fps, n_frames=n, width=shown_w, height=shown_h,
         codec=codec, pix_fmt=pix_fmt, container=fmt, size_bytes=size_bytes,
         keyframe_interval=interval,
         keyframe_indices=tuple(int(i) for i in key_indices),
         keyframe_times=tuple(float(times[i]) for i in key_indices),
+        rotation=rotation, mirrored=mirrored,
     )
     table = FrameTable(pts=pts, times=times, key_indices=key_indices, time_base=tb,
                        end_time=end_time)

@@ -16,7 +16,10 @@ Which frames (both modes):
 
 Modes:
 - "exact" decodes exactly those frames (decord `get_batch` by default, PyAV with
-  `reader="pyav"`; the two give identical pixels on the files tested).
+  `reader="pyav"`; the two give identical pixels on the files tested). A file decord cannot
+  open or decode (e.g. a VP9 .webm written without a duration) or that has a display rotation
+  is decoded with PyAV instead, with the same indices and timestamps; `source` names the
+  reader that really decoded it.
 - "keyframe" moves each requested time to the nearest keyframe (ties go to the earlier one)
   and decodes only keyframes: one seek and one intra-frame decode each, so it stays fast on
   long groups of pictures. `timestamps`/`indices` report the keyframes really used and
@@ -24,6 +27,8 @@ Modes:
   requests that snap to the same keyframe yield that frame once (fewer than N frames, in time
   order); with `dedup=False` there is one frame per request, repeats included.
 
+Frames are upright: a phone video's display rotation (and mirroring) is applied by every
+reader and mode alike, so frames have the probed (shown) size.
 `resize=(h, w)` resizes every frame to exactly h x w (aspect ratio not kept) with PIL's
 bilinear filter after decoding, so all readers resize the same pixels. Frames are RGB uint8.
 A spec's `key()` is a stable string naming everything that changes the output (the frame
@@ -40,7 +45,7 @@ import numpy as np
 
 from lvr.video.errors import VideoError
 from lvr.video.probe import FrameTable, VideoInfo, probe_with_table
-from lvr.video.readers import decode_exact_decord, decode_exact_pyav, decode_keyframes_pyav, decord_available
+from lvr.video.readers import decode_exact, decode_keyframes_pyav
 
 MODES = ("exact", "keyframe")
 READERS = ("auto", "decord", "pyav")
@@ -179,8 +184,9 @@ def snap_to_keyframes(table: FrameTable, indices: list[int]) -> list[int]:
 def sample_frames(path: str | os.PathLike, spec: SamplingSpec, *, reader: str = "auto") -> SampledFrames:
     """Decode the frames `spec` selects from `path` (see the module docstring for the rules).
 
-    reader: "auto" (decord when importable, else PyAV), "decord" or "pyav"; keyframe mode always
-    uses PyAV's keyframe-only decoder. Raises `VideoError` for unreadable files.
+    reader: "auto" (decord when importable, else PyAV), "decord" or "pyav" (PyAV stands in for
+    decord on files decord cannot read); keyframe mode always uses PyAV's keyframe-only decoder.
+    Raises `VideoError` for unreadable files.
     """
     if reader not in READERS:
         raise ValueError(f"reader must be one of {READERS}, got {reader!r}")
@@ -196,14 +202,7 @@ def sample_frames(path: str | os.PathLike, spec: SamplingSpec, *, reader: str = 
         source = "pyav-keyframe"
     else:
         indices = wanted
-        use = reader
-        if use == "auto":
-            use = "decord" if decord_available() else "pyav"
-        if use == "decord":
-            frames = decode_exact_decord(p, info, table, indices)
-        else:
-            frames = decode_exact_pyav(p, info, table, indices)
-        source = use
+        frames, source = decode_exact(p, info, table, indices, reader=reader)
     if spec.resize is not None:
         frames = resize_frames(frames, spec.resize)
     if frames.shape[0] != len(indices):
