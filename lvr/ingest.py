@@ -4,9 +4,9 @@
     report = ingest(ws, ["videos/", "talk.mp4"], copy=True)
     print(report.added, report.duplicates, report.errors)
 
-A bad file (corrupt, truncated, empty, not a video) is reported by name and cause and the
-batch goes on; it leaves no row behind (the video row and its clips are written in one
-transaction after every check passed). Mirrored by `lvr ingest WORKSPACE PATH...`.
+A bad or missing file (corrupt, truncated, empty, not a video, no such path) is reported by
+name and cause and the batch goes on; it leaves no row behind (the video row and its clips are
+written in one transaction after every check passed). Mirrored by `lvr ingest WORKSPACE PATH...`.
 """
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def ingest_file(ws: Workspace, path: Path, *, copy: bool = False, clip_seconds: 
                 split: str | None = None, source: str = "ingest", meta: dict | None = None) -> tuple[str, bool]:
     """Ingest one file; returns (video id, newly added). Raises VideoError / OSError on a bad file."""
     if not path.exists():
-        raise VideoError(f"{path}: no such file")
+        raise VideoError(path, "no such file")
     sha = content_hash(path)
     existing = ws.scalar("SELECT id FROM videos WHERE sha256 = ?", (sha,))
     if existing:

@@ -5,7 +5,7 @@
     lvr generate WS --failures                        # failed units, with their reasons
     lvr filter   WS --dedup --balance-letters --split rl
     lvr export   WS out/sft.jsonl --split sft --format jsonl      (or --format hf OUT_DIR)
-    lvr import   WS longvideo_reason.jsonl --videos ./longvila_videos --split eval
+    lvr import   WS longvideo_reason.jsonl --videos ./longvila_videos --split eval [--categories map.csv]
 
 The OpenAI-compatible backend reads LVR_LLM_BASE_URL, LVR_LLM_API_KEY (or OPENAI_API_KEY) and
 LVR_LLM_MODEL; options given here win. Caption and generate jobs are resumable: run the same
@@ -261,22 +261,31 @@ def register(cli: click.Group) -> None:
                   help="Override every row's status (default: the row's, else pending).")
     @click.option("--source", default=None, help="Source name (default: the row's, else import:<file>).")
     @click.option("--copy/--link", default=False, help="Copy videos into the workspace's media/.")
+    @click.option("--categories", "categories_file", default=None, type=click.Path(exists=True, dir_okay=False),
+                  help="JSON/JSONL/CSV mapping problem_id → category, for rows without a category column.")
     @click.option("--strict", is_flag=True, help="Exit with status 1 if a row was rejected or a video is missing.")
-    def import_cmd(workspace, file, videos_dir, split, status, source, copy, strict) -> None:
+    def import_cmd(workspace, file, videos_dir, split, status, source, copy, categories_file, strict) -> None:
         """Import a LongVideo-Reason-style JSONL/JSON file or datasets folder (with its videos)."""
         from tqdm import tqdm
 
         from lvr.datagen import import_file
+        from lvr.datagen.release import load_category_map
         from lvr.store import Workspace
 
+        try:
+            cmap = load_category_map(categories_file) if categories_file else None
+        except (ValueError, FileNotFoundError) as e:
+            _fail(e)
         ws = Workspace.open(workspace, create=True)
         with tqdm(unit="row", desc="import", file=sys.stderr) as bar:
             try:
                 report = import_file(ws, file, videos_dir=videos_dir, split=split, status=status, source=source,
-                                     copy=copy, progress=lambda _n: bar.update())
+                                     copy=copy, category_map=cmap, progress=lambda _n: bar.update())
             except (ValueError, FileNotFoundError) as e:
                 _fail(e)
         click.echo(report.summary())
+        for line in report.notes():
+            click.echo(line)
         for row, cause in report.errors[:20]:
             click.echo(f"ERROR {file} row {row}: {cause}", err=True)
         for row, cause in report.missing_videos[:20]:

@@ -7,7 +7,7 @@
     lvr eval compare WS RUN RUN [RUN…]                         # first run is the baseline
     lvr eval show WS RUN|SWEEP                                 # print a stored run or sweep
     lvr eval list WS
-    lvr eval import WS test.jsonl videos/ [--source longvideo-reason-eval]
+    lvr eval import WS test.jsonl videos/ [--source longvideo-reason-eval] [--categories map.csv]
     lvr eval check WS [--source S]                             # key letters, missing videos
 
 `eval` is a group whose default command is `run`: when the first word after `eval` is not a
@@ -279,14 +279,21 @@ def list_cmd(workspace) -> None:
 @click.argument("videos_dir", type=click.Path(exists=True, file_okay=False))
 @click.option("--split", default="eval", show_default=True)
 @click.option("--source", default="longvideo-reason-eval", show_default=True)
+@click.option("--categories", "categories_file", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="JSON/JSONL/CSV mapping problem_id → category, for rows without a category column.")
 @click.option("--json", "as_json", is_flag=True)
-def import_cmd(workspace, jsonl, videos_dir, split, source, as_json) -> None:
+def import_cmd(workspace, jsonl, videos_dir, split, source, categories_file, as_json) -> None:
     """Import a LongVideo-Reason-eval-style JSONL and its videos (missing videos are reported)."""
+    from lvr.datagen.release import load_category_map
     from lvr.eval import import_benchmark
     from lvr.store import Workspace
 
+    try:
+        cmap = load_category_map(categories_file) if categories_file else None
+    except ValueError as e:
+        raise click.ClickException(str(e)) from None
     ws = Workspace.open(workspace, create=True)
-    rep = import_benchmark(ws, jsonl, videos_dir, split=split, source=source)
+    rep = import_benchmark(ws, jsonl, videos_dir, split=split, source=source, category_map=cmap)
     click.echo(json.dumps(rep.to_dict(), indent=1) if as_json else rep.format_text())
 
 @eval_group.command("check")

@@ -1,8 +1,11 @@
 """Import LongVideo-Reason-style rows (JSONL, a JSON list, or a `datasets` folder) into a workspace.
 
     from lvr.datagen.importer import import_file
-    report = import_file(ws, "longvideo_reason_eval.jsonl", videos_dir="longvila_videos", split="eval")
-    report.added, report.missing_videos, report.errors          # `lvr import WS FILE --videos DIR`
+    from lvr.datagen.release import load_category_map
+    report = import_file(ws, "longvideo_reason_eval.jsonl", videos_dir="longvila_videos", split="eval",
+                         category_map=load_category_map("categories.csv"))   # optional
+    report.added, report.missing_videos, report.errors          # `lvr import WS FILE --videos DIR [--categories F]`
+    report.notes()                                              # categories, flagged rows, key letters, warnings
 
 Per row (the published LongVideo-Reason-eval file is read as it is):
 * question: the `question` column, or `problem` without its option lines;
@@ -14,10 +17,11 @@ Per row (the published LongVideo-Reason-eval file is read as it is):
 * answer: a letter ("B", "b", "(B)", "B."), "B. text", "Answer: B", `<answer>B</answer>` (any of
   these inside the tags), or the text of an option; "B. text" whose text is another option's is
   refused as contradictory;
-* category: the first of `category`, `problem_type` (the published file: "Temporal", "Goal and
-  Purpose", "Spatial", "Plot and Narrative"), `question_type`, `task_type`, `type`, `class`,
-  `question_category` whose value names one (so Video-R1's `problem_type: "multiple choice"` is
-  passed over);
+* category: the first of `category`, `problem_type`, `question_type`, `task_type`, `type`, `class`,
+  `question_category` whose value names one ("Temporal", "Goal and Purpose", "Spatial", "Plot and
+  Narrative" or ours; the release's `problem_type: "multiple choice"` is passed over); else the
+  `category_map` entry (`--categories FILE`) of its problem_id; else `uncategorised`, counted in
+  the report (see lvr.datagen.release);
 * reasoning: `reasoning` (or Video-R1's `process`) without <think> tags.
 Our own columns (split, status, reasoning_raw, start, end, source, difficulty, duplicate_of,
 reject_reason, meta) are taken when present, so an `lvr export` file comes back unchanged.
@@ -28,23 +32,29 @@ video extension (the published archives extract to `longvideo_eval_subset<N>/` f
 rows say `longvila_videos/<name>.mp4`, and some videos are .webm/.mkv). Found videos are ingested
 (probed, hashed, deduplicated, cut into clips). A row whose video is missing or unreadable is
 still imported, with video_id NULL and the reason in `meta["import"]["note"]`, and listed in
-`report.missing_videos`. A row that cannot become an item (no 4 options, unknown category, no
-answer) is reported with its row number and skipped; the rest of the file goes on. Importing
-the same file again adds nothing (each row's key `<file sha>/<row>` is recorded in
-gen_outputs, task "import").
+`report.missing_videos`. A row that cannot become an item (no 4 options, no answer) is reported
+with its row number and skipped; the rest of the file goes on. A row whose options look broken
+(the generator's deliberation leaked into one, or one absurdly long: `release.option_flags`) is
+imported with status pending and its reasons in `meta["import"]["flags"]`, and listed in
+`report.flagged`. `report.notes()` also gives the category counts and the key's letter
+distribution, with a warning when always answering one letter beats chance clearly
+(`release.key_skew`). Importing the same file again adds nothing (each row's key
+`<file sha>/<row>` is recorded in gen_outputs, task "import").
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from lvr.datagen.export import IMPORT_META
+from lvr.datagen.release import key_skew, option_flags, pick_category, skew_text
 from lvr.datagen.schema_check import IMPORT_SCHEMA, validate
-from lvr.store import CATEGORIES, LETTERS, QA_STATUSES, SPLITS, Workspace, validate_qa
+from lvr.store import ITEM_CATEGORIES, LETTERS, QA_STATUSES, SPLITS, UNCATEGORISED, Workspace, validate_qa
 
 TASK = "import"
 CATEGORY_FIELDS = ("category", "problem_type", "question_type", "task_type", "type", "class", "question_category")
@@ -61,17 +71,17 @@ _ALIASES = {
     "goal": "goal", "goal and purpose": "goal", "goal purpose": "goal", "purpose": "goal", "goal reasoning": "goal",
     "spatial": "spatial", "spatial reasoning": "spatial", "space": "spatial",
     "plot": "plot", "plot and narrative": "plot", "plot narrative": "plot", "narrative": "plot",
-    "plot reasoning": "plot",
+    "plot reasoning": "plot", "uncategorized": UNCATEGORISED,
 }
 
 
 def normalize_category(name: Any) -> str | None:
-    """"Goal and Purpose" / "goal & purpose" / "Plot_and_Narrative" → goal / plot; None if unknown."""
+    """"Goal and Purpose" / "goal & purpose" / "Plot_and_Narrative" → goal / plot (also uncategorised); else None."""
     if not isinstance(name, str):
         return None
     key = re.sub(r"[\s_\-/&]+", " ", name.strip().lower().replace("&", " and ")).strip()
     key = re.sub(r"\s+", " ", key)
-    return _ALIASES.get(key) or (key if key in CATEGORIES else None)
+    return _ALIASES.get(key) or (key if key in ITEM_CATEGORIES else None)
 
 
 @dataclass
@@ -84,11 +94,42 @@ class ImportReport:
     errors: list[tuple[int, str]] = field(default_factory=list)           # (row, cause)
     missing_videos: list[tuple[int, str]] = field(default_factory=list)   # (row, path or cause)
     qa_ids: list[int] = field(default_factory=list)
+    categories: Counter = field(default_factory=Counter)                  # of the added items
+    categories_from_map: int = 0                                          # added items categorised by the map
+    uncategorised: list[int] = field(default_factory=list)                # rows stored as uncategorised
+    unknown_categories: Counter = field(default_factory=Counter)          # category values we do not know
+    flagged: list[tuple[int, str]] = field(default_factory=list)          # (row, why), imported as pending
+    letters: list[str] = field(default_factory=list)                      # answer keys of the added items
 
     def summary(self) -> str:
         return (f"import {self.file}: {self.rows} rows, {self.added} added, {self.already_imported} already imported, "
                 f"{len(self.errors)} rejected, {len(self.missing_videos)} with missing video; "
                 f"{self.videos_ingested} videos ingested")
+
+    def notes(self, max_list: int = 20) -> list[str]:
+        """Category counts, key letters and WARNING lines (uncategorised rows, flagged rows, a skewed key)."""
+        if not self.added:
+            return []
+        cats = ", ".join(f"{c} {self.categories.get(c, 0)}" for c in ITEM_CATEGORIES)
+        lines = [f"categories: {cats}" + (f" ({self.categories_from_map} from the categories file)"
+                                          if self.categories_from_map else "")]
+        if self.uncategorised:
+            unknown = ", ".join(f"{v!r} ×{n}" for v, n in self.unknown_categories.most_common(10))
+            lines.append(f"WARNING {len(self.uncategorised)} row(s) name no known category (none in a category column, "
+                         f"no --categories entry for their problem_id): stored as '{UNCATEGORISED}'; rows "
+                         + _row_list(self.uncategorised, max_list)
+                         + (f"; unknown values: {unknown}" if unknown else ""))
+        if self.flagged:
+            lines.append(f"WARNING {len(self.flagged)} row(s) flagged for review (imported, left pending):")
+            lines += [f"  FLAGGED {self.file} row {row}: {why}" for row, why in self.flagged[:max_list]]
+        skew = key_skew(self.letters)
+        if skew:
+            lines.append(("WARNING answer key is skewed: " if skew["skewed"] else "key letters: ") + skew_text(skew))
+        return lines
+
+
+def _row_list(rows: list[int], limit: int) -> str:
+    return ", ".join(map(str, rows[:limit])) + (f" … and {len(rows) - limit} more" if len(rows) > limit else "")
 
 
 def read_rows(path: str | Path) -> Iterator[tuple[int, dict | str]]:
@@ -214,7 +255,7 @@ def parse_answer(raw: str, options: list[str]) -> str:
     raise ValueError(f"answer {raw[:40]!r} is neither a letter A-D nor one of the options")
 
 
-def row_to_item(row: dict) -> dict:
+def row_to_item(row: dict, category_map: dict[str, str] | None = None) -> dict:
     """The QA fields of one row (no video resolution); ValueError naming the problem."""
     errs = validate({k: v for k, v in row.items() if k != "options" or not isinstance(v, dict)}, IMPORT_SCHEMA)
     if errs:
@@ -235,11 +276,7 @@ def row_to_item(row: dict) -> dict:
     if not question:
         raise ValueError("the problem has no question text")
     answer = parse_answer(row["answer"], options)
-    cat_raw = next((row[f] for f in CATEGORY_FIELDS if row.get(f)), None)
-    category = next((c for c in (normalize_category(row.get(f)) for f in CATEGORY_FIELDS) if c), None)
-    if category is None:
-        raise ValueError(f"category {cat_raw!r} is not one of {', '.join(CATEGORIES)} "
-                         "(or Temporal / Goal and Purpose / Spatial / Plot and Narrative)")
+    category, _how, _unknown = pick_category(row, category_map)
     meta = row.get("meta") or {}
     if isinstance(meta, str):
         try:
@@ -322,10 +359,54 @@ class _VideoResolver:
         return result
 
 
-def import_file(ws: Workspace, path: str | Path, *, videos_dir: str | Path | None = None, split: str | None = None,
-                status: str | None = None, source: str | None = None, copy: bool = False,
-                progress: Callable[[int], None] | None = None) -> ImportReport:
-    path = Path(path)
+def _reject(ws: Workspace, report: ImportReport, path: Path, rowno: int, key: str, cause: str,
+            row: dict | None = None) -> None:
+    report.errors.append((rowno, cause))
+    raw = json.dumps(row, default=str)[:20_000] if row is not None else None
+    ws.add_gen_output(task=TASK, key=key, ok=False, raw=raw, reason=f"{path.name} row {rowno}: {cause}")
+
+
+def _provenance(row: dict, rowno: int, path: Path, resolver: _VideoResolver,
+                report: ImportReport) -> tuple[dict[str, Any], str | None]:
+    """(meta["import"] of the row, video id or None); a missing video is noted and reported."""
+    videos = row.get("videos")
+    video_value = (videos[0] if videos else "") if isinstance(videos, list) else (videos or "")
+    provenance: dict[str, Any] = {"file": path.name, "row": rowno, "problem_id": row.get("problem_id"),
+                                  "video": video_value}
+    vid, why = resolver.resolve(str(video_value)) if video_value else (None, "row names no video")
+    if why:
+        provenance["note"] = why
+        report.missing_videos.append((rowno, why))
+    return provenance, vid
+
+
+def _prepare(rowno: int, item: dict, how: str, unknown: str | None, provenance: dict,
+             report: ImportReport) -> None:
+    """Category source and review flags into the provenance; a flagged item stays pending."""
+    provenance["category_from"] = how
+    if unknown is not None:
+        provenance["category_raw"] = unknown
+    flags = option_flags(item["options"])
+    if flags:
+        provenance["flags"] = flags
+        item["status"] = "pending"
+        report.flagged.append((rowno, "; ".join(flags)))
+    item["meta"][IMPORT_META] = provenance
+
+
+def _count(report: ImportReport, rowno: int, item: dict, how: str, qa_id: int) -> None:
+    report.added += 1
+    report.qa_ids.append(qa_id)
+    report.categories[item["category"]] += 1
+    report.letters.append(item["answer"])
+    report.categories_from_map += how == "map"
+    if item["category"] == UNCATEGORISED:
+        report.uncategorised.append(rowno)
+        if item["meta"][IMPORT_META].get("category_raw"):
+            report.unknown_categories[item["meta"][IMPORT_META]["category_raw"]] += 1
+
+
+def _check_args(path: Path, split: str | None, status: str | None, videos_dir) -> Path | None:
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file or folder")
     if split is not None and split not in SPLITS:
@@ -335,6 +416,15 @@ def import_file(ws: Workspace, path: str | Path, *, videos_dir: str | Path | Non
     vdir = Path(videos_dir).expanduser().resolve() if videos_dir else None
     if vdir is not None and not vdir.is_dir():
         raise FileNotFoundError(f"{vdir}: videos folder does not exist")
+    return vdir
+
+
+def import_file(ws: Workspace, path: str | Path, *, videos_dir: str | Path | None = None, split: str | None = None,
+                status: str | None = None, source: str | None = None, copy: bool = False,
+                category_map: dict[str, str] | None = None,
+                progress: Callable[[int], None] | None = None) -> ImportReport:
+    path = Path(path)
+    vdir = _check_args(path, split, status, videos_dir)
     report = ImportReport(file=str(path))
     digest = _file_digest(path)
     done = {k for k in ws.done_keys(TASK) if k.startswith(digest + "/")}
@@ -350,38 +440,22 @@ def import_file(ws: Workspace, path: str | Path, *, videos_dir: str | Path | Non
             report.already_imported += 1
             continue
         if isinstance(row, str):
-            report.errors.append((rowno, row))
-            ws.add_gen_output(task=TASK, key=key, ok=False, raw=None, reason=f"{path.name} row {rowno}: {row}")
+            _reject(ws, report, path, rowno, key, row)
             continue
         try:
-            item = row_to_item(row)
+            item = row_to_item(row, category_map)
         except ValueError as e:
-            report.errors.append((rowno, str(e)))
-            ws.add_gen_output(task=TASK, key=key, ok=False, raw=json.dumps(row, default=str)[:20_000],
-                              reason=f"{path.name} row {rowno}: {e}")
+            _reject(ws, report, path, rowno, key, str(e), row)
             continue
-        videos = row.get("videos")
-        video_value = (videos[0] if videos else "") if isinstance(videos, list) else (videos or "")
-        provenance: dict[str, Any] = {"file": path.name, "row": rowno, "problem_id": row.get("problem_id"),
-                                      "video": video_value}
-        vid = None
-        if video_value:
-            vid, why = resolver.resolve(str(video_value))
-            if why:
-                provenance["note"] = why
-                report.missing_videos.append((rowno, why))
-        else:
-            provenance["note"] = "row names no video"
-            report.missing_videos.append((rowno, "row names no video"))
-        item["meta"][IMPORT_META] = provenance
+        provenance, vid = _provenance(row, rowno, path, resolver, report)
         item.update(video_id=vid, split=split or item["split"], status=status or item["status"] or "pending",
                     source=source or item["source"] or f"import:{path.name}")
+        how, unknown = pick_category(row, category_map)[1:]
+        _prepare(rowno, item, how, unknown, provenance, report)
         try:
             validate_qa(item, where="item")
         except ValueError as e:
-            report.errors.append((rowno, str(e)))
-            ws.add_gen_output(task=TASK, key=key, ok=False, raw=json.dumps(row, default=str)[:20_000],
-                              reason=f"{path.name} row {rowno}: {e}")
+            _reject(ws, report, path, rowno, key, str(e), row)
             continue
         dup = row.get("duplicate_of")
         if dup is not None and dup in id_map:
@@ -394,12 +468,16 @@ def import_file(ws: Workspace, path: str | Path, *, videos_dir: str | Path | Non
             pending_dups.append((qa_id, dup))
         if row.get("qa_id") is not None:
             id_map[row["qa_id"]] = qa_id
-        report.added += 1
-        report.qa_ids.append(qa_id)
-    for qa_id, dup in pending_dups:  # duplicates that point to a later row of the file
+        _count(report, rowno, item, how, qa_id)
+    _link_duplicates(ws, id_map, pending_dups)
+    report.videos_ingested = resolver.ingested
+    return report
+
+
+def _link_duplicates(ws: Workspace, id_map: dict[Any, int], pending_dups: list[tuple[int, Any]]) -> None:
+    """Duplicates that point to a later row of the file."""
+    for qa_id, dup in pending_dups:
         if dup in id_map:
             item = ws.get_qa(qa_id)
             ws.update_qa(qa_id, {"duplicate_of": id_map[dup]}, expected_version=item["version"], who="import",
                          action="import")
-    report.videos_ingested = resolver.ingested
-    return report

@@ -9,6 +9,9 @@
 It reads the captioning, QA-generation and rewrite prompts of `lvr.datagen.prompts` and answers
 in their layouts (a well-formed item citing two caption time ranges, a rewrite in the first
 person), so the whole pipeline runs without a model: for tests, benchmarks and the CPU demo.
+Its captions say when they happen ("Across 8 frames from 00:00 to 00:10, …"); like a real model,
+its questions and rewrites retell the events without those time stamps, so a rewrite passes
+`validation.rewrite_problems` and `lvr generate` needs no `--no-rewrite` against it.
 Behaviour flags ride in the model name, joined with "+":
 
     malformed   answers that break the layout          oneclip   reasoning cites only one range
@@ -34,8 +37,13 @@ import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from lvr.datagen.timefmt import TIME_RE
+
 _CAPTION_LINE = re.compile(r"^\[(\S+) - (\S+)\] (.+)$", re.M)
 _NUMBER = re.compile(r"This is question (\d+) of (\d+)")
+_WHEN = re.compile(rf"\b(?:(?:from|between)\s+{TIME_RE}\s+(?:to|and|-)\s+{TIME_RE}|(?:at|around|until|by)\s+"
+                   rf"{TIME_RE}|{TIME_RE})\b", re.I)
+_FRAMES_LEAD = re.compile(r"^(?:across|in|over)\s+\d+\s+frames\s*,?\s*", re.I)
 _CATEGORY = {"TEMPORAL": "temporal", "GOAL AND PURPOSE": "goal", "SPATIAL": "spatial", "PLOT AND NARRATIVE": "plot"}
 
 
@@ -72,6 +80,13 @@ def answer_caption(text: str, images: list[str]) -> str:
             f"from the left side of a kitchen towards a door on the right, then sets it on a table.")
 
 
+def retell(event: str) -> str:
+    """An event as a model retells it: no time stamps, no "Across N frames" lead (the captions' own layout)."""
+    text = re.sub(r"\s+([,.;])", r"\1", " ".join(_WHEN.sub(" ", event).split()))
+    text = _FRAMES_LEAD.sub("", text).strip(" ,")
+    return text or event
+
+
 def answer_qa(text: str, flags: set[str]) -> str:
     if "malformed" in flags:
         return "Sure! Here is a great question about the video: what happens? The answer is probably B."
@@ -89,7 +104,7 @@ def answer_qa(text: str, flags: set[str]) -> str:
         i = (n - 1) % (len(caps) - 1)
         picked = [caps[i]] if "oneclip" in flags else [caps[i], caps[-1] if i + 1 == len(caps) - 1 else caps[i + 1]]
     answer = "B" if "biased" in flags else "ABCD"[digest % 4]
-    words = " ".join(picked[0][2].split()[:6])
+    words = " ".join(retell(picked[0][2]).split()[:6])
     options = [f"Choice {k} for {category} question {n} ({digest % 997})" for k in ("red", "green", "blue", "amber")]
     lines = [f"QUESTION: For {category} question {n}, what links the moment where {words} to what happens later "
              f"in the video?", *(f"{letter}. {o}" for letter, o in zip("ABCD", options)), f"ANSWER: {answer}",
@@ -106,9 +121,10 @@ def answer_rewrite(text: str, flags: set[str]) -> str:
     for line in section.splitlines():
         line = line.strip()
         if line.startswith("- "):
-            facts.append(line[2:].rstrip("."))
+            facts.append(line[2:])
         elif line.lower().startswith("conclusion:"):
-            facts.append(line.split(":", 1)[1].strip().rstrip("."))
+            facts.append(line.split(":", 1)[1].strip())
+    facts = [retell(f).rstrip(".") for f in facts]
     lead = "According to the captions, " if "leak" in flags else "While watching, I notice that "
     body = ". Then I see that ".join(facts) or "the events connect"
     return f"REASONING:\n{lead}{body}. So I am confident in my answer."

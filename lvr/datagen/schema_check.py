@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any, Iterable
 
-from lvr.store import CATEGORIES, QA_STATUSES, SPLITS
+from lvr.store import ITEM_CATEGORIES, QA_STATUSES, SPLITS
 
 _TYPES = {
     "string": lambda v: isinstance(v, str),
@@ -100,7 +100,7 @@ EXPORT_SCHEMA: dict = {
         "videos": {"type": "string"},
         "answer": {"type": "string", "pattern": r"^<answer>[A-D]</answer>$"},
         "question": {"type": "string", "minLength": 1},
-        "category": {"enum": list(CATEGORIES)},
+        "category": {"enum": list(ITEM_CATEGORIES)},
         "split": {"enum": [None, *SPLITS]},
         "video_id": _NULLABLE_STR,
         "status": {"enum": list(QA_STATUSES)},

@@ -1,8 +1,9 @@
 """Importing a LongVideo-Reason-eval-style benchmark for evaluation, and checking it.
 
     from lvr.eval import import_benchmark, benchmark_report
-    rep = import_benchmark(ws, "test.jsonl", "videos/", split="eval", source="longvideo-reason-eval")
-    print(rep.format_text())      # counts, categories, key-letter distribution, missing videos
+    rep = import_benchmark(ws, "test.jsonl", "videos/", split="eval", source="longvideo-reason-eval",
+                           category_map=load_category_map("categories.csv"))   # optional (lvr.datagen.release)
+    print(rep.format_text())      # counts, categories, key letters, warnings, missing videos, bad rows
     benchmark_report(ws, source="longvideo-reason-eval")   # the same checks on what is stored
 
 The store import itself is the general one, `lvr.datagen.importer.import_file` (row checks,
@@ -10,7 +11,9 @@ video ingest, provenance in `meta["import"]`, idempotent by file digest and row)
 adds, for evaluation:
 
 * an adapter for the published eval file's quirks, applied to each row before the import
-  (rows keep their line numbers): the category in `problem_type` ("goal", "Temporal", …);
+  (rows keep their line numbers): the category in `problem_type` when it names one ("goal",
+  "Temporal", …; the release's "multiple choice" does not, and its rows take their category from
+  the `--categories` file or are stored as `uncategorised`, see lvr.datagen.release);
   options embedded in the problem as lines "A. …" in any letter order (sorted by letter;
   wrapped lines joined) or given as {"A": text}; answers such as "<answer>b</answer>",
   "B. text" or the option text (made the letter); and videos looked up as
@@ -19,8 +22,10 @@ adds, for evaluation:
   another extension (.webm/.mkv). Rows already imported under the same source and
   problem_id are skipped, wherever the videos now live;
 * the report: rows, added, already present, bad rows (line and cause), missing and
-  undecodable videos (rows kept, flagged, skipped by model runs), categories, key-letter
-  distribution and the "always answer X" score (the published set scores 44 % with "B").
+  undecodable videos (rows kept, flagged, skipped by model runs), categories (with a warning
+  for uncategorised rows), rows flagged for review (options with leaked deliberation or absurd
+  length: imported as pending), key-letter distribution and the "always answer X" score, with a
+  warning when the key is skewed (the published set scores 44 % with "B").
 """
 from __future__ import annotations
 
@@ -30,7 +35,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from lvr.store import CATEGORIES
+from lvr.store import CATEGORIES, ITEM_CATEGORIES, UNCATEGORISED
 
 from .answerer import LETTERS
 from .summary import best_constant, letter_counts
@@ -131,6 +136,9 @@ class ImportReport:
     letters: dict = field(default_factory=dict)
     best_constant: dict | None = None
     qa_ids: list[int] = field(default_factory=list)
+    uncategorised: list[str] = field(default_factory=list)                   # problem_ids stored as uncategorised
+    flagged: list[tuple[str, str]] = field(default_factory=list)             # (problem_id, why), left pending
+    key_skew: dict | None = None                                             # lvr.datagen.release.key_skew
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -143,6 +151,7 @@ class ImportReport:
         if self.best_constant:
             lines.append(f"always answering {self.best_constant['letter']} scores "
                          f"{100 * self.best_constant['acc']:.1f} % (chance 25 %)")
+        lines += self._warnings(max_list)
         for title, rows in (("missing videos", self.missing_videos),
                             ("undecodable videos", self.undecodable_videos),
                             ("bad rows", [(f"{self.file}:{no}", cause) for no, cause in self.bad_rows])):
@@ -152,6 +161,22 @@ class ImportReport:
                 if len(rows) > max_list:
                     lines.append(f"  … and {len(rows) - max_list} more")
         return "\n".join(lines)
+
+    def _warnings(self, max_list: int) -> list[str]:
+        from lvr.datagen.release import skew_text
+
+        lines = []
+        if self.key_skew and self.key_skew["skewed"]:
+            lines.append("WARNING answer key is skewed: " + skew_text(self.key_skew))
+        if self.uncategorised:
+            more = f" … and {len(self.uncategorised) - max_list} more" if len(self.uncategorised) > max_list else ""
+            lines.append(f"WARNING {len(self.uncategorised)} row(s) name no known category (none in a category column, "
+                         f"no --categories entry): stored as '{UNCATEGORISED}'; problem_ids "
+                         + ", ".join(self.uncategorised[:max_list]) + more)
+        if self.flagged:
+            lines.append(f"WARNING {len(self.flagged)} row(s) flagged for review (imported, left pending):")
+            lines += [f"  FLAGGED problem_id {pid}: {why}" for pid, why in self.flagged[:max_list]]
+        return lines
 
 
 def normalize_row(row: dict, resolver: VideoResolver | None = None) -> dict:
@@ -212,11 +237,12 @@ def _stored_problem_ids(ws, source: str) -> set[str]:
 
 def import_benchmark(ws, jsonl: str | Path, videos_dir: str | Path, *, split: str = "eval",
                      source: str = "longvideo-reason-eval", status: str = "approved", copy: bool = False,
-                     progress=None) -> ImportReport:
+                     category_map: dict[str, str] | None = None, progress=None) -> ImportReport:
     """Import a benchmark JSONL and its videos into `ws` through lvr.datagen's importer (see the module docstring)."""
     import tempfile
 
     from lvr.datagen.importer import import_file, row_to_item
+    from lvr.datagen.release import key_skew
 
     jsonl = Path(jsonl)
     if not jsonl.is_file():
@@ -246,7 +272,7 @@ def import_benchmark(ws, jsonl: str | Path, videos_dir: str | Path, *, split: st
             norm = normalize_row(row, resolver)
             out_lines.append(json.dumps(norm, ensure_ascii=False))
         try:
-            item = row_to_item(norm)
+            item = row_to_item(norm, category_map)
             keys.append(item["answer"])
             cats[item["category"]] += 1
         except ValueError:
@@ -255,7 +281,7 @@ def import_benchmark(ws, jsonl: str | Path, videos_dir: str | Path, *, split: st
         staged = Path(tmp) / jsonl.name
         staged.write_text("\n".join(out_lines) + "\n", encoding="utf-8")
         res = import_file(ws, staged, videos_dir=videos_dir, split=split, status=status, source=source, copy=copy,
-                          progress=progress)
+                          category_map=category_map, progress=progress)
     rep.rows = res.rows + rep.already_present
     rep.added = res.added
     rep.already_present += res.already_imported
@@ -264,9 +290,12 @@ def import_benchmark(ws, jsonl: str | Path, videos_dir: str | Path, *, split: st
     for no, why in res.missing_videos:
         target = rep.undecodable_videos if "unreadable" in why else rep.missing_videos
         target.append((pids.get(no, f"line{no}"), why))
-    rep.categories = {c: cats.get(c, 0) for c in CATEGORIES}
+    rep.categories = {c: cats.get(c, 0) for c in ITEM_CATEGORIES}
     rep.letters = letter_counts(keys)
     rep.best_constant = best_constant(keys)
+    rep.key_skew = key_skew(keys)
+    rep.uncategorised = [pids.get(no, f"line{no}") for no in res.uncategorised]
+    rep.flagged = [(pids.get(no, f"line{no}"), why) for no, why in res.flagged]
     return rep
 
 
@@ -279,7 +308,7 @@ def benchmark_report(ws, *, source: str | None = None, split: str | None = "eval
     keys = [it["answer"] for it in items]
     return {
         "source": source, "split": split, "n": len(items),
-        "categories": {c: sum(1 for it in items if it["category"] == c) for c in CATEGORIES},
+        "categories": {c: sum(1 for it in items if it["category"] == c) for c in ITEM_CATEGORIES},
         "letters": letter_counts(keys), "best_constant": best_constant(keys),
         "video_problems": [{"qa_id": it["id"],
                             "problem_id": ((it.get("meta") or {}).get("import") or {}).get("problem_id"),

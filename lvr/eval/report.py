@@ -28,13 +28,21 @@ def table(rows: list[list[str]], header: list[str]) -> str:
     return "\n".join([fmt(header), fmt(["-" * w for w in widths]), *map(fmt, rows)])
 
 
+def _groups(series: list[tuple[str, dict]]) -> list[str]:
+    """overall + the four categories, then any other category with items (e.g. uncategorised imports)."""
+    extra = sorted({c for _, b in series for c, cell in (b.get("categories") or {}).items()
+                    if c not in GROUPS and (cell or {}).get("n")})
+    return [*GROUPS, *extra]
+
+
 def accuracy_table(series: list[tuple[str, dict]]) -> str:
     """Rows = (label, accuracy block); columns = overall + categories as 'acc [lo, hi]' in %, then n."""
-    rows = [[label] + [_ci(_cell(b, g)) for g in GROUPS] for label, b in series]
+    groups = _groups(series)
+    rows = [[label] + [_ci(_cell(b, g)) for g in groups] for label, b in series]
     if series:
         first = series[0][1]
-        rows.append(["n"] + [str((_cell(first, g) or {}).get("n", 0)) for g in GROUPS])
-    return table(rows, ["accuracy % (95 % CI)", *GROUPS])
+        rows.append(["n"] + [str((_cell(first, g) or {}).get("n", 0)) for g in groups])
+    return table(rows, ["accuracy % (95 % CI)", *groups])
 
 
 def _letters(counts: dict) -> str:

@@ -7,10 +7,20 @@
 Imports nothing else from `lvr` (it is the bottom layer).
 """
 from .qa import LETTERS, StaleEditError, validate_qa
-from .schema import CATEGORIES, JOB_STATUSES, QA_STATUSES, SCHEMA_VERSION, SPLITS, migrate
+from .schema import (
+    CATEGORIES,
+    ITEM_CATEGORIES,
+    JOB_STATUSES,
+    QA_STATUSES,
+    SCHEMA_VERSION,
+    SPLITS,
+    UNCATEGORISED,
+    migrate,
+)
 from .workspace import Workspace, WorkspaceError
 
 __all__ = [
     "Workspace", "WorkspaceError", "StaleEditError", "validate_qa", "migrate",
-    "CATEGORIES", "QA_STATUSES", "SPLITS", "JOB_STATUSES", "LETTERS", "SCHEMA_VERSION",
+    "CATEGORIES", "ITEM_CATEGORIES", "UNCATEGORISED", "QA_STATUSES", "SPLITS", "JOB_STATUSES", "LETTERS",
+    "SCHEMA_VERSION",
 ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any, Iterable
 
-from .schema import CATEGORIES, QA_STATUSES, SPLITS
+from .schema import ITEM_CATEGORIES, QA_STATUSES, SPLITS
 
 LETTERS = ("A", "B", "C", "D")
 EDITABLE = (
@@ -40,8 +40,8 @@ def validate_qa(item: dict, where: str = "item") -> None:
     def bad(msg: str) -> None:
         raise ValueError(f"{where}: {msg}")
 
-    if item.get("category") not in CATEGORIES:
-        bad(f"category {item.get('category')!r} is not one of {', '.join(CATEGORIES)}")
+    if item.get("category") not in ITEM_CATEGORIES:
+        bad(f"category {item.get('category')!r} is not one of {', '.join(ITEM_CATEGORIES)}")
     if not str(item.get("question") or "").strip():
         bad("question is empty")
     opts = item.get("options")

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import sqlite3
 
-CATEGORIES = ("temporal", "goal", "spatial", "plot")
+CATEGORIES = ("temporal", "goal", "spatial", "plot")   # what generation and balancing iterate over
+UNCATEGORISED = "uncategorised"                        # an imported item whose file names no known category
+ITEM_CATEGORIES = (*CATEGORIES, UNCATEGORISED)         # what a stored item may carry
 QA_STATUSES = ("pending", "draft", "approved", "rejected")
 SPLITS = ("sft", "rl", "eval")
 JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "dead")

@@ -118,9 +118,10 @@ def test_external_file_with_missing_videos(ws, tmp_path):
     path = tmp_path / "ext.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in EXTERNAL) + "\n{not json\n")
     report = import_file(ws, path, videos_dir=vids, split="eval")
-    assert report.rows == 6 and report.added == 3 and report.videos_ingested == 1
+    assert report.rows == 6 and report.added == 4 and report.videos_ingested == 1
     errs = dict(report.errors)
-    assert "needs 4 options, found 3" in errs[4] and "'Emotion' is not one of" in errs[5]
+    assert "needs 4 options, found 3" in errs[4] and 5 not in errs     # an unknown category is not a rejection
+    assert report.uncategorised == [5] and report.unknown_categories == {"Emotion": 1}
     assert "not valid JSON" in errs[6]
     assert report.missing_videos == [(2, f"video not found: gone.mp4 under {vids}")]
     items = {it["meta"]["import"]["problem_id"]: it for it in ws.iter_qa()}
@@ -134,7 +135,8 @@ def test_external_file_with_missing_videos(ws, tmp_path):
     assert second["question"] == "Why does she leave?" and second["status"] == "pending"
     assert second["source"] == "import:ext.jsonl"
     failed = ws.gen_outputs(task="import", ok=False)
-    assert len(failed) == 3 and all("ext.jsonl row" in r["reason"] for r in failed)
+    assert len(failed) == 2 and all("ext.jsonl row" in r["reason"] for r in failed)
+    assert items[105]["category"] == "uncategorised" and items[105]["meta"]["import"]["category_raw"] == "Emotion"
     # the missing video's path survives an export
     row = [r for r in export_rows(ws) if r["problem_id"] == "x-7"][0]
     assert row["videos"] == "gone.mp4" and row["video_id"] is None

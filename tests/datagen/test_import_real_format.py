@@ -150,8 +150,8 @@ def test_category_comes_from_problem_type_or_our_column():
     assert row_to_item(real_row(1, problem_type="Plot and Narrative"))["category"] == "plot"
     # an exported row: problem_type is Video-R1's "multiple choice", the category is ours
     assert row_to_item(real_row(1, problem_type="multiple choice", category="spatial"))["category"] == "spatial"
-    with pytest.raises(ValueError, match="category 'Cooking' is not one of"):
-        row_to_item(real_row(1, problem_type="Cooking"))
+    # a category we do not know is stored as uncategorised (lvr.datagen.release), not refused
+    assert row_to_item(real_row(1, problem_type="Cooking"))["category"] == "uncategorised"
 
 
 def test_options_column_in_any_letter_order_or_as_an_object():

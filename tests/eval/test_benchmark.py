@@ -50,17 +50,18 @@ def _pid(item) -> str:
 def test_import_keeps_rows_with_missing_videos_and_reports_everything(ws, bench):
     jsonl, videos = bench
     rep = import_benchmark(ws, jsonl, videos, source="lvr-eval")
-    assert rep.rows == 8 and rep.added == 5
-    assert [pid for pid, _ in rep.missing_videos] == ["2"] and "video not found" in rep.missing_videos[0][1]
+    assert rep.rows == 8 and rep.added == 6
+    assert [pid for pid, _ in rep.missing_videos] == ["2", "5"] and "video not found" in rep.missing_videos[0][1]
     assert [pid for pid, _ in rep.undecodable_videos] == ["3"] and "unreadable" in rep.undecodable_videos[0][1]
     bad = dict(rep.bad_rows)
-    assert set(bad) == {5, 6, 9}          # line 8 is blank
-    assert "4 options" in bad[5] and "category 'cooking'" in bad[6] and "JSON" in bad[9]
-    assert rep.categories == {"temporal": 1, "goal": 2, "spatial": 1, "plot": 1}
-    assert rep.letters == {"A": 0, "B": 4, "C": 1, "D": 0, "none": 0}
-    assert rep.best_constant == {"letter": "B", "acc": 0.8}
+    assert set(bad) == {5, 9}             # line 8 is blank; line 6's unknown category is not a rejection
+    assert "4 options" in bad[5] and "JSON" in bad[9]
+    assert rep.categories == {"temporal": 1, "goal": 2, "spatial": 1, "plot": 1, "uncategorised": 1}
+    assert rep.uncategorised == ["5"]
+    assert rep.letters == {"A": 1, "B": 4, "C": 1, "D": 0, "none": 0}
+    assert rep.best_constant == {"letter": "B", "acc": 4 / 6}
     text = rep.format_text()
-    assert "always answering B scores 80.0 %" in text and "missing videos: 1" in text and f"{jsonl}:9" in text
+    assert "always answering B scores 66.7 %" in text and "missing videos: 2" in text and f"{jsonl}:9" in text
     items = {_pid(it): it for it in ws.iter_qa(source="lvr-eval")}
     assert items["1"]["options"] == ["To sell a car", "To contrast two animals", "To teach cooking",
                                      "To show a city"]                    # shuffled lines put back in A-D order
@@ -74,12 +75,12 @@ def test_import_keeps_rows_with_missing_videos_and_reports_everything(ws, bench)
     assert sorted(rep.qa_ids) == sorted(it["id"] for it in items.values())
 
     again = import_benchmark(ws, jsonl, videos, source="lvr-eval")
-    assert again.added == 0 and again.already_present == 5 and again.rows == 8
+    assert again.added == 0 and again.already_present == 6 and again.rows == 8
     assert again.letters == rep.letters
 
     check = benchmark_report(ws, source="lvr-eval")
-    assert check["n"] == 5 and check["letters"]["B"] == 4
-    assert sorted(str(p["problem_id"]) for p in check["video_problems"]) == ["2", "3"]
+    assert check["n"] == 6 and check["letters"]["B"] == 4 and check["categories"]["uncategorised"] == 1
+    assert sorted(str(p["problem_id"]) for p in check["video_problems"]) == ["2", "3", "5"]
 
 
 def test_model_run_on_the_benchmark_skips_unusable_videos(ws, bench, tiny_checkpoint):
@@ -87,9 +88,9 @@ def test_model_run_on_the_benchmark_skips_unusable_videos(ws, bench, tiny_checkp
     import_benchmark(ws, jsonl, videos, source="lvr-eval")
     res = run_eval(ws, ModelAnswerer(tiny_checkpoint, max_new_tokens=4),
                    EvalConfig(split="eval", source="lvr-eval", frames=2, n_boot=50, figures=False))
-    assert res.summary["n_items"] == 5 and res.summary["n_scored"] == 3
+    assert res.summary["n_items"] == 6 and res.summary["n_scored"] == 3
     reasons = sorted(s["reason"] for s in res.summary["skipped"]["items"])
-    assert reasons[0].startswith("video not found") and reasons[1].startswith("video unreadable")
+    assert reasons[0].startswith("video not found") and reasons[-1].startswith("video unreadable")
     # the reference answerers are computed on the same 3 scored items
     assert res.summary["references"]["random"]["overall"]["n"] == 3
 
