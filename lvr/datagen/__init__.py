@@ -14,7 +14,8 @@ Command line: `lvr caption`, `lvr generate` (`--failures` lists failed units), `
 Modules: config (typed configs), protocols (TextBackend / Captioner / GenResult), backends
 (factories + registry), openai_backend, local_backend (transformers), ground_truth, retry,
 images (JPEG), prompts, parsing, validation, timefmt, runner (job rows, progress, worker pool),
-captioning, generation, dedup, balance, difficulty, schema_check, export, importer, release (the LongVideo-Reason release's quirks: categories file, flags, key skew), mock_server.
+captioning, generation, dedup, balance, difficulty, schema_check, export, importer, release (the
+LongVideo-Reason release's quirks: categories file, flags, key skew), mock_server.
 """
 from lvr.datagen.backends import make_captioner, make_text_backend, register_captioner, register_text_backend
 from lvr.datagen.balance import balance_letters, permute_item, remap_letters
