@@ -101,6 +101,7 @@ def generate_qa(log: EventLog, cfg: QAConfig | None = None, min_gap: float = 10.
                     "clips": clips,
                     "evidence_times": sorted(round(t, 2) for t in d.evidence),
                     "answer_text": d.answer,
+                    "conclusion": d.conclusion,
                     "world_seed": log.seed,
                     "generator": GENERATOR,
                 },

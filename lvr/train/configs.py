@@ -37,6 +37,12 @@ class DataConfig:
                                           "model resizes to its own input size anyway)")
     use_clip_range: bool = option(False, "sample frames only from the question's [start, end] clip range")
     think: bool = option(True, "train/ask for <think> reasoning before the answer")
+    reasoning: str = option("item", "SFT reasoning target: the item's own (item), or what the sampled frames show "
+                            "of its robots and objects, frame by frame, then its conclusion (frames: synthetic "
+                            "items with an event log; others keep their own)", choices=("item", "frames"))
+    require_answerable: bool = option(False, "drop items an ideal reader of the sampled frames cannot answer "
+                                      "(lvr.synth.visibility; with frames_choices an item draws only among counts "
+                                      "that can answer it, and is kept when the largest can)")
     answer_format: str = option("model", "what <answer> holds for a multiple-choice item: the option's letter, "
                                 "its text (easier for tiny models, which cannot look a letter up by position), "
                                 "or the model's own format (model). letter/text is saved with the checkpoints",

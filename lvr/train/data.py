@@ -19,6 +19,7 @@ from typing import Sequence
 import torch
 
 from lvr.store import Workspace
+from lvr.synth.visibility import grounded_reasoning, item_answerable
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,26 @@ def load_items(ws: Workspace, *, split: str | None, statuses: Sequence[str], cat
     return out
 
 
+def item_reasoning(item: TrainItem, timestamps, source: str) -> str:
+    """The reasoning an SFT target uses: the item's own (`item`), or what the sampled frames at `timestamps`
+    show of it (`frames`: lvr.synth.visibility.grounded_reasoning; the item's own without an event log)."""
+    if source == "frames":
+        grounded = grounded_reasoning(item, [float(t) for t in timestamps])
+        if grounded is not None:
+            return grounded
+    return item.reasoning
+
+
+def keep_answerable(items: list[TrainItem], num_frames: int) -> list[TrainItem]:
+    """The items an ideal reader of `num_frames` uniformly sampled frames can answer
+    (lvr.synth.visibility; a rule fixed in advance, never a model's score). Items without an event
+    log (real videos) are kept. Prints how many were dropped."""
+    kept = [it for it in items if item_answerable(it, num_frames) is not False]
+    print(f"[data] require_answerable: kept {len(kept)} of {len(items)} item(s) that {num_frames} frames can "
+          f"answer ({len(items) - len(kept)} dropped)", flush=True)
+    return kept
+
+
 class EpochSampler:
     """Deterministic order over `n` items: a fresh permutation each epoch (seeded by seed + epoch).
 
@@ -150,17 +171,26 @@ def shard(indices: Sequence[int], rank: int, world: int) -> list[int]:
 
 class MixedFrames:
     """Frame-count augmentation: `for_step(step)` gives a VideoFrames-like callable that samples each item
-    with a frame count drawn from `choices`, seeded by (seed, step, qa id) so a resumed run repeats it."""
+    with a frame count drawn from `choices`, seeded by (seed, step, qa id) so a resumed run repeats it.
+    `require_answerable`: an item draws only among the counts whose frames can answer it (lvr.synth.visibility)."""
 
-    def __init__(self, ws: Workspace, *, choices: Sequence[int], seed: int = 0, **kwargs):
+    def __init__(self, ws: Workspace, *, choices: Sequence[int], seed: int = 0, require_answerable: bool = False,
+                 **kwargs):
         self.choices = sorted(set(int(n) for n in choices))
         self.seed = seed
+        self.require_answerable = require_answerable
         self.by_n = {n: VideoFrames(ws, num_frames=n, **kwargs) for n in self.choices}
+
+    def choices_for(self, item: TrainItem) -> list[int]:
+        if not self.require_answerable:
+            return self.choices
+        return [n for n in self.choices if item_answerable(item, n) is not False] or self.choices[-1:]
 
     def count(self, step: int, item: TrainItem) -> int:
         import random
 
-        return self.choices[random.Random(f"{self.seed}:{step}:{item.qa_id}").randrange(len(self.choices))]
+        choices = self.choices_for(item)
+        return choices[random.Random(f"{self.seed}:{step}:{item.qa_id}").randrange(len(choices))]
 
     def for_step(self, step: int):
         return lambda item: self.by_n[self.count(step, item)](item)

@@ -39,7 +39,7 @@ from lvr.mrsp import CachedVideoEmbedder, MRSPRuntime
 
 from . import run as runlib
 from .configs import GRPOConfig
-from .data import EpochSampler, VideoFrames, load_items
+from .data import EpochSampler, VideoFrames, keep_answerable, load_items
 from .engine import all_reduce_sum, build_engine, engine_step, frozen_engine
 from .grpo_loss import (
     TokenStats,
@@ -83,6 +83,8 @@ class GRPOTrainer:
         d = cfg.data
         self.items = load_items(run.ws, split=d.split, statuses=d.statuses, categories=d.categories,
                                 max_items=d.max_items, exclude_flags=d.exclude_flags)
+        if d.require_answerable:
+            self.items = keep_answerable(self.items, d.num_frames)
         self.by_id = {it.qa_id: it for it in self.items}
         self.frames = VideoFrames(run.ws, num_frames=d.num_frames, mode=d.sampling, resize=d.frame_size,
                                   use_clip_range=d.use_clip_range)

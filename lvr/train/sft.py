@@ -32,7 +32,7 @@ from lvr.model.prompting import answer_text, build_messages, format_target
 
 from . import run as runlib
 from .configs import SFTConfig
-from .data import EpochSampler, MixedFrames, TrainItem, VideoFrames, load_items, shard
+from .data import EpochSampler, MixedFrames, TrainItem, VideoFrames, item_reasoning, keep_answerable, load_items, shard
 from .engine import all_reduce_sum, build_engine, engine_step, gathered_embeddings
 
 
@@ -46,7 +46,7 @@ def truncate(inputs, max_length: int | None):
 
 
 def sft_inputs(model, items: list[TrainItem], frames: VideoFrames, *, think: bool, encoder_grad: bool,
-               max_length: int | None):
+               max_length: int | None, reasoning: str = "item"):
     """Right-padded training batch for `items` (labels on the assistant turn only)."""
     rows = []
     for item in items:
@@ -56,7 +56,8 @@ def sft_inputs(model, items: list[TrainItem], frames: VideoFrames, *, think: boo
         layout = model.video_layout(len(sampled.frames), tuple(sampled.frames.shape[1:3]), sampled.timestamps)
         answer = answer_text(item.answer, item.options, model.answer_format)
         messages = build_messages(item.question, list(item.options), think=think, answer_format=model.answer_format,
-                                  target=format_target(item.reasoning, answer, think=think))
+                                  target=format_target(item_reasoning(item, sampled.timestamps, reasoning), answer,
+                                                       think=think))
         with gathered_embeddings(model):
             rows.append(truncate(model.build_inputs(messages, embeds, layout=layout, train=True), max_length))
     return collate(rows, padding_side="right", pad_token_id=model.tokenizer.pad_token_id or 0)
@@ -97,7 +98,7 @@ def eval_loss(run, model, items: list[TrainItem], frames: VideoFrames, cfg: SFTC
             i = rank * per_rank + k
             real = i < len(items)
             inputs = sft_inputs(model, [items[i if real else 0]], frames, think=cfg.data.think, encoder_grad=False,
-                                max_length=cfg.max_length)
+                                max_length=cfg.max_length, reasoning=cfg.data.reasoning)
             _, n, s = lm_loss(model, inputs)
             if real:
                 total, count = total + s, count + n
@@ -112,12 +113,15 @@ def train(cfg: SFTConfig) -> dict:
     d = cfg.data
     items = load_items(ws, split=d.split, statuses=d.statuses, categories=d.categories, max_items=d.max_items,
                        require_reasoning=d.think, exclude_flags=d.exclude_flags)
+    if d.require_answerable:
+        items = keep_answerable(items, max(d.frames_choices or [d.num_frames]))
     eval_items = (load_items(ws, split=d.eval_split, statuses=d.statuses, categories=d.categories,
                              max_items=d.eval_max_items) if d.eval_split else [])
     frames = VideoFrames(ws, num_frames=d.num_frames, mode=d.sampling, resize=d.frame_size,
                          use_clip_range=d.use_clip_range)
     mixed = (MixedFrames(ws, choices=d.frames_choices, seed=cfg.seed, mode=d.sampling, resize=d.frame_size,
-                         use_clip_range=d.use_clip_range) if d.frames_choices else None)
+                         use_clip_range=d.use_clip_range, require_answerable=d.require_answerable)
+             if d.frames_choices else None)
     sampler = EpochSampler(len(items), seed=cfg.seed, shuffle=d.shuffle)
     engine = build_engine(run.model, cfg.deepspeed, cfg.optim, total_steps=cfg.max_steps,
                           micro_batch=cfg.micro_batch_size, grad_accum=cfg.grad_accum, dist=dist)
@@ -140,7 +144,7 @@ def train(cfg: SFTConfig) -> dict:
         for m in range(cfg.grad_accum):
             batch = [items[i] for i in mine[m * cfg.micro_batch_size:(m + 1) * cfg.micro_batch_size]]
             inputs = sft_inputs(model, batch, mixed.for_step(step) if mixed else frames, think=d.think,
-                                encoder_grad=encoder_grad, max_length=cfg.max_length)
+                                encoder_grad=encoder_grad, max_length=cfg.max_length, reasoning=d.reasoning)
             loss, n, _ = lm_loss(model, inputs)
             engine.backward(loss)
             norm = engine_step(engine)

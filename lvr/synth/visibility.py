@@ -1,0 +1,177 @@
+"""What the sampled frames of a synthetic video show: the ideal frame reader, and reasoning grounded in it.
+
+    from lvr.synth.visibility import answerable, frame_times, frame_reasoning, item_answerable
+    times = frame_times(video_path, 8)               # the times of the 8 frames a model is shown
+    answerable(item_meta, log, times)                # True: every fact the answer needs is visible
+    frame_reasoning(log, item_meta, times, conclusion)   # what those frames show of the item's entities
+
+A model shown N frames sees the world only at those N moments. An item (lvr.synth.qa: `meta.evidence_times`,
+`meta.params`) needs one fact per evidence time e about a few entities (the robots and objects of the
+events at e, or else those its params name). The ideal reader sees that fact when
+  * a frame shows the state right after e: the nearest frame's snapshot of those entities (zone, what
+    a robot holds, where an object is) equals the snapshot just after e; or
+  * the frames around e show it happen: the last frame before e shows the state just before e, the first
+    frame after e the state just after, and the two differ (a change seen, not guessed).
+An item is answerable at N frames when every evidence time is seen. The rule is fixed in advance and
+looks only at the event log and the frame times, never at a model's answers: lvr.eval.ideal_reader scores
+the "answerable at N frames" subset and the ceiling, and training drops items the frames cannot support
+(`data.require_answerable`). `frame_reasoning` writes the chain of thought the same frames support: one
+line per frame where the item's robots and objects change, stamped with the frame's time, then the
+conclusion (the paper's reasoning is grounded in captions a VLM wrote while watching; this is its
+stand-in, grounded in what the sampled frames show).
+"""
+from __future__ import annotations
+
+import re
+from bisect import bisect_left
+from functools import lru_cache
+from pathlib import Path
+
+from lvr.video.probe import probe_with_table
+from lvr.video.sampling import SamplingSpec, plan_indices
+
+from .eventlog import EventLog
+from .phrases import fmt_time, sentence
+
+EPS = 0.01
+
+
+def frame_times(video_path: str | Path, num_frames: int) -> list[float]:
+    """The display times of the frames `SamplingSpec(num_frames=N)` picks from the whole video."""
+    return list(_frame_times(str(video_path), int(num_frames)))
+
+
+@lru_cache(maxsize=4096)
+def _frame_times(video_path: str, num_frames: int) -> tuple[float, ...]:
+    info, table = probe_with_table(video_path)
+    idx = plan_indices(info, table, SamplingSpec(num_frames=num_frames))
+    return tuple(float(table.times[i]) for i in idx)
+
+
+def _ids(value, known: set[str]) -> set[str]:
+    if isinstance(value, str):
+        return {value} if value in known else set()
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (list, tuple)):
+        return set().union(*(_ids(v, known) for v in value)) if value else set()
+    return set()
+
+
+def _event_entities(ev: dict, known: set[str]) -> set[str]:
+    return {ev[k] for k in ("agent", "object", "other") if ev.get(k) in known}
+
+
+def entities_at(log, params: dict, t: float) -> set[str]:
+    """The robots and objects the fact at time t is about: those of the events at t, else the params'."""
+    known = set(log.agent_ids) | set(log.object_ids)
+    at_t = [e for e in log.events if abs(e["t"] - t) <= EPS]
+    named = _ids(params, known)
+    for ev_id in params.get("events", []) if isinstance(params, dict) else []:
+        if isinstance(ev_id, int) and 0 <= ev_id < len(log.events):
+            named |= _event_entities(log.event(ev_id), known)
+    from_events = set().union(*(_event_entities(e, known) for e in at_t)) if at_t else set()
+    return (from_events & named) or from_events or named
+
+
+def snapshot(log, entities: set[str], t: float) -> tuple:
+    """What a frame at t shows of the entities: each robot's zone and load, each object's place."""
+    out = []
+    for ent in sorted(entities):
+        if ent in log.agent_ids:
+            out.append((ent, log.zone_at(ent, max(t, 0.0)), log.carrying_at(ent, t)))
+        else:
+            out.append((ent, log.object_state_at(ent, t), log.object_zone_at(ent, max(t, 0.0))))
+    return tuple(out)
+
+
+def seen(log, entities: set[str], t: float, times: list[float]) -> bool:
+    """Is the fact at t about `entities` visible in frames at `times` (sorted)?"""
+    if not entities or not times:
+        return bool(times) and not entities
+    after = snapshot(log, entities, t + EPS)
+    nearest = min(times, key=lambda f: abs(f - t))
+    if snapshot(log, entities, nearest) == after:
+        return True
+    i = bisect_left(times, t)
+    if i == 0 or i == len(times):
+        return False
+    before_frame, after_frame = snapshot(log, entities, times[i - 1]), snapshot(log, entities, times[i])
+    return (before_frame != after_frame and after_frame == after
+            and before_frame == snapshot(log, entities, t - EPS))
+
+
+def answerable(meta: dict, log, times: list[float]) -> bool:
+    """Every evidence time of a synthetic item is seen in the frames at `times`."""
+    params = meta.get("params") or {}
+    evidence = meta.get("evidence_times") or []
+    times = sorted(times)
+    return bool(evidence) and all(seen(log, entities_at(log, params, t), t, times) for t in evidence)
+
+
+@lru_cache(maxsize=512)
+def event_log(video_path: str):
+    """The event log beside a synthetic video (`x.mp4` → `x.events.json`), or None for a real video."""
+    p = Path(video_path)
+    log_path = p.with_name(p.stem + ".events.json")
+    return EventLog.load(log_path) if log_path.is_file() else None
+
+
+def item_answerable(item, num_frames: int) -> bool | None:
+    """For a TrainItem-like object (video_path, meta): answerable at N frames; None if it has no event log."""
+    log = event_log(str(item.video_path))
+    if log is None or not (item.meta or {}).get("evidence_times"):
+        return None
+    return answerable(item.meta, log, frame_times(item.video_path, num_frames))
+
+
+def item_entities(log, meta: dict) -> set[str]:
+    """Every robot and object an item's evidence is about."""
+    params = meta.get("params") or {}
+    return set().union(*(entities_at(log, params, t) for t in meta.get("evidence_times") or [])) \
+        if meta.get("evidence_times") else set()
+
+
+def _clause(log, ent: str, t: float, entities: set[str]) -> str | None:
+    if ent in log.agent_ids:
+        held = log.carrying_at(ent, t)
+        return f"{log.name(ent)} in the {log.zone_at(ent, max(t, 0.0))}" + (f" with {log.name(held)}" if held else "")
+    state = log.object_state_at(ent, t)
+    if state[0] == "held":                            # said with its carrier when the carrier is listed
+        return None if state[1] in entities else f"{log.name(ent)} with {log.name(state[1])}"
+    return f"{log.name(ent)} in the {state[1]}" if state[0] == "floor" else None
+
+
+def frame_reasoning(log, meta: dict, times: list[float], conclusion: str) -> str:
+    """One line per frame whose view of the item's entities differs from the frame before ("00:35: the red
+    robot in the kitchen with the green key; …"), then "So <conclusion>."."""
+    entities = sorted(item_entities(log, meta), key=lambda e: (e not in log.agent_ids, e))
+    lines, last = [], None
+    for t in sorted(times):
+        view = snapshot(log, set(entities), t)
+        if view == last:
+            continue
+        last = view
+        clauses = [c for e in entities if (c := _clause(log, e, t, set(entities)))]
+        lines.append(f"{fmt_time(t)}: {'; '.join(clauses) or 'none of them in view'}.")
+    lines.append(sentence(f"So {conclusion}"))
+    return "\n".join(lines)
+
+
+_SO = re.compile(r"(?:^|[.!?]\s+)So (.+?)\s*$", re.S)
+
+
+def item_conclusion(meta: dict, reasoning: str) -> str:
+    """The item's conclusion: `meta.conclusion`, else the "So …" sentence that ends its reasoning."""
+    if meta.get("conclusion"):
+        return meta["conclusion"]
+    m = _SO.search(reasoning or "")
+    return m.group(1).rstrip(".") if m else ""
+
+
+def grounded_reasoning(item, times: list[float]) -> str | None:
+    """`frame_reasoning` for a TrainItem-like object (video_path, meta, reasoning); None without an event log."""
+    log = event_log(str(item.video_path))
+    if log is None or not (item.meta or {}).get("evidence_times"):
+        return None
+    return frame_reasoning(log, item.meta, times, item_conclusion(item.meta, item.reasoning))
