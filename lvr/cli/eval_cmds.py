@@ -315,5 +315,31 @@ def check_cmd(workspace, source, split) -> None:
         click.echo(f"  #{p['qa_id']} {p['problem_id'] or ''} {p['reason']}")
 
 
+@eval_group.command("ceiling")
+@click.argument("workspace", **WS_ARG)
+@click.option("--split", default="eval", show_default=True)
+@click.option("--frames", "frames", default="2,4,8,16,32", show_default=True, help="frame counts, comma-separated")
+@click.option("--run", "run_id", default=None, help="also score this eval run on the items its frames can answer")
+def ceiling_cmd(workspace, split, frames, run_id) -> None:
+    """How many items an ideal reader of N uniformly sampled frames can answer (synthetic items with an
+    event log; lvr.synth.visibility), per frame count and category; with --run, that run's accuracy on them."""
+    from lvr.eval.ideal_reader import answerable_subset, ideal_ceiling
+    from lvr.train.data import load_items
+
+    ws = _open(workspace)
+    counts = _frames(frames)
+    items = load_items(ws, split=split or None, statuses=["approved", "pending", "draft"])
+    for n, c in ideal_ceiling(items, counts).items():
+        cats = ", ".join(f"{k} {v:.1f}" for k, v in sorted(c["by_category"].items()))
+        click.echo(f"{n:>4} frames: {c['overall']:5.1f} % of {c['n']} items answerable ({cats})")
+    if run_id:
+        run = ws.get_eval_run(run_id)
+        sub = answerable_subset(ws, run_id, int(run["frames"] or counts[-1]))
+        if sub:
+            o = sub["overall"]
+            click.echo(f"run {run_id} on the {o['n']} items its {run['frames']} frames can answer: "
+                       f"{100 * o['acc']:.1f} % [{100 * o['lo']:.1f}, {100 * o['hi']:.1f}]")
+
+
 def register(cli: click.Group) -> None:
     cli.add_command(eval_group)

@@ -169,6 +169,7 @@ def render_markdown(res: dict, images: dict[str, str], *, results_path: str, wor
         rows.append([str(f), *(_acc(curve["series"][g][i]) for g in GROUPS)])
     L += _table(["frames", *GROUPS], rows)
     L += ["", _img(images, "frames", "accuracy vs frames"), ""]
+    L += _ideal_section(res.get("ideal_reader"), systems)
 
     sft_s, grpo_s = res["training"]["sft"]["summary"], res["training"]["grpo"]["summary"]
     L += ["## Training", "",
@@ -186,6 +187,27 @@ def render_markdown(res: dict, images: dict[str, str], *, results_path: str, wor
     if cfg.get("notes"):
         L += ["## What it took to learn", "", cfg["notes"].strip(), ""]
     return "\n".join(L).rstrip() + "\n"
+
+
+def _ideal_section(ideal: dict | None, systems: dict) -> list[str]:
+    """How many items the sampled frames can answer at all, and each model on those items."""
+    if not ideal:
+        return []
+    L = ["## What the frames can answer", "",
+         "An ideal reader of the sampled frames (lvr.synth.visibility, a rule fixed before any model is scored) "
+         "answers an item when every fact it needs is on a frame or seen happening between two consecutive "
+         "frames. Share of the held-out items it can answer, by frame count (a perfect model of the frames scores "
+         "this plus a quarter of the rest):", ""]
+    ceiling = ideal["ceiling"]
+    rows = [[str(n), *(_pct(c["overall"] / 100) if g == "overall" else _pct((c["by_category"].get(g) or 0) / 100)
+                       for g in GROUPS)] for n, c in sorted(ceiling.items(), key=lambda kv: int(kv[0]))]
+    L += _table(["frames", *GROUPS], rows)
+    n = ideal["frames"]
+    L += ["", f"Accuracy in % on the items {n} frames can answer, next to the whole split:", ""]
+    rows = [[_label(k), _acc(systems[k]["overall"]), _acc((a or {}).get("overall")),
+             str(((a or {}).get("overall") or {}).get("n", 0))] for k, a in ideal["answerable"].items()]
+    L += _table(["system", "all items", f"answerable at {n} frames", "n answerable"], rows)
+    return L + [""]
 
 
 def _perception(p: dict | None) -> str:

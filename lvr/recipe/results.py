@@ -20,6 +20,7 @@ from typing import Callable
 import yaml
 
 from lvr.config import to_dict
+from lvr.eval.ideal_reader import answerable_subset, ideal_ceiling, run_items
 
 from .config import RecipeConfig
 from .stages import CONTROL, SYSTEMS, Recipe, machine
@@ -150,9 +151,20 @@ def collect(r: Recipe, data: dict, ckpts: dict, runs: dict, curve: dict, sig: li
         "verdict": {"alpha": cfg.eval.alpha, "sft_vs_base": _verdict(sig, cfg.eval.alpha, "sft", "base"),
                     "grpo_vs_sft": _verdict(sig, cfg.eval.alpha, "grpo", "sft"), "frames": frames,
                     "own_vs_shuffled": _verdict(sig, cfg.eval.alpha, "grpo", CONTROL)},
+        "ideal_reader": ideal_reader(ws, runs, systems, cfg),
         "timings": timings,
         "invocation": {"wall_seconds": round(wall, 2), "stages": r.log.rows},
     }
+
+
+def ideal_reader(ws, runs: dict, systems: dict, cfg) -> dict:
+    """The ideal frame reader's share of answerable eval items per frame count, and each model's accuracy
+    on the items the eval's frame count can answer (lvr.eval.ideal_reader; a rule fixed before scoring)."""
+    counts = sorted({int(cfg.eval.frames), *(int(n) for n in cfg.eval.sweep_frames)})
+    items = [it for it, _ in run_items(ws, runs["grpo"])]
+    return {"ceiling": ideal_ceiling(items, counts), "frames": int(cfg.eval.frames),
+            "answerable": {name: answerable_subset(ws, runs[name], int(cfg.eval.frames))
+                           for name in runs if systems[name]["kind"] != "reference"}}
 
 
 def _cell(c: dict) -> str:

@@ -115,3 +115,17 @@ def test_frames_count_as_rising_only_when_significant(results, tmp_path, accs, p
     (results / "recipe" / "results.json").write_text(json.dumps(data))
     text = write_report(results, tmp_path / "r.md", png=False)["report"].read_text()
     assert f"% ({word}" in text and summary_table(load_results(results)).endswith(f"frames {word}")
+
+
+def test_ideal_reader_section(results, tmp_path):
+    path = results / "recipe" / "results.json"
+    res = json.loads(path.read_text())
+    sub = {"acc": 0.5, "lo": 0.4, "hi": 0.6, "n": 120, "correct": 60}
+    res["ideal_reader"] = {"frames": 8, "ceiling": {"2": {"overall": 8.8, "n": 764, "by_category": {"goal": 0.0}},
+                                                    "8": {"overall": 34.0, "n": 764, "by_category": {"goal": 29.6}}},
+                           "answerable": {"sft": {"overall": sub}, "grpo": {"overall": sub}}}
+    path.write_text(json.dumps(res))
+    text = write_report(results, tmp_path / "r.md", png=False, workspace_arg="w")["report"].read_text()
+    assert "## What the frames can answer" in text
+    assert re.search(r"\| 8 \| 34\.0 \| [^|]*\| 29\.6 \|", text), text[text.index("## What the frames"):][:600]
+    assert "answerable at 8 frames" in text and "50.0 [40.0, 60.0]" in text

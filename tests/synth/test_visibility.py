@@ -73,3 +73,16 @@ def test_workspace_items_use_the_frames_the_model_sees(small_ws):
     assert item_answerable(it, 4) in (True, False)
     ceiling = ideal_ceiling(items, [2, 8])
     assert ceiling[2]["n"] == len(items) and ceiling[2]["overall"] <= ceiling[8]["overall"]
+
+
+def test_eval_ceiling_command(small_ws):
+    from click.testing import CliRunner
+
+    from lvr.cli import cli
+
+    ws, _, _ = small_ws
+    out = CliRunner().invoke(cli, ["eval", "ceiling", str(ws.root), "--split", "", "--frames", "2,8"])
+    assert out.exit_code == 0, out.output
+    lines = out.output.splitlines()
+    assert lines[0].strip().startswith("2 frames:") and lines[1].strip().startswith("8 frames:")
+    assert "% of" in lines[0] and "items answerable" in lines[1]
