@@ -2,6 +2,7 @@
 
     lvr model init-tiny ws/checkpoints/tiny --kind composite --workspace ws
     lvr model info ws/checkpoints/tiny
+    lvr model adopt LongVILA-R1-7B             # a VILA-format folder (or an HF Qwen2.5-VL one)
     lvr chat ws --checkpoint tiny-base --video vid_1 "What happens first?" --frames 16 \\
         --option "the car stops" --option "…" --option "…" --option "…"
 
@@ -67,7 +68,7 @@ def _quiet_transformers() -> None:
 def register(cli: click.Group) -> None:
     @cli.group()
     def model() -> None:
-        """Video-language model checkpoints: create tiny ones, inspect, adopt HF folders."""
+        """Video-language model checkpoints: create tiny ones, inspect, adopt HF and VILA folders."""
 
     @model.command("init-tiny")
     @click.argument("out", type=click.Path(file_okay=False))
@@ -126,13 +127,29 @@ def register(cli: click.Group) -> None:
 
     @model.command("adopt")
     @click.argument("directory", type=click.Path(exists=True, file_okay=False))
-    def adopt_cmd(directory: str) -> None:
-        """Write lvr_config.json into an HF Qwen2.5-VL folder so lvr can load it."""
+    @click.option("--prompt-style", type=click.Choice(["longvila_r1", "plain"]), default=None,
+                  help="VILA folders: thinking prompts as LongVILA-R1's user-turn instruction (default) or plain.")
+    @click.option("--video-position", type=click.Choice(["after_text", "before_text"]), default=None,
+                  help="VILA folders: where the video goes in the user turn (default after the text).")
+    def adopt_cmd(directory: str, prompt_style: str | None, video_position: str | None) -> None:
+        """Write lvr_config.json into an HF Qwen2.5-VL folder or a VILA-format folder (config.json with
+        llm_cfg / vision_tower_cfg / mm_projector_cfg + llm/ vision_tower/ mm_projector/) so lvr can load it.
+        Nothing else in the folder changes: llm/ stays a plain HF folder vLLM loads."""
+        _quiet_transformers()
         from lvr.model import CheckpointError, adopt_hf_checkpoint
+        from lvr.model.vila import adopt_vila_checkpoint
+        from lvr.model.vila_format import VilaFormatError, is_vila_folder
 
+        overrides = {k: v for k, v in (("prompt_style", prompt_style), ("video_position", video_position)) if v}
         try:
+            if is_vila_folder(directory):
+                adopt_vila_checkpoint(directory, **overrides)
+                click.echo(f"{directory}: lvr_config.json written (model_type lvr_composite, VILA format)")
+                return
+            if overrides:
+                raise click.UsageError("--prompt-style / --video-position apply to VILA-format folders only")
             adopt_hf_checkpoint(directory)
-        except CheckpointError as e:
+        except (CheckpointError, VilaFormatError) as e:
             raise click.ClickException(str(e)) from None
         click.echo(f"{directory}: lvr_config.json written (model_type qwen2_5_vl)")
 

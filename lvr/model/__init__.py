@@ -8,7 +8,8 @@
 
 Two adapters share one contract (`VideoLM`, see lvr/model/base.py): `CompositeVideoLM`
 (vision tower → pooling MLP projector → any HF causal LM) and `QwenVideoLM` (transformers'
-Qwen2.5-VL). Tiny offline models: `init_tiny` / `lvr model init-tiny`.
+Qwen2.5-VL); a VILA-format folder loads as `VilaVideoLM`, a composite (`adopt_vila_checkpoint` /
+`lvr model adopt`). Tiny offline models: `init_tiny` / `lvr model init-tiny`.
 """
 from .base import IGNORE_INDEX, ModelInputs, VideoLayout, VideoLM, collate, next_positions
 from .checkpoint import (
@@ -37,6 +38,8 @@ from .projector import ProjectorConfig, VideoProjector
 from .prompting import Parsed, build_messages, extract_letter, format_mcq, format_target, parse_response, system_prompt
 from .qwen_vl import QwenVideoLM, smart_resize
 from .tiny import build_tiny, init_tiny
+from .vila import VilaVideoLM, adopt_vila_checkpoint
+from .vila_format import VilaFormatError, is_vila_folder
 
 __all__ = [
     "VideoLM", "ModelInputs", "VideoLayout", "collate", "next_positions", "IGNORE_INDEX",
@@ -48,4 +51,5 @@ __all__ = [
     "build_messages", "format_mcq", "format_target", "parse_response", "extract_letter", "Parsed", "system_prompt",
     "generate_stream", "generate_batch", "prompt_inputs", "StreamEvent", "Generation",
     "build_tiny", "init_tiny",
+    "VilaVideoLM", "adopt_vila_checkpoint", "is_vila_folder", "VilaFormatError",
 ]

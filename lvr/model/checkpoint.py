@@ -4,9 +4,11 @@
     ckpt_id = register_checkpoint(ws, "ws/checkpoints/sft-1", stage="sft", parent=base_id, step=200)
 
 The model type is read from `lvr_config.json` (`model_type`: "lvr_composite" | "qwen2_5_vl"),
-never guessed from the path. Before loading, every file the type needs is checked (present,
-JSON parses, safetensors header and size consistent); any problem raises `CheckpointError`
-naming the directory and the missing or bad file. `trust_remote_code` is off unless asked.
+never guessed from the path; a composite with `checkpoint_format: "vila"` is a VILA-format folder
+(lvr.model.vila: top-level VILA config.json, tokenizer in llm/). Before loading, every file
+the type needs is checked (present, JSON parses, safetensors header and size consistent); any
+problem raises `CheckpointError` naming the directory and the missing or bad file.
+`trust_remote_code` is off unless asked.
 """
 from __future__ import annotations
 
@@ -115,8 +117,13 @@ def model_type_of(directory: str | Path) -> str:
 def validate_checkpoint(directory: str | Path) -> str:
     """Check every file the declared model type needs; returns the model type."""
     d = Path(directory)
-    kind = read_lvr_config(d)["model_type"]
-    _check_tokenizer(d)
+    cfg = read_lvr_config(d)
+    kind = cfg["model_type"]
+    vila = cfg.get("checkpoint_format") == "vila"
+    _check_tokenizer(d, "llm" if vila else "")   # a VILA folder keeps its tokenizer in llm/ only
+    if vila:
+        _json(d, "config.json")                   # the top-level VILA config (llm_cfg, vision_tower_cfg, …)
+        _json(d, "vision_tower/preprocessor_config.json")
     if kind == COMPOSITE:
         for folder in ("llm", "vision_tower", "mm_projector"):
             if not (d / folder).is_dir():
@@ -146,6 +153,7 @@ def load_model(directory: str | Path, device=None, dtype=None, trust_remote_code
     """
     from .composite import CompositeVideoLM
     from .qwen_vl import QwenVideoLM
+    from .vila import VilaVideoLM
 
     d = Path(directory)
     kind = validate_checkpoint(d)
@@ -153,6 +161,8 @@ def load_model(directory: str | Path, device=None, dtype=None, trust_remote_code
     if dt is None:
         dt = torch.float32 if device is None or torch.device(device).type == "cpu" else torch.bfloat16
     cls = {COMPOSITE: CompositeVideoLM, QWEN2_5_VL: QwenVideoLM}[kind]
+    if read_lvr_config(d).get("checkpoint_format") == "vila":
+        cls = VilaVideoLM
     try:
         model = cls.load(d, device=device, dtype=dt, trust_remote_code=trust_remote_code)
     except (OSError, ValueError, KeyError, RuntimeError) as e:

@@ -21,6 +21,7 @@ COMPOSITE = "lvr_composite"
 QWEN2_5_VL = "qwen2_5_vl"
 MODEL_TYPES = (COMPOSITE, QWEN2_5_VL)
 ANSWER_FORMATS = ("letter", "text")   # what a checkpoint writes in <answer> for a multiple-choice question
+CHECKPOINT_FORMATS = ("lvr", "vila")   # a composite's folder layout: lvr's own, or VILA's (lvr.model.vila)
 
 SIGLIP_MEAN = (0.5, 0.5, 0.5)
 SIGLIP_STD = (0.5, 0.5, 0.5)
@@ -53,6 +54,8 @@ def _check(cls, data: dict, where: str) -> dict:
             raise ConfigError(f"{where}: {key} must be a number, got {value!r}")
         if isinstance(default, str) and not isinstance(value, str):
             raise ConfigError(f"{where}: {key} must be a string, got {value!r}")
+        if isinstance(default, dict) and not isinstance(value, dict):
+            raise ConfigError(f"{where}: {key} must be a mapping, got {value!r}")
         if isinstance(default, tuple):
             if not isinstance(value, (list, tuple)) or len(value) != len(default):
                 raise ConfigError(f"{where}: {key} must be a list of {len(default)} numbers, got {value!r}")
@@ -80,8 +83,13 @@ class CompositeOptions:
     vision_select_layer: int = -1         # -1: last_hidden_state; -2: the layer before, …
     encode_batch_size: int = 32           # frames per vision-tower call
     answer_format: str = "letter"         # MCQ answers as the option's letter or its text (set by SFT)
+    checkpoint_format: str = "lvr"        # "lvr", or "vila": a VILA-format folder (lvr.model.vila)
+    vila: dict = field(default_factory=dict)   # VilaSettings of a "vila" folder (lvr.model.vila_format)
 
     def __post_init__(self):
+        if self.checkpoint_format not in CHECKPOINT_FORMATS:
+            raise ConfigError(f"CompositeOptions: checkpoint_format must be one of {list(CHECKPOINT_FORMATS)}, "
+                              f"got {self.checkpoint_format!r}")
         if self.model_type != COMPOSITE:
             raise ConfigError(f"CompositeOptions: model_type must be {COMPOSITE!r}, got {self.model_type!r}")
         _check_answer_format(self.answer_format)
@@ -111,6 +119,9 @@ class CompositeOptions:
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
         d["image_mean"], d["image_std"] = list(self.image_mean), list(self.image_std)
+        if self.checkpoint_format == "lvr":   # lvr-format files stay as they were before VILA support
+            d.pop("checkpoint_format")
+            d.pop("vila")
         return d
 
 
