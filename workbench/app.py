@@ -34,6 +34,7 @@ import gradio as gr
 from lvr.store import Workspace
 
 from .diffs import CSS as DIFF_CSS
+from .review_tab import REVIEW_CSS
 from .shortcuts import KEYBOARD_JS
 
 # (tab label, module, builder function): a tab whose module is not in the tree (yet) is left out;
@@ -46,10 +47,24 @@ TABS = [
     ("Evaluate", "workbench.eval_tab", "build_eval_tab"),
     ("Chat", "workbench.chat_tab", "build_chat_tab"),
 ]
-CSS = DIFF_CSS + """
-#review-banner p {margin: 0}
-#review-header {font-size: 0.95em}
+# Table headers never wrap one letter per line (a narrow column scrolls sideways instead).
+TABLE_CSS = """
+.table-wrap th, .table-wrap th span, table thead th .header-content {white-space: nowrap; word-break: normal;
+  overflow-wrap: normal}
 """
+# Chat: the model's reasoning (the collapsible "Reasoning" block) reads at the normal text size and colour.
+CHAT_CSS = """
+#chat-chatbot .thought-group, #chat-chatbot .thought-group .message-content,
+#chat-chatbot .thought-group .message-content * {font-size: inherit !important; opacity: 1 !important;
+  color: var(--body-text-color) !important}
+"""
+CSS = DIFF_CSS + REVIEW_CSS + TABLE_CSS + CHAT_CSS
+EMPTY_HINT = ("### This workspace is empty\n"
+              "Add your own videos in the **Videos** tab (Ingest), then caption them and generate QA items in "
+              "**Generate**. Or build the demo here: 6 synthetic 2-minute videos with captions, QA items and a "
+              "first review round, plus a tiny base model (about 30 s; `python app.py --workspace DIR --demo` "
+              "does the same from the shell).")
+STATS_REFRESH_S = 10.0
 
 
 def available_tabs() -> list[tuple[str, object]]:
@@ -75,11 +90,28 @@ def build_app(ws: Workspace) -> gr.Blocks:
         gr.HTML(f"<style>{CSS}</style>", padding=False)
         with gr.Row():
             gr.Markdown("## LVR Workbench — long-video reasoning data, training and evaluation")
-        stats = gr.Markdown(_stats_line(ws))
+        stats = gr.Markdown(_stats_line(ws), elem_id="app-stats")
+        empty = not ws.list_videos()
+        with gr.Group(visible=empty, elem_id="app-empty") as empty_box:
+            gr.Markdown(EMPTY_HINT)
+            build_demo = gr.Button("Build the demo corpus in this workspace", variant="primary", size="sm",
+                                   elem_id="app-build-demo")
+            demo_msg = gr.Markdown()
         for label, build in available_tabs():
             with gr.Tab(label, id=label.lower()) as tab:
                 build(ws)
             tab.select(lambda: _stats_line(ws), None, stats, api_name=False)
+        # the header counts follow ingests, generation and reviews made anywhere (other tabs, jobs, the CLI)
+        gr.Timer(STATS_REFRESH_S).tick(lambda: _stats_line(ws), None, stats, api_name=False, show_progress="hidden")
+
+        def on_build_demo():
+            if ws.list_videos():
+                return gr.Group(visible=False), "", _stats_line(ws)
+            ensure_demo_workspace(ws.root)
+            return (gr.Group(visible=False), "demo built: open a tab to see it", _stats_line(ws))
+
+        build_demo.click(on_build_demo, None, [empty_box, demo_msg, stats], api_name="build_demo",
+                         concurrency_limit=1)
         demo.load(None, None, None, js=KEYBOARD_JS)
     return demo
 

@@ -26,6 +26,7 @@ workspace video, and saving an item ingests it into the workspace first. Samplin
 """
 from __future__ import annotations
 
+import re
 import time
 from functools import partial
 from pathlib import Path
@@ -39,7 +40,7 @@ from lvr.model import CheckpointError, extract_letter, format_mcq
 from lvr.store import CATEGORIES
 from lvr.video import FrameCache, SampledFrames, SamplingSpec, VideoError, cached_sample, sample_frames
 from workbench.identity import username
-from workbench.model_pool import CONCURRENCY_ID, ModelPool, default_pool
+from workbench.model_pool import CONCURRENCY_ID, ModelPool, default_pool, registered_checkpoint
 from workbench.train_tab import trained_frames
 
 LETTERS = "ABCD"
@@ -58,6 +59,39 @@ def checkpoint_choices(ws) -> list[tuple[str, str]]:
         step = f" step {c['step']}" if c.get("step") is not None else ""
         out.append((f"{c['id']} · {c['stage']}{step} · {chain}", c["id"]))
     return out
+
+
+# Which checkpoint Chat opens on: the newest of the most trained stage (GRPO, then SFT, then any other
+# trained stage); the random-init base model only when nothing was trained.
+STAGE_RANK = {"grpo": 0, "sft": 1}
+
+
+def best_checkpoint(ws) -> str | None:
+    """The id of the best trained checkpoint (newest GRPO, else newest SFT, else newest non-base), else the newest."""
+    ckpts = list(reversed(ws.list_checkpoints()))          # newest first
+    if not ckpts:
+        return None
+    trained = [c for c in ckpts if c["stage"] != "base"]
+    if not trained:
+        return ckpts[0]["id"]
+    return min(trained, key=lambda c: STAGE_RANK.get(c["stage"], 2))["id"]   # min is stable: newest of a rank
+
+
+def known_checkpoint(ws, ckpt_id: str | None) -> str | None:
+    """The registered checkpoint `ckpt_id` names (id, latest:<stage>, or its folder; checkpoints made after the app
+    started included), else an error that names no server path."""
+    if not ckpt_id:
+        return None
+    found = registered_checkpoint(ws, ckpt_id)
+    if found is None:
+        raise gr.Error(f"checkpoint: no checkpoint {ckpt_id!r} in this workspace (an id, latest:sft, or a "
+                       "registered checkpoint's folder; ↻ refresh lists)")
+    return found
+
+
+def no_paths(text: str) -> str:
+    """`text` with every absolute file path cut to its file name (server paths never reach a visitor)."""
+    return re.sub(r"(?:[A-Za-z]:)?(?:[/\\][^\s'\"/\\:]+)+[/\\]([^\s'\"/\\:]+)", r"\1", str(text))
 
 
 def frames_for(ws, ckpt_id: str | None, default: int | None = None) -> int | None:
@@ -101,11 +135,12 @@ def load_frames(ws, video_id: str | None, upload, n_frames: float) -> SampledFra
         try:
             video = ws.get_video(video_id)
         except KeyError:
-            raise gr.Error(f"no video {video_id!r} in {ws.root} (refresh the list)") from None
+            raise gr.Error(f"workspace video: no video {video_id!r} in this workspace (↻ refresh lists)") from None
         cache = FrameCache(ws.frames_cache_dir)
         return cached_sample(ws.video_path(video_id), spec, cache, sha=video["sha256"])
     except VideoError as e:
-        raise gr.Error(f"cannot read the video: {e}") from None
+        what = "the uploaded video" if path else "the video"
+        raise gr.Error(f"cannot read {what}: {no_paths(e)} (upload an .mp4, .webm or .mov file)") from None
 
 
 def fmt_time(t: float) -> str:
@@ -124,11 +159,8 @@ def gallery_items(sampled: SampledFrames, max_side: int = THUMB_SIDE) -> list[tu
 
 def _checkpoint_dir(ws, ckpt_id: str | None) -> str:
     if not ckpt_id:
-        raise gr.Error("pick a checkpoint")
-    try:
-        return ws.get_checkpoint(ckpt_id)["abspath"]
-    except KeyError:
-        raise gr.Error(f"no checkpoint {ckpt_id!r} in {ws.root} (refresh the list)") from None
+        raise gr.Error("checkpoint: pick one")
+    return ws.get_checkpoint(known_checkpoint(ws, ckpt_id))["abspath"]
 
 
 # ---------------------------------------------------------------------- one streamed exchange
@@ -212,6 +244,7 @@ def send(ws, pool, ckpt_id, video_id, upload, n_frames, think, temperature, max_
     """Stream one answer into the chat; at the end fill the save form (answer, reasoning, source)."""
     question, options = _question(question), _options(opt_a, opt_b, opt_c, opt_d)
     ckpt_dir = _checkpoint_dir(ws, ckpt_id)
+    ckpt_id = known_checkpoint(ws, ckpt_id)         # latest:sft or a folder → its id
     sampled = load_frames(ws, video_id, upload, n_frames)
     history = list(history or []) + [{"role": "user", "content": format_mcq(question, options)},
                                      {"role": "assistant", "content": "…"}]
@@ -233,6 +266,7 @@ def compare(ws, pool, ckpt_b, ckpt_a, video_id, upload, n_frames, think, tempera
     """The same question to two checkpoints, one after the other (same frames, same seed)."""
     question, options = _question(question), _options(opt_a, opt_b, opt_c, opt_d)
     dirs = [_checkpoint_dir(ws, ckpt_a), _checkpoint_dir(ws, ckpt_b)]
+    ckpt_a, ckpt_b = known_checkpoint(ws, ckpt_a), known_checkpoint(ws, ckpt_b)
     sampled = load_frames(ws, video_id, upload, n_frames)
     user = {"role": "user", "content": format_mcq(question, options)}
     chats: list[list[dict]] = [[user, {"role": "assistant", "content": "…"}], [user, {"role": "assistant",
@@ -298,22 +332,27 @@ def build_chat_tab(ws, pool: ModelPool | None = None) -> None:
     """Create the Chat tab's components and events inside the enclosing Blocks/Tab context."""
     pool = pool or default_pool()
     ckpts = checkpoint_choices(ws)
+    best = best_checkpoint(ws)
+    other = next((c for _, c in ckpts if c != best), None)
     with gr.Row():
         with gr.Column(scale=1, min_width=280):
-            ckpt = gr.Dropdown(ckpts, value=ckpts[0][1] if ckpts else None, label="checkpoint")
-            ckpt_b = gr.Dropdown(ckpts, value=ckpts[1][1] if len(ckpts) > 1 else None, label="compare with")
+            # any registered checkpoint is accepted, also one made after the app started (checked in the handlers)
+            ckpt = gr.Dropdown(ckpts, value=best, label="checkpoint", allow_custom_value=True,
+                               elem_id="chat-checkpoint")
+            ckpt_b = gr.Dropdown(ckpts, value=other, label="compare with", allow_custom_value=True)
             video = gr.Dropdown(video_choices(ws), label="workspace video")
             upload = gr.Video(label="…or upload a video (used instead)", sources=["upload"], height=180)
             refresh_btn = gr.Button("↻ refresh lists", size="sm")
-            n0 = frames_for(ws, ckpts[0][1] if ckpts else None)
+            n0 = frames_for(ws, best)
             n_frames = gr.Slider(FRAMES_MIN, FRAMES_MAX, value=n0 or 16, step=1, label="frames",
-                                 info=f"{ckpts[0][1]} was trained on {n0} frames per video" if n0 else None)
+                                 info=f"{best} was trained on {n0} frames per video" if n0 else None)
             think = gr.Checkbox(True, label="think (<think> reasoning before the answer)")
             temperature = gr.Slider(0.0, 1.5, value=0.0, step=0.05, label="temperature (0 = greedy)")
             max_tokens = gr.Slider(8, 2048, value=512, step=1, label="max new tokens")
             seed = gr.Number(0, precision=0, label="seed (sampling)")
         with gr.Column(scale=3):
-            chatbot = gr.Chatbot(label="chat", reasoning_tags=THINK_TAGS, height=420, buttons=["copy"])
+            chatbot = gr.Chatbot(label="chat", reasoning_tags=THINK_TAGS, height=420, buttons=["copy"],
+                                 elem_id="chat-chatbot")
             question = gr.Textbox(label="question", placeholder="What does the chef do after the oven beeps?")
             with gr.Row():
                 opts = [gr.Textbox(label=f"option {c} (optional)", scale=1) for c in LETTERS]
@@ -353,11 +392,22 @@ def build_chat_tab(ws, pool: ModelPool | None = None) -> None:
     clear_btn.click(lambda: ([], "", None, "", ""), None, [chatbot, status_md, answer, reasoning, source],
                     api_name="chat_clear")
 
-    def lists():
-        cs, vs = checkpoint_choices(ws), video_choices(ws)
-        return gr.Dropdown(choices=cs), gr.Dropdown(choices=cs), gr.Dropdown(choices=vs)
+    picked = gr.State(False)         # the visitor chose a checkpoint: opening the tab keeps it
 
-    ckpt.input(partial(pick_frames, ws), ckpt, n_frames, api_name="chat_pick_checkpoint")
-    refresh_btn.click(lists, None, [ckpt, ckpt_b, video], api_name="chat_refresh")
+    def lists(current=None, user_picked=False):
+        """Fresh choices; until the visitor picks one, the checkpoint follows the best trained one (and its frames)."""
+        cs, vs = checkpoint_choices(ws), video_choices(ws)
+        top = best_checkpoint(ws)
+        if user_picked or not top or top == current:
+            return gr.Dropdown(choices=cs), gr.Dropdown(choices=cs), gr.Dropdown(choices=vs), gr.skip()
+        return (gr.Dropdown(choices=cs, value=top), gr.Dropdown(choices=cs), gr.Dropdown(choices=vs),
+                pick_frames(ws, top))
+
+    def on_pick(ckpt_id):
+        known_checkpoint(ws, ckpt_id)
+        return pick_frames(ws, ckpt_id), True
+
+    ckpt.input(on_pick, ckpt, [n_frames, picked], api_name="chat_pick_checkpoint")
+    refresh_btn.click(lists, [ckpt, picked], [ckpt, ckpt_b, video, n_frames], api_name="chat_refresh")
     if isinstance(Context.block, gr.Tab):  # refresh the lists whenever the enclosing tab is opened
-        Context.block.select(lists, None, [ckpt, ckpt_b, video], api_name="chat_tab_opened")
+        Context.block.select(lists, [ckpt, picked], [ckpt, ckpt_b, video, n_frames], api_name="chat_tab_opened")

@@ -29,6 +29,7 @@ from lvr.eval.reference import REFERENCE_NAMES
 from lvr.eval.report import format_sweep
 from lvr.jobs import cancel, launch, read_log, refresh
 from lvr.store import CATEGORIES
+from workbench.model_pool import registered_checkpoint
 from workbench.serving import served_video
 from workbench.train_tab import trained_frames
 
@@ -37,9 +38,10 @@ SPLITS = ["eval", "sft", "rl", "(any)"]
 FLIPS = ["all", "flipped", "right→wrong", "wrong→right"]
 RUN_COLUMNS = ["run", "status", "answerer", "checkpoint", "frames", "split", "n", "overall % [95 % CI]",
                "sweep", "created"]
+ITEM_COLUMNS = ["qa_id", "category", "question", "video range", "key"]
 CMP_COLUMNS = ["run", "group", "n", "base %", "run %", "Δ points", "CI low", "CI high", "right→wrong",
                "wrong→right", "McNemar p"]
-FINISHED = ("succeeded", "failed", "cancelled", "dead")
+FINISHED = ("succeeded", "partial", "failed", "cancelled", "dead")
 
 
 # ---------------------------------------------------------------------- launch and watch
@@ -73,16 +75,23 @@ def launch_eval(ws, answerer: str | None, split: str, frames: str, limit: float 
     if not answerer:
         raise gr.Error("pick a checkpoint or a reference answerer")
     counts = parse_frames(frames)
+    try:
+        limit = int(limit) if limit not in (None, "") else 0
+    except (TypeError, ValueError):
+        raise gr.Error(f"limit (first N items, 0 = all): a whole number, got {limit!r}") from None
+    if limit < 0:
+        raise gr.Error(f"limit (first N items, 0 = all) must be 0 or more, got {limit}")
     args = ["-m", "lvr.eval", "run", str(ws.root), "--split", "" if split == "(any)" else split]
     note = ""
     if answerer.startswith(REF_PREFIX):
         args += ["--answerer", answerer[len(REF_PREFIX):]]
         note = " (frames ignored: reference answerers do not watch the video)" if counts else ""
     else:
-        try:
-            ws.get_checkpoint(answerer)
-        except KeyError:
-            raise gr.Error(f"no checkpoint {answerer!r} in {ws.root} (refresh the list)") from None
+        found = registered_checkpoint(ws, answerer)     # an id, latest:sft, or a registered folder
+        if found is None:
+            raise gr.Error(f"checkpoint or reference answerer: no checkpoint {answerer!r} in this workspace "
+                           "(refresh the list)")
+        answerer = found
         args += ["--checkpoint", answerer]
         if counts:
             args += ["--frames", ",".join(map(str, counts))]
@@ -221,7 +230,7 @@ def item_rows(ws, run_ids: list[str] | None, category: str = "all", flip: str = 
                  for p in per.values()]
         rows.append([q, item["category"], item["question"][:120], _clip(item), item.get("answer", ""),
                      *marks])
-    return pd.DataFrame(rows, columns=["qa_id", "category", "question", "video range", "key", *run_ids])
+    return pd.DataFrame(rows, columns=[*ITEM_COLUMNS, *run_ids])
 
 
 def pick_item(evt: gr.SelectData):
@@ -304,12 +313,14 @@ def build_eval_tab(ws) -> None:
         category = gr.Dropdown(["all", *CATEGORIES], value="all", label="category")
         flip = gr.Dropdown(FLIPS, value="all", label="flipped between the first two runs")
         list_items = gr.Button("List items")
-    items = gr.Dataframe(interactive=False, wrap=True, label="items (click a row)")
+    items = gr.Dataframe(headers=ITEM_COLUMNS, interactive=False, wrap=True,
+                         label="items (pick runs above, then List items; click a row)")
     qa_id = gr.Number(None, label="item id", precision=0)
     with gr.Row():
         detail = gr.Markdown()
         video = gr.Video(label="clip", interactive=False)
-    side = gr.Dataframe(interactive=False, wrap=True, label="answers side by side")
+    side = gr.Dataframe(headers=["field", "(pick an item)"], interactive=False, wrap=True,
+                        label="answers side by side")
 
     def lists():
         ids = [r["id"] for r in ws.list_eval_runs()]

@@ -26,7 +26,9 @@ from lvr.store import CATEGORIES, SPLITS, Workspace
 
 JOB_KINDS = ("caption", "generate", "filter")
 BACKENDS = ("openai", "local", "ground-truth")
-FINISHED = ("succeeded", "failed", "cancelled", "dead")
+FINISHED = ("succeeded", "partial", "failed", "cancelled", "dead")
+# a job whose units partly failed has its own state, worded with the count in its message
+STATUS_WORDS = {"partial": "partial: finished, some units failed", "failed": "failed"}
 FAILURE_COLUMNS = ["#", "task", "unit", "video", "category", "backend", "attempts", "reason", "raw output"]
 JOB_COLUMNS = ["job", "kind", "status", "progress", "message", "created"]
 _BACKEND = ("backend", "base_url", "model", "concurrency", "videos")
@@ -35,6 +37,11 @@ KIND_FIELDS = {  # the request fields that matter for each kind (what the job's 
     "generate": ("kind", *_BACKEND, "categories", "per_category", "attempts", "rewrite", "split"),
     "filter": ("kind", "dedup", "threshold", "balance_letters", "split"),
 }
+
+
+# the form's labels of the numeric fields, so a refusal names the field the user sees
+FIELD_LABELS = {"concurrency": "concurrency", "frames": "frames per clip",
+                "per_category": "items per category per video", "attempts": "attempts per item"}
 
 
 @dataclass
@@ -74,18 +81,23 @@ class JobRequest:
             return
         if self.backend not in BACKENDS:
             bad(f"backend {self.backend!r} is not one of {', '.join(BACKENDS)}")
-        for name in ("concurrency", "frames", "per_category", "attempts"):
+        for name, label in FIELD_LABELS.items():
             if int(getattr(self, name) or 0) < 1:
-                bad(f"{name.replace('_', ' ')} must be >= 1, got {getattr(self, name)}")
+                bad(f"'{label}' must be 1 or more, got {getattr(self, name)}")
+        if self.kind == "generate" and self.backend == "local":
+            bad("QA generation with a local text model is not offered here: unconstrained, SmolLM2-135M wrote 0 "
+                "valid items of 12 (each unit failed parsing); use an OpenAI-compatible server (vLLM, SGLang) or "
+                "ground-truth (the CLI keeps `lvr generate --backend local` for experiments)")
         if self.kind == "generate":
             wrong = [c for c in self.categories or [] if c not in CATEGORIES]
             if wrong or not self.categories:
                 bad(f"pick one or more categories of {', '.join(CATEGORIES)}" + (f" (not {wrong})" if wrong else ""))
         try:  # the same checks the job itself runs first (model required, URL shape, …)
             BackendConfig(kind=self.backend, model=self.model or ("-" if self.backend == "ground-truth" else ""),
-                          base_url=self.base_url or None, concurrency=int(self.concurrency))
+                          base_url=self.base_url or default_base_url() or None, concurrency=int(self.concurrency))
         except ValueError as e:
-            bad(str(e))
+            bad(str(e).replace("BackendConfig.base_url", "base URL").replace("BackendConfig.model", "model")
+                .replace("BackendConfig.", ""))
 
 
 def job_args(ws: Workspace, req: JobRequest) -> list[str]:
@@ -160,14 +172,15 @@ def job_view(ws: Workspace, job_id: str | None) -> dict:
         job = refresh(ws, str(job_id).strip())
     except KeyError as e:
         raise gr.Error(str(e).strip("'\"")) from e
-    md = f"job `{job['id']}` ({job['kind']}) **{job['status']}**"
+    md = f"job `{job['id']}` ({job['kind']}) **{STATUS_WORDS.get(job['status'], job['status'])}**"
     if job.get("message"):
         md += f" — {html.escape(job['message'])}"
     if job.get("error"):
         md += f"\n\n```\n{job['error']}\n```"
     n_fail = ws.scalar("SELECT count(*) FROM gen_outputs WHERE job_id = ? AND ok = 0", (job["id"],))
     if n_fail:
-        md += f"\n\n{n_fail} failed unit(s) below; run the same job again to retry only the remaining units."
+        md += (f"\n\n{n_fail} failed unit(s) below, each with its reason (one row per model answer); run the "
+               "same job again to retry only the units not done.")
     return {"status": md, "bar": _progress_html(job["progress"] or 0.0, job["total"], job["status"]),
             "log": read_log(ws, job["id"], lines=20), "failures": failures_frame(ws, job["id"]),
             "finished": job["status"] in FINISHED}
@@ -178,6 +191,8 @@ def jobs_frame(ws: Workspace, limit: int = 30) -> pd.DataFrame:
     for kind in JOB_KINDS:
         for j in ws.list_jobs(kind=kind, limit=limit):
             prog = f"{j['progress'] or 0:g}/{j['total']:g}" if j["total"] else ""
+            if j["status"] in ("queued", "running"):      # the list shows what the status line shows
+                j = refresh(ws, j["id"])
             rows.append([j["id"], j["kind"], j["status"], prog, (j["message"] or "")[:120], j["created_at"][:19]])
     rows.sort(key=lambda r: r[5], reverse=True)
     return pd.DataFrame(rows[:limit], columns=JOB_COLUMNS)

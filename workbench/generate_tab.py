@@ -42,22 +42,23 @@ def build_generate_tab(ws: Workspace) -> None:
                     backend = gr.Dropdown(list(g.BACKENDS), value="openai", label="backend", scale=1,
                                           info="openai: any OpenAI-compatible server (vLLM, SGLang, …)")
                     base_url = gr.Textbox(g.default_base_url(), label="base URL", scale=2,
-                                          placeholder="http://127.0.0.1:8000/v1 (empty: $LVR_LLM_BASE_URL)")
+                                          placeholder="required for openai: e.g. http://127.0.0.1:8000/v1 or "
+                                                      "https://api.openai.com/v1")
                 with gr.Row():
                     model = gr.Textbox(label="model", placeholder="e.g. Qwen2.5-VL-72B-Instruct", scale=2)
                     api_key = gr.Textbox(label="API key (kept out of the job config)", type="password", scale=2)
-                    concurrency = gr.Number(8, label="concurrency", precision=0, minimum=1, scale=1)
+                    concurrency = gr.Number(8, label="concurrency", precision=0, scale=1)
                 videos = gr.Dropdown([(f"{v['filename']} ({v['id'][:8]})", v["id"]) for v in ws.list_videos()],
                                      multiselect=True, label="only these videos (empty: all)")
             with gr.Group(visible=True) as caption_box:
                 with gr.Row():
-                    frames = gr.Number(8, label="frames per clip", precision=0, minimum=1)
+                    frames = gr.Number(8, label="frames per clip", precision=0)
                     overwrite = gr.Checkbox(False, label="caption again clips already captioned by this model")
             with gr.Group(visible=False) as generate_box:
                 categories = gr.CheckboxGroup(list(CATEGORIES), value=list(CATEGORIES), label="categories")
                 with gr.Row():
-                    per_category = gr.Number(1, label="items per category per video", precision=0, minimum=1)
-                    attempts = gr.Number(2, label="attempts per item", precision=0, minimum=1)
+                    per_category = gr.Number(1, label="items per category per video", precision=0)
+                    attempts = gr.Number(2, label="attempts per item", precision=0)
                     rewrite = gr.Checkbox(True, label="rewrite reasoning as if watching")
             split = gr.Dropdown(["", *SPLITS], value="", label="split (generate: of new items; filter: only this)")
             with gr.Group(visible=False) as filter_box:
@@ -120,7 +121,7 @@ def build_generate_tab(ws: Workspace) -> None:
     def on_tick(job_id: str):
         v = g.job_view(ws, job_id)
         return (v["status"], v["bar"], v["log"], v["failures"], gr.Timer(active=not v["finished"]),
-                g.jobs_frame(ws) if v["finished"] else gr.skip())
+                g.jobs_frame(ws))           # the list follows the job while it runs
 
     kind.change(on_kind, kind, [kind_help, backend_box, caption_box, generate_box, filter_box], api_name=False)
     start.click(start_job, form, [job_id, status, timer], api_name="start_job") \

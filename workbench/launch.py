@@ -1,6 +1,7 @@
 """Command-line launch of the workbench: argument parsing, auth rules, demo workspace.
 
-    python app.py                                      # the demo workspace (workspaces/demo)
+    python app.py                                      # the demo workspace ($LVR_DEMO_WORKSPACE or workspaces/demo)
+    python app.py --workspace NEW_DIR --demo           # build the demo corpus into NEW_DIR first
     python app.py --workspace ws --host 0.0.0.0 --auth alice:secret
 
 With no --workspace the demo workspace is made ready first (`workbench.app.ensure_demo_workspace`:
@@ -70,10 +71,29 @@ def parse_auth(auth: str | None, auth_file: str | None) -> list[tuple[str, str]]
     return pairs
 
 
+EPILOG = """\
+first start:
+  python app.py                          the demo workspace (built on first run, ~30 s; a quick SFT then trains)
+  python app.py --workspace DIR --demo   build the same demo corpus into DIR (a new or empty folder)
+  python app.py --workspace DIR          your own workspace; an empty one shows how to add videos or the demo
+
+environment:
+  LVR_DEMO_WORKSPACE   folder of the demo workspace used without --workspace (default workspaces/demo)
+  LVR_PORT             port when --port is not given (default 7860)
+  LVR_LLM_BASE_URL     OpenAI-compatible base URL the Generate tab starts with (no default host)
+  LVR_LLM_API_KEY      API key sent to that URL only (falls back to OPENAI_API_KEY)
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="app.py", description="LVR Workbench")
+    p = argparse.ArgumentParser(prog="app.py", description="LVR Workbench", epilog=EPILOG,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--workspace", type=Path, default=None,
-                   help=f"workspace folder (default: the demo workspace {DEFAULT_WORKSPACE}, created on first run)")
+                   help=f"workspace folder (default: the demo workspace {DEFAULT_WORKSPACE}, created on first run; "
+                        "set LVR_DEMO_WORKSPACE to move it)")
+    p.add_argument("--demo", action="store_true",
+                   help="with --workspace: build the demo corpus there first (6 synthetic videos, a review round, "
+                        "a tiny base model; ~30 s once) and start the quick demo SFT")
     p.add_argument("--host", default="127.0.0.1", help="bind address (non-loopback requires --auth/--auth-file)")
     p.add_argument("--port", type=int, default=int(os.environ.get("LVR_PORT", 7860)))
     p.add_argument("--auth", default=None, help="user:password")
@@ -94,14 +114,19 @@ def main(argv: list[str] | None = None) -> None:
     from workbench.app import build_app, ensure_demo_workspace, start_demo_training
     from workbench.serving import allowed_paths, blocked_paths
 
-    if args.workspace is None:
-        ws = ensure_demo_workspace(DEFAULT_WORKSPACE, build=not args.no_demo)
+    if args.demo and args.no_demo:
+        sys.exit("--demo and --no-demo contradict each other: pick one")
+    if args.workspace is None or args.demo:
+        ws = ensure_demo_workspace(args.workspace or DEFAULT_WORKSPACE, build=not args.no_demo)
         job = None if args.no_demo or args.no_demo_sft else start_demo_training(ws)
         if job:
             print(f"demo SFT job {job} is training in the background (Train tab); its checkpoint shows up in "
                   "Chat and Evaluate when it finishes (about a minute)", flush=True)
     else:
         ws = Workspace.open(args.workspace, create=True)
+        if not ws.list_videos():
+            print(f"{ws.root} is an empty workspace: add videos in the Videos tab, or restart with --demo to build "
+                  "the demo corpus here (the app offers that too)", flush=True)
     demo = build_app(ws)
     demo.queue(default_concurrency_limit=4).launch(
         server_name=host, server_port=args.port, auth=auth or None, prevent_thread_lock=True, quiet=True,

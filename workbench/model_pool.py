@@ -24,6 +24,27 @@ from lvr.model import StreamEvent, generate_stream, load_model
 CONCURRENCY_ID = "model"
 
 
+def registered_checkpoint(ws, ref: str | None) -> str | None:
+    """The id of the registered checkpoint `ref` names, read from the workspace registry at call time (so one
+    made after the app started counts): an id, `latest:<stage>` (e.g. latest:sft), or the folder of a
+    registered checkpoint. None when nothing registered matches; an unregistered folder never does."""
+    ref = str(ref or "").strip()
+    if not ref:
+        return None
+    try:
+        return ws.get_checkpoint(ref)["id"]
+    except KeyError:
+        pass
+    if ref.startswith("latest:"):
+        rows = ws.list_checkpoints(stage=ref.split(":", 1)[1])
+        return rows[-1]["id"] if rows else None
+    try:
+        want = Path(ref).expanduser().resolve()
+    except (OSError, RuntimeError):
+        return None
+    return next((c["id"] for c in ws.list_checkpoints() if Path(c["abspath"]).resolve() == want), None)
+
+
 class ModelBusyError(RuntimeError):
     """The generation slot stayed taken longer than the caller was willing to wait."""
 

@@ -26,8 +26,12 @@ from .subtitles import write_captions_vtt
 
 ANY = "any"
 DUPLICATE_CHOICES = ["any", "hide duplicates", "duplicates only"]
-QUEUE_COLUMNS = ["id", "status", "category", "question", "video", "range", "last edit by", "v"]
+# the queue shows what fits beside the item at 1440 px; the item's header has the rest (range, author, version)
+QUEUE_COLUMNS = ["id", "status", "category", "question", "video"]
 DEFAULT_QUEUE = ["pending", "draft"]
+ANNOTATOR_ACTIONS = ["approved", "rejected", "draft", "edit", "pending"]
+ANNOTATOR_COLUMNS = ["annotator", *ANNOTATOR_ACTIONS, "total actions"]
+AGREEMENT_COLUMNS = ["annotator A", "annotator B", "items both judged", "agreement %", "Cohen's κ"]
 PAGE_SIZE = 50
 
 
@@ -90,13 +94,24 @@ def filter_choices(ws: Workspace) -> dict:
 
 
 def queue_frame(ws: Workspace, flt: QueueFilter, page: int = 1) -> tuple[pd.DataFrame, str]:
-    """One page of the queue and a one-line summary (how many match, which page)."""
-    items, total = ws.query_qa(**flt.kwargs(), page=max(1, int(page or 1)), page_size=PAGE_SIZE)
-    rows = [[q["id"], q["status"], q["category"], q["question"][:100], (q["video_id"] or "")[:8],
-             f"{mmss(q['start'])}–{mmss(q['end'])}" if q["start"] is not None else "whole video",
-             q["updated_by"] or "", q["version"]] for q in items]
+    """One page of the queue and a one-line summary (how many match, which page). A page past the end
+    shows the last page and says so."""
+    try:
+        asked = int(page) if page not in (None, "") else 1
+    except (TypeError, ValueError):
+        raise gr.Error(f"page: a whole number from 1, got {page!r}") from None
+    if asked < 1:
+        raise gr.Error(f"page: a whole number from 1, got {asked}")
+    _, total = ws.query_qa(**flt.kwargs(), page=1, page_size=1)
     pages = max(1, -(-total // PAGE_SIZE))
-    summary = f"**{total}** item(s) match ({flt.describe()}) · page {min(int(page or 1), pages)}/{pages}"
+    shown = min(asked, pages)
+    items, total = ws.query_qa(**flt.kwargs(), page=shown, page_size=PAGE_SIZE)
+    rows = [[q["id"], q["status"], q["category"], q["question"][:90], (q["video_id"] or "")[:8]] for q in items]
+    summary = f"**{total}** item(s) match ({flt.describe()}) · page {shown}/{pages}"
+    if asked > pages:
+        summary += f" · ⚠ page {asked} is past the end: showing the last page, {pages}"
+    if not total:
+        summary += " · nothing to review with these filters: change them (e.g. add the draft status)"
     return pd.DataFrame(rows, columns=QUEUE_COLUMNS), summary
 
 
@@ -163,6 +178,13 @@ def item_view(ws: Workspace, qa_id) -> dict:
             "question": qa["question"], "options": opts[:4], "answer": qa["answer"], "reasoning": qa["reasoning"],
             "reject_reason": qa.get("reject_reason") or "", "status": qa["status"],
             "history": revisions_html(ws.revisions(qa["id"]))}
+
+
+def blank_view(message: str = "") -> dict:
+    """The form with no item (an empty queue): every field cleared, the header saying why."""
+    return {"id": None, "version": None, "header": message, "video": None, "subtitles": None, "start": 0.0,
+            "context": "", "category": None, "question": "", "options": ["", "", "", ""], "answer": None,
+            "reasoning": "", "reject_reason": "", "status": None, "history": ""}
 
 
 def edits_from_form(category: str, question: str, a: str, b: str, c: str, d: str, answer: str,
@@ -239,13 +261,12 @@ def progress_view(ws: Workspace) -> tuple[str, pd.DataFrame, pd.DataFrame]:
     pct = f"{100 * done / total:.0f} %" if total else "—"
     md = (f"**{done}/{total} reviewed ({pct})** · " +
           " · ".join(f"{s}: **{by.get(s, 0)}**" for s in QA_STATUSES))
-    actions = ["approved", "rejected", "draft", "edit", "pending"]
+    actions = ANNOTATOR_ACTIONS
     rows = [[who, *(acts.get(a, 0) for a in actions), sum(acts.values())]
             for who, acts in sorted(prog["per_annotator"].items())]
-    annot = pd.DataFrame(rows, columns=["annotator", *actions, "total actions"])
+    annot = pd.DataFrame(rows, columns=ANNOTATOR_COLUMNS)
     agr = ws.agreement()
     arows = [[p["a"], p["b"], p["items"], round(100 * p["agreement"], 1), round(p["kappa"], 3)] for p in agr["pairs"]]
-    agreement = pd.DataFrame(arows, columns=["annotator A", "annotator B", "items both judged", "agreement %",
-                                             "Cohen's κ"])
+    agreement = pd.DataFrame(arows, columns=AGREEMENT_COLUMNS)
     md += f"\n\n{agr['items_reviewed_twice']} item(s) judged by two or more annotators"
     return md, annot, agreement

@@ -11,9 +11,12 @@ duplicate ("any" | "hide duplicates" | "duplicates only"), text. API (gradio_cli
     client.predict(12, api_name="/review_load")           # → id, version, header, video, …, history, banner
     client.predict(12, 3, "goal", "Q?", "a", "b", "c", "d", "B", "why", ["pending"], "any", "any", "any",
                    "any", "", api_name="/review_approve")  # saves + approves, then loads the next item
+    (the verdict and bulk endpoints end with an optional annotator name, used without --auth)
     …/review_reject (reason after reasoning), /review_save (draft), /review_next, /review_prev,
     /bulk_status, /review_progress, /review_history
-A stale save comes back as a banner (the StaleEditError text) and writes nothing.
+A stale save, a missing reject reason or answer, or a field the store refuses comes back as a banner in the
+action bar (beside the buttons) and writes nothing; the form keeps the reviewer's edits.
+Without --auth the reviewer types a name once (kept in the browser's localStorage) and it signs every edit.
 """
 from __future__ import annotations
 
@@ -23,13 +26,35 @@ from gradio.context import Context
 from lvr.store import CATEGORIES, LETTERS, QA_STATUSES, Workspace
 
 from . import review as r
-from .identity import username
+from .identity import STORAGE_KEY, clean_name, signed_in, username
 from .shortcuts import SHORTCUTS_MD
+
+# The item, its options, answer and the verdict controls stay in view at 1440×900: the form sits beside
+# the player, the captions in range scroll inside a short box, and the verdict buttons, the reject reason
+# and the outcome of the last action (errors included) live in an action bar fixed to the window's bottom.
+REVIEW_CSS = """
+#review-actions {position: fixed; left: 0; right: 0; bottom: 0; z-index: 60; margin: 0;
+  padding: 6px 16px 8px; gap: 4px; background: var(--background-fill-primary);
+  border-top: 1px solid var(--border-color-primary); box-shadow: 0 -4px 12px rgba(0, 0, 0, .08)}
+#review-actions button {min-width: 0; white-space: nowrap}
+#review-banner {min-height: 1.4em}
+#review-banner p {margin: 0}
+#review-tab-spacer {height: 140px}
+#review-context {max-height: 220px; overflow-y: auto !important; font-size: 0.9em}
+#review-header {font-size: 0.9em}
+#review-annotator-note p {margin: 0; font-size: 0.9em}
+"""
+# On page load: the annotator name this browser remembers (localStorage) fills the name box.
+LOAD_NAME_JS = "(v) => { try { return localStorage.getItem(%r) || v || ''; } catch (e) { return v || ''; } }" \
+    % STORAGE_KEY
+SAVE_NAME_JS = "(v) => { try { localStorage.setItem(%r, (v || '').trim()); } catch (e) {} return v; }" % STORAGE_KEY
+NAME_NOTE = ("**Who is reviewing?** Type your name: it signs your verdicts (so the agreement panel can tell "
+             "reviewers apart) and is remembered in this browser.")
 
 
 def _player(view: dict):
     if not view["video"]:
-        return gr.Video(value=None, label="no video file for this item")
+        return gr.Video(value=None, label="no video file for this item" if view["id"] else "no item")
     return gr.Video(value=view["video"], subtitles=view["subtitles"], playback_position=view["start"],
                     label=f"clip from {r.mmss(view['start'])} (captions as subtitles)")
 
@@ -38,7 +63,14 @@ def build_review_tab(ws: Workspace) -> None:
     """Create the tab's components inside the caller's `gr.Tab` context."""
     choices = r.filter_choices(ws)
     with gr.Row():
-        with gr.Column(scale=3, min_width=420):
+        with gr.Column(scale=2, min_width=380):
+            with gr.Row():
+                annotator = gr.Textbox("", label="annotator (your name)", max_lines=1, elem_id="review-annotator",
+                                       placeholder="asked once, remembered in this browser", scale=2,
+                                       min_width=150)
+                qa_id = gr.Number(label="item id (Enter)", precision=0, min_width=80, scale=1, elem_id="review-id")
+                version = gr.Number(label="version", precision=0, interactive=False, min_width=60, scale=1)
+            name_note = gr.Markdown(NAME_NOTE, elem_id="review-annotator-note")
             f_status = gr.Dropdown(list(QA_STATUSES), value=list(r.DEFAULT_QUEUE), multiselect=True,
                                    label="status")
             with gr.Row():
@@ -50,11 +82,11 @@ def build_review_tab(ws: Workspace) -> None:
             f_text = gr.Textbox(label="search question / options / reasoning", max_lines=1)
             with gr.Row():
                 apply = gr.Button("Apply filters", size="sm")
-                page = gr.Number(1, label="page", precision=0, minimum=1, min_width=60)
-            summary = gr.Markdown()
-            queue = gr.Dataframe(headers=r.QUEUE_COLUMNS, interactive=False, max_height=420, wrap=True,
-                                 column_widths=["8%", "17%", "17%", "58%"], label="queue (click an item)",
-                                 elem_id="review-queue")
+                page = gr.Number(1, label="page", precision=0, min_width=60)
+            summary = gr.Markdown(elem_id="review-summary")
+            queue = gr.Dataframe(headers=r.QUEUE_COLUMNS, interactive=False, max_height=360, wrap=False,
+                                 column_widths=["52px", "78px", "82px", "auto", "82px"],
+                                 label="queue (click an item)", elem_id="review-queue")
             with gr.Accordion("Bulk: every item matching the filters", open=False):
                 gr.Markdown("Changes every item the filters above match (not only this page); one revision per "
                             "item, signed with your name. Rejecting uses the text of the reject reason box.")
@@ -63,33 +95,24 @@ def build_review_tab(ws: Workspace) -> None:
                 bulk_go = gr.Button("Apply to all matching", variant="stop", size="sm")
                 bulk_msg = gr.Markdown()
         with gr.Column(scale=5):
-            with gr.Row():
-                qa_id = gr.Number(label="item id (Enter to open)", precision=0, min_width=80, scale=1,
-                                  elem_id="review-id")
-                version = gr.Number(label="version loaded", precision=0, interactive=False, min_width=80, scale=1)
             header = gr.Markdown(elem_id="review-header")
-            banner = gr.Markdown(elem_id="review-banner")
             with gr.Row():
-                with gr.Column(scale=2):
-                    player = gr.Video(label="clip", interactive=False, elem_id="review-player")
-                    context = gr.Markdown()
+                with gr.Column(scale=2, min_width=300):
+                    player = gr.Video(label="clip", interactive=False, elem_id="review-player", height=240)
+                    context = gr.Markdown(elem_id="review-context")
                 with gr.Column(scale=3):
-                    category = gr.Dropdown(list(CATEGORIES), label="category")
-                    question = gr.Textbox(label="question", lines=2, elem_id="review-question")
-                    opts = [gr.Textbox(label=f"option {x}", max_lines=2, elem_id=f"review-option-{x}")
-                            for x in LETTERS]
-                    answer = gr.Radio(list(LETTERS), label="correct answer (Alt+1…4)", elem_id="review-answer")
-                    reasoning = gr.Textbox(label="reasoning (as if watching the video)", lines=5,
+                    with gr.Row():
+                        category = gr.Dropdown(list(CATEGORIES), label="category", scale=1, min_width=120)
+                        answer = gr.Radio(list(LETTERS), label="correct answer (Alt+1…4)", elem_id="review-answer",
+                                          scale=2)
+                    question = gr.Textbox(label="question (Alt+E)", lines=2, max_lines=4, elem_id="review-question")
+                    opts = []
+                    for pair in (LETTERS[:2], LETTERS[2:]):          # a 2×2 grid keeps the form in view
+                        with gr.Row():
+                            opts += [gr.Textbox(label=f"option {x}", max_lines=2, elem_id=f"review-option-{x}",
+                                                min_width=160) for x in pair]
+                    reasoning = gr.Textbox(label="reasoning (as if watching the video)", lines=3, max_lines=6,
                                            elem_id="review-reasoning")
-            reason = gr.Textbox(label="reject reason (required to reject)", max_lines=2, elem_id="review-reason")
-            with gr.Row():
-                draft_b = gr.Button("Save draft (Alt+S)", elem_id="review-draft")
-                reject_b = gr.Button("Reject (Alt+R)", variant="stop", elem_id="review-reject")
-                approve_b = gr.Button("Approve (Alt+A)", variant="primary", elem_id="review-approve")
-            with gr.Row():
-                prev_b = gr.Button("◀ Prev (Alt+P)", size="sm", elem_id="review-prev")
-                next_b = gr.Button("Skip ▶ (Alt+N)", size="sm", elem_id="review-next")
-                reload_b = gr.Button("↻ Reload item (Alt+L)", size="sm", elem_id="review-reload")
             with gr.Accordion("Keyboard shortcuts", open=False):
                 gr.Markdown(SHORTCUTS_MD)
             with gr.Accordion("Revision history", open=True):
@@ -99,8 +122,23 @@ def build_review_tab(ws: Workspace) -> None:
             progress_md = gr.Markdown(elem_id="review-progress")
             progress_b = gr.Button("↻ Refresh", size="sm", scale=0, min_width=90)
         with gr.Row():
-            annotators = gr.Dataframe(interactive=False, label="actions per annotator")
-            agreement = gr.Dataframe(interactive=False, label="inter-annotator agreement (last verdicts)")
+            annotators = gr.Dataframe(headers=r.ANNOTATOR_COLUMNS, interactive=False, label="actions per annotator")
+            agreement = gr.Dataframe(headers=r.AGREEMENT_COLUMNS, interactive=False,
+                                     label="inter-annotator agreement (last verdicts; needs two named reviewers)")
+    gr.HTML("", elem_id="review-tab-spacer", padding=False)      # room under the fixed action bar
+    with gr.Column(elem_id="review-actions"):
+        banner = gr.Markdown(elem_id="review-banner")
+        with gr.Row(equal_height=True):
+            reason = gr.Textbox(label="reject reason (required to reject)", max_lines=1, elem_id="review-reason",
+                                scale=4, min_width=200, container=False,
+                                placeholder="reject reason (required to reject)")
+            draft_b = gr.Button("Save draft (Alt+S)", elem_id="review-draft", scale=1, min_width=120)
+            reject_b = gr.Button("Reject (Alt+R)", variant="stop", elem_id="review-reject", scale=1, min_width=110)
+            approve_b = gr.Button("Approve (Alt+A)", variant="primary", elem_id="review-approve", scale=1,
+                                  min_width=120)
+            prev_b = gr.Button("◀ Prev (Alt+P)", elem_id="review-prev", scale=1, min_width=100)
+            next_b = gr.Button("Skip ▶ (Alt+N)", elem_id="review-next", scale=1, min_width=100)
+            reload_b = gr.Button("↻ Reload (Alt+L)", elem_id="review-reload", scale=1, min_width=100)
 
     filters = [f_status, f_category, f_video, f_source, f_duplicate, f_text]
     form = [qa_id, version, header, player, context, category, question, *opts, answer, reasoning, reason,
@@ -125,8 +163,10 @@ def build_review_tab(ws: Workspace) -> None:
     def step(current, status, cat, vid, src, dup, text, direction: int):
         nxt = r.next_id(ws, flt(status, cat, vid, src, dup, text), current, direction)
         if nxt is None:
-            return keep("_no more items in this direction of the queue_" if current is not None
-                        else "_the queue is empty: change the filters_")
+            if current is not None:
+                return keep("_no more items in this direction of the queue_")
+            empty = "_no item matches these filters: change them (status, category, video, source, search)_"
+            return show(r.blank_view(empty), empty)      # the form empties: no stale item left on screen
         return show(r.item_view(ws, nxt))
 
     def review_next(current_id, status, category, video, source, duplicate, text):
@@ -136,10 +176,13 @@ def build_review_tab(ws: Workspace) -> None:
         return step(current_id, status, category, video, source, duplicate, text, -1)
 
     def verdict(new_status, item_id, loaded_version, cat, q, a, b, c, d, ans, why, reject_reason, queue_filters,
-                request, advance: bool):
+                request, advance: bool, annotator: str = ""):
         edits = r.edits_from_form(cat, q, a, b, c, d, ans, why)
-        out = r.apply_verdict(ws, item_id, loaded_version, edits, who=username(request), status=new_status,
-                              reason=reject_reason)
+        try:
+            out = r.apply_verdict(ws, item_id, loaded_version, edits, who=username(request, annotator),
+                                  status=new_status, reason=reject_reason)
+        except gr.Error as e:     # shown in the action bar, beside the buttons; the form keeps every edit
+            return keep(f"⚠️ **Not saved:** {e.message}")
         if not out.ok:
             return keep(f"⚠️ **Not saved.** {out.message}. Press **Reload item** (Alt+L) to see the new "
                         "version; your edits are still in the form until you reload.")
@@ -150,22 +193,22 @@ def build_review_tab(ws: Workspace) -> None:
 
     def review_approve(item_id, loaded_version, category, question, option_a, option_b, option_c, option_d,
                        answer, reasoning, status, category_filter, video, source, duplicate, text,
-                       request: gr.Request):
+                       annotator: str = "", request: gr.Request = None):
         return verdict("approved", item_id, loaded_version, category, question, option_a, option_b, option_c,
                        option_d, answer, reasoning, None,
-                       (status, category_filter, video, source, duplicate, text), request, True)
+                       (status, category_filter, video, source, duplicate, text), request, True, annotator)
 
     def review_reject(item_id, loaded_version, category, question, option_a, option_b, option_c, option_d,
                       answer, reasoning, reject_reason, status, category_filter, video, source, duplicate, text,
-                      request: gr.Request):
+                      annotator: str = "", request: gr.Request = None):
         return verdict("rejected", item_id, loaded_version, category, question, option_a, option_b, option_c,
                        option_d, answer, reasoning, reject_reason,
-                       (status, category_filter, video, source, duplicate, text), request, True)
+                       (status, category_filter, video, source, duplicate, text), request, True, annotator)
 
     def review_save(item_id, loaded_version, category, question, option_a, option_b, option_c, option_d,
-                    answer, reasoning, request: gr.Request):
+                    answer, reasoning, annotator: str = "", request: gr.Request = None):
         return verdict("draft", item_id, loaded_version, category, question, option_a, option_b, option_c,
-                       option_d, answer, reasoning, None, (), request, False)
+                       option_d, answer, reasoning, None, (), request, False, annotator)
 
     def review_queue(status, category, video, source, duplicate, text, page_no):
         return r.queue_frame(ws, flt(status, category, video, source, duplicate, text), page_no)
@@ -175,9 +218,17 @@ def build_review_tab(ws: Workspace) -> None:
         return show(r.item_view(ws, row[0])) if row else keep("")
 
     def bulk(new_status, reject_reason, confirm, status, category, video, source, duplicate, text,
-             request: gr.Request):
+             annotator: str = "", request: gr.Request = None):
         return r.bulk_status(ws, flt(status, category, video, source, duplicate, text), new_status,
-                             who=username(request), reason=reject_reason, confirm=confirm), False
+                             who=username(request, annotator), reason=reject_reason, confirm=confirm), False
+
+    def who_is_reviewing(stored: str, request: gr.Request = None):
+        """The name box on page load: the signed-in user (fixed), else the name this browser remembers."""
+        user = signed_in(request)
+        if user:
+            return gr.Textbox(value=user, interactive=False, label="annotator (signed in)"), gr.Markdown(visible=False)
+        name = clean_name(stored)
+        return gr.Textbox(value=name), gr.Markdown(visible=not name)
 
     def review_progress():
         return r.progress_view(ws)
@@ -219,18 +270,25 @@ def build_review_tab(ws: Workspace) -> None:
     then_seek(next_b.click(review_next, [qa_id, *filters], form, api_name="review_next"))
     then_seek(prev_b.click(review_prev, [qa_id, *filters], form, api_name="review_prev"))
     for btn, fn, inputs, name in (
-        (approve_b, review_approve, [*fields, *filters], "review_approve"),
-        (reject_b, review_reject, [*fields, reason, *filters], "review_reject"),
-        (draft_b, review_save, fields, "review_save"),
+        (approve_b, review_approve, [*fields, *filters, annotator], "review_approve"),
+        (reject_b, review_reject, [*fields, reason, *filters, annotator], "review_reject"),
+        (draft_b, review_save, [*fields, annotator], "review_save"),
     ):
         dep = btn.click(fn, inputs, form, api_name=name)
         if btn is not draft_b:
             then_seek(dep)
         dep.then(**listing).then(review_progress, None, progress_out, api_name=False)
-    bulk_go.click(bulk, [bulk_to, reason, bulk_ok, *filters], [bulk_msg, bulk_ok], api_name="bulk_status") \
+    bulk_go.click(bulk, [bulk_to, reason, bulk_ok, *filters, annotator], [bulk_msg, bulk_ok],
+                  api_name="bulk_status") \
         .then(**listing).then(review_progress, None, progress_out, api_name=False)
     progress_b.click(review_progress, None, progress_out, api_name="review_progress")
     gr.api(review_history, api_name="review_history")
+    annotator.change(None, annotator, None, js=SAVE_NAME_JS, api_name=False)
+    annotator.input(lambda v: gr.Markdown(visible=not clean_name(v)), annotator, name_note, api_name=False,
+                    show_progress="hidden")
+    if Context.root_block is not None:
+        Context.root_block.load(who_is_reviewing, annotator, [annotator, name_note], js=LOAD_NAME_JS,
+                                api_name=False, show_progress="hidden")
     if isinstance(Context.block, gr.Tab):
         then_seek(Context.block.select(opened, [qa_id, *filters, page],
                                        [f_video, f_source, *queue_out, *progress_out, *form], api_name=False))

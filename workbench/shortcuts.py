@@ -21,6 +21,8 @@ SHORTCUTS: list[tuple[str, tuple[str, ...], str, str]] = [
     ("Alt+N or Alt+→", ("KeyN", "ArrowRight"), "skip: next item in the queue, nothing saved", "review-next"),
     ("Alt+P or Alt+←", ("KeyP", "ArrowLeft"), "previous item in the queue", "review-prev"),
     ("Alt+L", ("KeyL",), "reload the item (after a conflict, or to drop your edits)", "review-reload"),
+    ("Alt+E", ("KeyE",), "edit: put the cursor in the question (Tab walks the options, answer, reasoning)",
+     "review-question"),
 ]
 # Alt+1..4 pick the answer A..D
 ANSWER_KEYS = {f"Digit{i + 1}": letter for i, letter in enumerate("ABCD")}
@@ -56,6 +58,8 @@ def _script() -> str:
     if (!visible(button)) return;
     e.preventDefault();
     e.stopPropagation();
+    const box = button.querySelector("textarea, input");
+    if (box) { box.focus(); return; }
     if (id === "review-reject") {
       const reason = document.querySelector(`#${REASON} textarea, #${REASON} input`);
       if (reason && !reason.value.trim()) { reason.focus(); return; }

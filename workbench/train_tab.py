@@ -14,7 +14,7 @@ handler has a `train_*` api_name, so `gradio_client` can drive the tab:
                    "grpo", "transformers", api_name="/train_launch")     # → job dropdown, status
     client.predict(job_id, api_name="/train_poll")   # → status, log tail, curves figure, timer, checkpoints
     client.predict(job_id, api_name="/train_resume")  # relaunch with resume=true → new job dropdown
-    client.predict(api_name="/train_refresh")        # → jobs, base checkpoints, checkpoint/lineage table
+    client.predict(api_name="/train_refresh")        # → jobs (shows a running one), base checkpoints, table, timer
 """
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ from lvr.train import configs as train_configs
 from lvr.train.untrusted import check_overrides, check_recipe_path, check_untrusted
 
 ROOT = Path(__file__).resolve().parents[1]
-FINISHED = ("succeeded", "failed", "cancelled", "dead")
+FINISHED = ("succeeded", "partial", "failed", "cancelled", "dead")
 MODEL_SHORTCUTS = ["tiny:lvr_composite", "tiny:qwen2_5_vl", "latest:sft", "latest:grpo"]
 CKPT_COLUMNS = ["id", "stage", "step", "parent", "lineage", "metrics", "job", "path", "created"]
 # The form: (dotted config key, label, widget). A key that neither stage's config has is left out (FORM).
@@ -193,7 +193,16 @@ def launch_training(ws, stage, recipe, nproc, extra, *values, env: dict | None =
 
 # ---------------------------------------------------------------------- jobs, metrics, curves
 def job_choices(ws) -> list[tuple[str, str]]:
-    return [(f"{j['id']} · {j['status']}", j["id"]) for j in ws.list_jobs() if j["kind"] in STAGES]
+    """(label with the job's current status, id) per training job; a queued/running row is checked against its
+    process first, so the list says what the status line says."""
+    out = []
+    for j in ws.list_jobs():
+        if j["kind"] not in STAGES:
+            continue
+        if j["status"] in ("queued", "running"):
+            j = refresh(ws, j["id"])
+        out.append((f"{j['id']} · {j['status']}", j["id"]))
+    return out
 
 
 def current_job(ws) -> str | None:
@@ -383,8 +392,19 @@ def build_train_tab(ws) -> None:
     form = [stage, recipe, nproc, extra, *fields]
     model = fields[0]
 
-    def lists():
-        return gr.Dropdown(choices=job_choices(ws)), gr.Dropdown(choices=model_choices(ws)), checkpoints_frame(ws)
+    def lists(current: str | None = None):
+        """Fresh lists; the job shown follows a running one unless the one shown is itself still running."""
+        shown = current
+        live = current_job(ws)
+        if live and live != current:
+            try:
+                busy = bool(current) and refresh(ws, current)["status"] in ("queued", "running")
+            except KeyError:
+                busy = False
+            shown = current if busy else live
+        watch = bool(shown) and shown == live
+        return (gr.Dropdown(choices=job_choices(ws), value=shown), gr.Dropdown(choices=model_choices(ws)),
+                checkpoints_frame(ws), gr.Timer(active=True) if watch else gr.skip())
 
     def on_launch(*args):
         job_id, md = launch_training(ws, *args)
@@ -392,7 +412,7 @@ def build_train_tab(ws) -> None:
 
     def on_poll(job_id):
         md, tail, fig, done = job_status(ws, job_id)
-        return md, tail, fig, gr.Timer(active=not done), checkpoints_frame(ws) if done else gr.skip()
+        return md, tail, fig, gr.Timer(active=not done), checkpoints_frame(ws)   # new checkpoints show at once
 
     def on_cancel(job_id):
         cancel(ws, _job(ws, job_id)["id"])
@@ -404,7 +424,7 @@ def build_train_tab(ws) -> None:
             gr.Timer(active=True)
 
     watched = [status, log, curves, timer, ckpts]
-    listed = [job, model, ckpts]
+    listed = [job, model, ckpts, timer]
     stage.input(partial(sibling_recipe, recipes), [stage, recipe], recipe, api_name="train_stage")
     recipe.change(partial(recipe_form, ws), [stage, recipe], [stage, recipe_yaml, *fields], api_name="train_recipe")
     check_btn.click(partial(validate_form, ws), form, [verdict, resolved], api_name="train_validate")
@@ -413,7 +433,7 @@ def build_train_tab(ws) -> None:
     job.input(lambda j: gr.Timer(active=bool(j)), job, timer, api_name="train_watch")
     stop.click(on_cancel, job, watched, api_name="train_cancel")
     resume.click(on_resume, job, [job, verdict, timer], api_name="train_resume")
-    refresh_btn.click(lists, None, listed, api_name="train_refresh")
+    refresh_btn.click(lists, job, listed, api_name="train_refresh")
     ckpts.select(pick_checkpoint, None, model, api_name="train_pick_checkpoint")
     if isinstance(Context.block, gr.Tab):  # fill the form and refresh the lists whenever the tab is opened
-        Context.block.select(lists, None, listed, api_name="train_tab_opened")
+        Context.block.select(lists, job, listed, api_name="train_tab_opened")

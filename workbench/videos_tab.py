@@ -17,7 +17,7 @@ from __future__ import annotations
 import gradio as gr
 from gradio.context import Context
 
-from lvr.store import SPLITS, Workspace
+from lvr.store import QA_STATUSES, SPLITS, Workspace
 
 from . import videos as h
 from .identity import username
@@ -52,7 +52,8 @@ def build_videos_tab(ws: Workspace) -> None:
             video_id = gr.Textbox(label="video id", max_lines=1, elem_id="videos-id")
             player = gr.Video(label="player (captions as subtitles)", interactive=False, elem_id="videos-player")
             info = gr.Markdown()
-            counts = gr.Dataframe(interactive=False, label="QA items of this video: category × status")
+            counts = gr.Dataframe(headers=["category", *QA_STATUSES, "total"], interactive=False,
+                                  label="QA items of this video: category × status")
             sheet = gr.Image(label="keyframes", interactive=False, height=200)
         with gr.Column(scale=4):
             clips = gr.Dataframe(headers=h.CLIP_COLUMNS, interactive=False, wrap=True, max_height=360,

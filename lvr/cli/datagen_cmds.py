@@ -140,6 +140,8 @@ def register(cli: click.Group) -> None:
         click.echo(report.summary())
         for key, reason in report.failures[:10]:
             click.echo(f"FAILED {key}: {reason}", err=True)
+        if report.total and report.failed == report.total:
+            sys.exit(1)                       # every unit failed: the job failed, whatever --strict says
 
     @cli.command()
     @click.argument("workspace", type=click.Path(exists=True, file_okay=False))
@@ -191,7 +193,7 @@ def register(cli: click.Group) -> None:
             click.echo(f"FAILED {key}: {reason}", err=True)
         if report.failures:
             click.echo(f"{report.failed} unit(s) failed; `lvr generate {workspace} --failures` lists them", err=True)
-        if strict and report.failures:
+        if (strict and report.failures) or (report.total and report.failed == report.total):
             sys.exit(1)
 
     @cli.command(name="filter")

@@ -89,6 +89,7 @@ async def caption_clips_async(ws: Workspace, captioner: Captioner, config: Capti
                 tracker.record(key, False, reason)
                 return
             req.frames, req.timestamps = sampled.frames, [float(t) for t in sampled.timestamps]
+        tracker.note(f"{key}: captioning with {captioner.name}")
         try:
             res = await captioner.caption(req)
         except BackendError as e:

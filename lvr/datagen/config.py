@@ -5,7 +5,8 @@
     gen = GenerateConfig(categories=("temporal", "plot"), per_category=4, concurrency=16)
 
 Environment (read by `BackendConfig.from_env`, an explicit argument wins):
-    LVR_LLM_BASE_URL   OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1 (default api.openai.com)
+    LVR_LLM_BASE_URL   OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1 (no default: the openai
+                       backend needs a URL, given or from here; OpenAI itself is https://api.openai.com/v1)
     LVR_LLM_API_KEY    API key (falls back to OPENAI_API_KEY)
     LVR_LLM_MODEL      default model name
 
@@ -19,7 +20,11 @@ from dataclasses import dataclass, field, fields
 from lvr.store import CATEGORIES, SPLITS
 
 BACKEND_KINDS = ("openai", "local", "ground-truth")
-DEFAULT_BASE_URL = "https://api.openai.com/v1"
+# Backends never guess: there is no default endpoint. This is only the example the error message gives.
+OPENAI_BASE_URL = "https://api.openai.com/v1"
+MISSING_BASE_URL = ("the openai backend needs a base URL: fill in 'base URL' (--base-url, or $LVR_LLM_BASE_URL) "
+                    "with your server's OpenAI-compatible address, e.g. http://127.0.0.1:8000/v1 for a local "
+                    f"vLLM/SGLang server or {OPENAI_BASE_URL} for OpenAI itself")
 
 
 def _check(cond: bool, msg: str) -> None:
@@ -66,6 +71,8 @@ class BackendConfig:
         if self.kind == "openai":
             _check(bool(self.model), "BackendConfig.model is required for the openai backend "
                                      "(pass --model or set LVR_LLM_MODEL)")
+            self.base_url = (self.base_url or "").strip() or None
+            _check(bool(self.base_url), MISSING_BASE_URL)
             if self.base_url:
                 _check(self.base_url.startswith(("http://", "https://")),
                        f"BackendConfig.base_url must start with http:// or https://, got {self.base_url!r}")
@@ -80,7 +87,8 @@ class BackendConfig:
         unknown = set(overrides) - known
         _check(not unknown, f"BackendConfig has no field(s) {sorted(unknown)}")
         values = {k: v for k, v in overrides.items() if v is not None}
-        values.setdefault("base_url", os.environ.get("LVR_LLM_BASE_URL") or DEFAULT_BASE_URL)
+        if os.environ.get("LVR_LLM_BASE_URL", "").strip():
+            values.setdefault("base_url", os.environ["LVR_LLM_BASE_URL"].strip())
         key = os.environ.get("LVR_LLM_API_KEY") or os.environ.get("OPENAI_API_KEY")
         if key:
             values.setdefault("api_key", key)

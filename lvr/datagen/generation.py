@@ -107,6 +107,7 @@ class _Generator:
         req = GenRequest(messages=messages, task=task, key=unit.key, video_id=unit.video_id, category=unit.category,
                          index=unit.index, temperature=self.config.temperature, max_tokens=self.config.max_tokens)
         prompt = req.prompt_text()
+        self.tracker.note(f"{unit.key}: {task} call to {self.llm.model or self.llm.backend}")
         try:
             res = await self.llm.generate(req)
         except BackendError as e:

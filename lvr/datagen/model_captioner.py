@@ -144,7 +144,20 @@ class LocalVLMCaptioner:
 
 
 def resolve_checkpoint(model: str, ws=None) -> Path:
-    """A checkpoint folder from `--model`: a folder path, or a checkpoint id/path registered in `ws`."""
+    """A checkpoint folder from `--model`: a folder path, a checkpoint id registered in `ws`, or `latest:<stage>`
+    (the newest registered checkpoint of that stage, as the Train tab and `lvr train` name them)."""
+    from lvr.datagen.local_backend import SMOLLM2_ALIASES
+
+    if model.lower() in SMOLLM2_ALIASES:
+        raise ValueError(f"local captioner: {model!r} is a text-only model (it can generate QA items with the local "
+                         "text backend, not watch video); caption with a video checkpoint: an id, latest:sft, or a "
+                         "checkpoint folder")
+    if ws is not None and model.startswith("latest:"):
+        rows = ws.list_checkpoints(stage=model.split(":", 1)[1])
+        if not rows:
+            raise FileNotFoundError(f"local captioner: --model {model!r}: the workspace has no checkpoint of stage "
+                                    f"{model.split(':', 1)[1]!r} yet")
+        return Path(rows[-1]["abspath"])
     p = Path(model).expanduser()
     if p.is_dir():
         return p
@@ -153,7 +166,7 @@ def resolve_checkpoint(model: str, ws=None) -> Path:
             return Path(ws.get_checkpoint(model)["abspath"])
         except KeyError:
             pass
-    where = f" nor a checkpoint registered in {ws.root}" if ws is not None else ""
+    where = " nor a checkpoint registered in the workspace" if ws is not None else ""
     raise FileNotFoundError(f"local captioner: --model {model!r} is not a checkpoint folder{where} "
                             "(a video-language checkpoint with lvr_config.json, e.g. from `lvr model init-tiny`)")
 

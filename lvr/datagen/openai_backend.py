@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from lvr.datagen.config import DEFAULT_BASE_URL, BackendConfig
+from lvr.datagen.config import MISSING_BASE_URL, BackendConfig
 from lvr.datagen.images import jpeg_data_url
 from lvr.datagen.protocols import BackendError, CaptionRequest, GenRequest, GenResult
 from lvr.datagen.retry import RetryPolicy, is_retryable_status, retry_after_seconds
@@ -45,7 +45,9 @@ class OpenAIBackend:
             raise ValueError(f"OpenAIBackend needs a config of kind 'openai', got {config.kind!r}")
         self.config = config
         self.model = config.model
-        self.url = (config.base_url or DEFAULT_BASE_URL).rstrip("/") + "/chat/completions"
+        if not config.base_url:        # never a default host: BackendConfig refuses this already
+            raise ValueError(MISSING_BASE_URL)
+        self.url = config.base_url.rstrip("/") + "/chat/completions"
         self.policy = RetryPolicy(config.max_retries, config.backoff_base, config.backoff_max, config.max_retry_after)
         self._transport = transport
         self._clients: list[httpx.AsyncClient] = []

@@ -8,7 +8,13 @@ Run from the shell, a job adds its own `jobs` row (kind "caption"/"generate") an
 launched by `lvr.jobs` (LVR_JOB_ID in the environment) it reports into that row and leaves the
 status to the supervisor. Jobs of the same kind left "running" by a process that no longer exists
 (killed) are marked "dead" when the next one starts. Progress is written at most every
-`min_interval` seconds (plus once at the end), with a metrics.jsonl line each time.
+`min_interval` seconds (plus once at the end), with a metrics.jsonl line each time; `note(text)`
+says what the job is doing between units ("unit …: model call 2"), so a slow model shows life at once.
+
+A job tells the truth about its units (`final_status`): every unit of the run failed → `failed`
+(the error names the count and the first reasons), some failed → `partial` ("3 of 8 units failed"),
+none → `succeeded`. A job launched by `lvr.jobs` leaves the row's status to its supervisor, which
+reads the same verdict from `report-<kind>.json` in the run folder.
 """
 from __future__ import annotations
 
@@ -79,10 +85,26 @@ class JobReport:
         return d
 
     def summary(self) -> str:
-        return (f"{self.kind} job {self.job_id}: {self.status}; {self.succeeded} done, {self.failed} failed, "
+        state = f"partial ({self.failed} failed)" if self.status == "partial" else self.status
+        return (f"{self.kind} job {self.job_id}: {state}; {self.succeeded} done, {self.failed} failed, "
                 f"{self.already_done} already done before; {self.calls} model calls, "
                 f"{self.prompt_tokens} prompt + {self.completion_tokens} completion tokens; "
                 f"{self.elapsed:.1f} s ({self.rate:.2f} units/s)")
+
+
+def final_status(succeeded: int, failed: int) -> str:
+    """The honest end state of a run that finished its units: failed / partial / succeeded."""
+    if failed and not succeeded:
+        return "failed"
+    return "partial" if failed else "succeeded"
+
+
+def failure_summary(report: "JobReport", show: int = 3) -> str:
+    """"all 4 unit(s) failed" / "2 of 6 unit(s) failed", with the first reasons."""
+    n = report.succeeded + report.failed
+    head = f"all {n} unit(s) failed" if not report.succeeded else f"{report.failed} of {n} unit(s) failed"
+    reasons = "; ".join(f"{key}: {why[:160]}" for key, why in report.failures[:show])
+    return f"{head} (e.g. {reasons})" if reasons else head
 
 
 class JobTracker:
@@ -139,6 +161,19 @@ class JobTracker:
         r.prompt_tokens += prompt_tokens or 0
         r.completion_tokens += completion_tokens or 0
 
+    def note(self, text: str) -> None:
+        """What the job is doing right now (shown in the job's message; rate-limited like progress)."""
+        now = time.monotonic()
+        if now - self._last_write < self.min_interval:
+            return
+        self._last_write = now
+        r = self.report
+        try:
+            self.ws.update_job(self.job_id, heartbeat_at=_ts(),
+                               message=f"{r.succeeded} done, {r.failed} failed of {r.total} · {text[:160]}")
+        except Exception:  # a busy database must not fail a unit
+            pass
+
     def _tick(self, force: bool = False) -> None:
         r = self.report
         r.elapsed = time.perf_counter() - self.t0
@@ -165,6 +200,11 @@ class JobTracker:
     def finish(self, status: str | None = None, error: str | None = None) -> JobReport:
         r = self.report
         r.status = status or "succeeded"
+        if r.status == "succeeded":
+            r.status = final_status(r.succeeded, r.failed)
+            if r.status != "succeeded":
+                r.extra["failure_summary"] = failure_summary(r)
+                error = error or (failure_summary(r) if r.status == "failed" else None)
         self._tick(force=True)
         fields: dict[str, Any] = {"message": r.summary()}
         if self.own_row:

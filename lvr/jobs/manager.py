@@ -94,7 +94,7 @@ def cancel(ws: Workspace, job_id: str, timeout: float = 10.0) -> dict:
     """SIGTERM the job's process group, SIGKILL after `timeout`; the job ends `cancelled`."""
     job = ws.get_job(job_id)
     pid = job["pid"]
-    if job["status"] in ("succeeded", "failed", "cancelled", "dead") or not pid:
+    if job["status"] in ("succeeded", "partial", "failed", "cancelled", "dead") or not pid:
         return job
     ws.update_job(job_id, status="cancelled", finished_at=time.strftime("%Y-%m-%dT%H:%M:%S"))
     try:

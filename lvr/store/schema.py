@@ -14,7 +14,8 @@ UNCATEGORISED = "uncategorised"                        # an imported item whose 
 ITEM_CATEGORIES = (*CATEGORIES, UNCATEGORISED)         # what a stored item may carry
 QA_STATUSES = ("pending", "draft", "approved", "rejected")
 SPLITS = ("sft", "rl", "eval")
-JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "dead")
+# partial: the job ran to its end but some of its units failed (lvr.datagen's caption / generate jobs)
+JOB_STATUSES = ("queued", "running", "succeeded", "partial", "failed", "cancelled", "dead")
 
 
 _M001_CORE = """

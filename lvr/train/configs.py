@@ -178,7 +178,8 @@ class LossConfig:
 @dataclass
 class JudgeConfig:
     model: str | None = option(None, "judge model name for open-ended answers (null: exact match instead)")
-    base_url: str | None = option(None, "OpenAI-compatible base URL (null: $LVR_LLM_BASE_URL or OpenAI)")
+    base_url: str | None = option(None, "OpenAI-compatible base URL (null: $LVR_LLM_BASE_URL; an error when neither "
+                                   "is set: there is no default hosted endpoint)")
     api_key_env: str = option("LVR_LLM_API_KEY", "environment variable holding the judge's API key")
     timeout: float = option(60.0, "seconds per judge request", gt=0)
     concurrency: int = option(8, "judge requests in flight", ge=1)

@@ -33,7 +33,7 @@ def test_caption_generate_filter_export_import(ws, mock_llm, tmp_path):
     env = {"LVR_LLM_BASE_URL": mock_llm.base_url, "LVR_LLM_API_KEY": "sk-cli"}
     r = run("generate", ws.root, "--model", "mock+malformed", "--categories", "temporal,goal", "--attempts", "1",
             env=env)
-    assert r.exit_code == 0 and "0 done, 4 failed" in r.output
+    assert r.exit_code == 1 and "0 done, 4 failed" in r.output       # every unit failed: the command fails
     assert "--failures` lists them" in r.output
     r = run("generate", ws.root, "--failures", "--show-raw")
     assert r.output.count("parse: line 1: expected 'QUESTION: …'") == 4 and "Sure! Here is" in r.output

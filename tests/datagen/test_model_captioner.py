@@ -10,6 +10,7 @@ import asyncio
 import shutil
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -174,3 +175,17 @@ def test_errors_are_clear(tiny_ckpts, tmp_path, video_ws):
 def test_strip_tags():
     assert strip_tags("<think>hmm</think><answer>A dog runs.</answer>") == "A dog runs."
     assert strip_tags("A cat sits.") == "A cat sits."
+
+
+def test_caption_model_names_like_every_tab(tiny_ckpts, video_ws):
+    """latest:<stage> names a registered checkpoint as in the Train tab; a text-only model is refused by name."""
+    from lvr.datagen.model_captioner import resolve_checkpoint
+
+    ws, _ = video_ws
+    _, ckpt = tiny_ckpts["composite"]
+    with pytest.raises(FileNotFoundError, match="no checkpoint of stage 'sft' yet"):
+        resolve_checkpoint("latest:sft", ws)
+    ws.register_checkpoint(ckpt, kind="lvr_composite", stage="sft")
+    assert resolve_checkpoint("latest:sft", ws).resolve() == Path(ckpt).resolve()
+    with pytest.raises(ValueError, match="'smollm2' is a text-only model.*latest:sft"):
+        resolve_checkpoint("smollm2", ws)

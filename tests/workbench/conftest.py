@@ -15,8 +15,8 @@ import gradio as gr
 import pytest
 
 from lvr.store import Workspace
-from workbench.serving import allowed_paths, blocked_paths
 from tests.workbench.corpus import build_corpus
+from workbench.serving import allowed_paths, blocked_paths
 
 USERS = [("alice", "pw-alice"), ("bob", "pw-bob"), ("carol", "pw-carol")]
 # the Review tab's form outputs (see workbench/review_tab.py) and the queue filters "pending or draft, any"

@@ -73,14 +73,14 @@ def stop_app(proc: subprocess.Popen) -> None:
 
 
 @contextmanager
-def offline_page(url: str, timeout_ms: int = 30_000):
-    """A page of a fresh headless chromium profile that may only reach `url`'s server."""
+def offline_page(url: str, timeout_ms: int = 30_000, viewport: tuple[int, int] = (1440, 1000)):
+    """A page of a fresh headless chromium profile that may only reach `url`'s server (`viewport`: w, h)."""
     from playwright.sync_api import sync_playwright
 
     require_chromium()
     with sync_playwright() as p, tempfile.TemporaryDirectory() as profile:
         ctx = p.chromium.launch_persistent_context(profile, executable_path=CHROMIUM, headless=True, args=FLAGS,
-                                                   viewport={"width": 1440, "height": 1000})
+                                                   viewport={"width": viewport[0], "height": viewport[1]})
         ctx.route("**/*", lambda route: route.continue_() if route.request.url.startswith(url.rstrip("/"))
                   else route.abort())
         page = ctx.new_page()

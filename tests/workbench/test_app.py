@@ -52,3 +52,44 @@ def test_username_and_demo_workspace(tmp_path, monkeypatch):
     again = ensure_demo_workspace(tmp_path / "demo")             # not built twice
     assert len(again.list_videos()) == 1
     assert demo_corpus_config().videos == 6 and demo_corpus_config().world.minutes == 2
+
+
+def test_annotator_name_without_auth():
+    class Req:
+        username = "ann"
+
+    assert username(Req(), "mallory") == "ann"                          # signed in: the login signs
+    assert username(None, "  Dana \n Q ") == "Dana Q" and username(None, "") == LOCAL_USER
+    assert username(None, "x" * 100) == "x" * 40
+
+
+def test_first_start_help_and_demo_flag(capsys):
+    import pytest
+
+    from workbench.launch import build_parser, main
+
+    help_text = build_parser().format_help()
+    assert "--demo" in help_text and "LVR_DEMO_WORKSPACE" in help_text and "LVR_LLM_BASE_URL" in help_text
+    args = build_parser().parse_args(["--workspace", "x", "--demo"])
+    assert args.demo and str(args.workspace) == "x"
+    with pytest.raises(SystemExit, match="contradict"):
+        main(["--workspace", "x", "--demo", "--no-demo"])
+
+
+def test_empty_workspace_offers_the_demo(tmp_path, monkeypatch):
+    from lvr.store import Workspace
+
+    ws = Workspace.open(tmp_path / "new", create=True)
+    demo = build_app(ws)
+    cfg = demo.get_config_file()
+    box = next(c for c in cfg["components"] if c.get("props", {}).get("elem_id") == "app-empty")
+    assert box["props"]["visible"] is True
+    texts = " ".join(str(c.get("props", {}).get("value", "")) for c in cfg["components"])
+    assert "This workspace is empty" in texts and "--demo" in texts
+    assert any(c.get("type") == "timer" for c in cfg["components"])     # header counts refresh on their own
+    tiny = SynthConfig(videos=1, seed=0, world=WorldConfig(minutes=1, fps=2, size=96), workers=1, progress=False)
+    monkeypatch.setattr(app, "demo_corpus_config", lambda: tiny)
+    with serve(ws, full_app=True) as url:
+        msg, stats = Client(url, verbose=False).predict(api_name="/build_demo")    # (the box hides itself)
+    assert "demo built" in msg and "1 videos" in stats
+    assert len(ws.list_videos()) == 1

@@ -23,7 +23,7 @@ from lvr.model import init_tiny, load_model
 from lvr.store import Workspace
 from lvr.video import SamplingSpec, sample_frames
 from tests.model.conftest import OPTIONS, QUESTION, TARGET_ANSWER, TARGET_THINKING, overfit, write_video
-from workbench.chat_tab import Exchange, build_chat_tab, fmt_time
+from workbench.chat_tab import Exchange, best_checkpoint, build_chat_tab, fmt_time
 from workbench.model_pool import ModelBusyError, ModelPool
 
 N = 8  # frames the sft checkpoint was trained on
@@ -74,7 +74,7 @@ def test_api_names_and_dropdown_labels(env):
     api = set(env["client"].view_api(print_info=False, return_format="dict")["named_endpoints"])
     assert {"/chat_send", "/chat_compare", "/chat_frames", "/chat_save_qa", "/chat_refresh", "/chat_clear",
             "/chat_tab_opened"} <= api
-    ckpt, _, video = env["client"].predict(api_name="/chat_refresh")
+    ckpt, _, video, _ = env["client"].predict(api_name="/chat_refresh")
     labels = dict((v, lab) for lab, v in ckpt["choices"])
     assert labels == {env["sft"]: f"{env['sft']} · sft step {env['steps']} · base → sft",   # newest first
                       env["base"]: f"{env['base']} · base · base"}
@@ -199,3 +199,93 @@ def test_model_pool_lru_reload_and_single_slot(env, tmp_path):
                               max_new_tokens=4))
     assert events[-1].kind == "done" and pool._slot.acquire(blocking=False)   # the slot was released
     pool._slot.release()
+
+
+def test_best_trained_checkpoint_is_the_default(tmp_path):
+    ws = Workspace.open(tmp_path / "ws", create=True)
+    assert best_checkpoint(ws) is None
+    for name in ("base", "sft1", "sft2", "grpo", "base2"):
+        (tmp_path / name).mkdir()
+    base = ws.register_checkpoint(tmp_path / "base", kind="lvr_composite", stage="base")
+    assert best_checkpoint(ws) == base                                  # nothing trained yet
+    ws.register_checkpoint(tmp_path / "sft1", kind="lvr_composite", stage="sft", parent=base)
+    sft2 = ws.register_checkpoint(tmp_path / "sft2", kind="lvr_composite", stage="sft", parent=base)
+    ws.register_checkpoint(tmp_path / "base2", kind="lvr_composite", stage="base")
+    assert best_checkpoint(ws) == sft2                                  # the newest sft, never a newer base
+    grpo = ws.register_checkpoint(tmp_path / "grpo", kind="lvr_composite", stage="grpo", parent=sft2)
+    assert best_checkpoint(ws) == grpo
+
+
+def test_checkpoint_made_after_start_is_accepted_and_becomes_the_default(env):
+    ws, c = env["ws"], env["client"]
+    late_dir = ws.checkpoints_dir / "late-grpo"
+    shutil.copytree(ws.get_checkpoint(env["sft"])["abspath"], late_dir)
+    late = ws.register_checkpoint(late_dir, kind="lvr_composite", stage="grpo", parent=env["sft"])
+    try:
+        chat, *_ = c.predict(*common(env, ckpt=late, max_tokens=8), [], api_name="/chat_send")   # not in the
+        assert any(late in m[2] for m in texts(chat))                   # choices the tab was built with
+        ckpt, _, _, frames = c.predict(env["sft"], api_name="/chat_refresh")   # not picked by hand: follows the best
+        assert ckpt["value"] == late and late in [v for _, v in ckpt["choices"]]
+        with pytest.raises(Exception, match="no checkpoint 'nope' in this workspace") as err:
+            c.predict(*common(env, ckpt="nope"), [], api_name="/chat_send")
+        assert str(ws.root) not in str(err.value)
+    finally:
+        ws.conn.execute("DELETE FROM checkpoints WHERE id = ?", (late,))
+        ws.conn.commit()
+
+
+def test_bad_upload_error_names_no_server_path(env, tmp_path):
+    bogus = tmp_path / "notavideo.mp4"
+    bogus.write_text("this is not a video")
+    with pytest.raises(Exception, match="cannot read the uploaded video") as err:
+        env["client"].predict(None, handle_file(str(bogus)), 4, api_name="/chat_frames")
+    msg = str(err.value)
+    assert "notavideo" in msg and "/tmp" not in msg and str(tmp_path) not in msg and "gradio" not in msg
+
+
+@pytest.mark.browser
+def test_browser_chat_opens_on_the_trained_checkpoint_with_readable_reasoning(env):
+    """1440×900, the app's CSS: a newer untrained base does not become the default; the reasoning reads at the
+    answer's text size and colour."""
+    from tests.workbench.live import offline_page
+    from workbench.app import CSS
+
+    ws = env["ws"]
+    late_dir = ws.checkpoints_dir / "late-base"
+    shutil.copytree(ws.get_checkpoint(env["base"])["abspath"], late_dir)
+    late = ws.register_checkpoint(late_dir, kind="lvr_composite", stage="base")
+    try:
+        with gr.Blocks() as demo:
+            gr.HTML(f"<style>{CSS}</style>", padding=False)
+            with gr.Tab("Chat"):
+                build_chat_tab(ws, pool=env["pool"])
+        demo.queue().launch(prevent_thread_lock=True, server_name="127.0.0.1", quiet=True)
+        try:
+            with offline_page(demo.local_url, viewport=(1440, 900)) as page:
+                assert page.input_value("#chat-checkpoint input").startswith(env["sft"])
+                page.get_by_label("workspace video", exact=True).click()
+                page.get_by_role("option").first.click()
+                page.get_by_placeholder("What does the chef").fill(QUESTION)
+                for letter, text in zip("ABCD", OPTIONS):
+                    page.get_by_label(f"option {letter} (optional)").fill(text)
+                frames = page.get_by_label("number input for frames")     # what the sft model was tuned on
+                frames.fill(str(N))
+                frames.press("Enter")
+                page.get_by_role("button", name="Ask", exact=True).click()
+                page.wait_for_function("() => document.querySelector('#chat-chatbot').innerText.includes('Answer:')",
+                                       timeout=120_000)
+                page.locator("#chat-chatbot").get_by_text("Reasoning", exact=True).first.click()
+                page.wait_for_function("() => document.querySelector("
+                                       "'#chat-chatbot .thought-group .message-content p')")
+                sizes = page.evaluate("""() => {
+                    const style = (p) => { const s = getComputedStyle(p); return [s.fontSize, s.color, s.opacity]; };
+                    const thought = document.querySelector('#chat-chatbot .thought-group .message-content p');
+                    const rest = [...document.querySelectorAll('#chat-chatbot .message-content p')]
+                        .filter(p => !p.closest('.thought-group'));
+                    return [style(thought), style(rest[rest.length - 1])]; }""")
+                assert sizes[0][:2] == sizes[1][:2] and float(sizes[0][2]) == 1.0, sizes
+        finally:
+            demo.close()
+    finally:
+        ws.conn.execute("DELETE FROM checkpoints WHERE id = ?", (late,))
+        ws.conn.commit()

@@ -18,7 +18,7 @@ from tests.workbench.conftest import serve
 from workbench.generate import JobRequest, job_args
 from workbench.generate_tab import build_generate_tab
 
-DONE = ("**succeeded**", "**failed**", "**cancelled**", "**dead**")
+DONE = ("**succeeded**", "**partial", "**failed**", "**cancelled**", "**dead**")
 
 
 @pytest.fixture(scope="module")
@@ -120,5 +120,21 @@ def test_filter_job_and_validation(env):
         start(c, kind="generate", categories=[])
     with pytest.raises(Exception, match="at least one of"):
         start(c, kind="filter", dedup=False, balance=False)
-    with pytest.raises(Exception, match="base_url must start with http"):
+    with pytest.raises(Exception, match="base URL must start with http"):
         start(c, base_url="localhost:8000")
+    n_jobs = len(env["ws"].list_jobs())
+    with pytest.raises(Exception, match="needs a base URL: fill in 'base URL'.*https://api.openai.com/v1"):
+        start(c, base_url="")                          # never the public OpenAI host by default
+    with pytest.raises(Exception, match="'concurrency' must be 1 or more, got 0"):
+        start(c, base_url=env["url"], concurrency=0)   # the message names the field
+    with pytest.raises(Exception, match="'items per category per video' must be 1 or more"):
+        start(c, kind="generate", base_url=env["url"], per_category=0)
+    assert len(env["ws"].list_jobs()) == n_jobs        # nothing was launched
+
+
+def test_local_text_generation_is_not_offered_in_the_app():
+    import gradio as gr
+
+    with pytest.raises(gr.Error, match="not offered here: unconstrained, SmolLM2-135M wrote 0 valid items"):
+        JobRequest(kind="generate", backend="local", model="smollm2", categories=["goal"]).check()
+    JobRequest(kind="generate", backend="ground-truth", categories=["goal"]).check()

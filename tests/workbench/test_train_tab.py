@@ -10,6 +10,7 @@ built into the workspace by the first job) and cancel whatever they started.
 from __future__ import annotations
 
 import json
+import os
 import time
 
 import gradio as gr
@@ -139,7 +140,7 @@ def test_launch_sft_then_grpo_curves_log_and_checkpoint_lineage(env):
     row = dict(zip(head, next(r for r in table["data"] if r[0] == sft["id"])))
     assert (row["stage"], row["step"], row["parent"], row["job"]) == ("sft", 3, base["id"], job)
     assert row["lineage"] == f"{base['id']} (base) → {sft['id']} (sft @3)" and row["metrics"].startswith("loss=")
-    _, model_dd, refreshed = client.predict(api_name="/train_refresh")
+    _, model_dd, refreshed, _ = client.predict(api_name="/train_refresh")
     assert sft["id"] in str(model_dd["choices"]) and refreshed["data"][0][0] == sft["id"]
     assert pick_checkpoint(gr.SelectData(None, {"index": [0, 4], "value": "x", "row_value": [sft["id"], "sft"]})) \
         == sft["id"]
@@ -200,3 +201,15 @@ def test_watch_running_job_cancel_and_resume(env):
     finally:
         for j in ws.list_jobs():
             cancel(ws, j["id"])
+
+
+def test_refresh_and_tab_open_follow_the_running_job(env):
+    ws, client = env["ws"], env["client"]
+    job = ws.add_job("sft", {})                       # a job started after the tab was built (by another tab,
+    ws.update_job(job, status="running", pid=os.getpid())   # the CLI, the demo): alive, so it stays running
+    try:
+        job_dd, _, _, timer = client.predict(None, api_name="/train_refresh")
+        assert job_dd["value"] == job and (f"{job} · running", job) in [tuple(c) for c in job_dd["choices"]]
+        assert timer["active"] is True                 # and its curves are polled
+    finally:
+        ws.update_job(job, status="cancelled")
