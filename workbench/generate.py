@@ -21,6 +21,7 @@ import gradio as gr
 import pandas as pd
 
 from lvr.datagen import BackendConfig
+from lvr.datagen.model_captioner import domain_warning
 from lvr.jobs import cancel, launch, read_log, refresh
 from lvr.store import CATEGORIES, SPLITS, Workspace
 
@@ -130,6 +131,16 @@ def start_job(ws: Workspace, req: JobRequest, api_key: str | None = None, who: s
     """Launch the job (a tracked subprocess); returns its id."""
     req.check()
     return launch(ws, req.kind, job_args(ws, req), config=job_config(req, who), env=job_env(req, api_key))
+
+
+def caption_warning(ws: Workspace, req: JobRequest) -> str | None:
+    """The engine's warning for a local captioner asked to caption videos outside its training domain."""
+    if req.kind != "caption" or req.backend != "local" or not req.model:
+        return None
+    try:
+        return domain_warning(ws, req.model, req.videos or None)
+    except (ValueError, FileNotFoundError):
+        return None                     # the job itself reports a bad checkpoint, naming it
 
 
 def job_config(req: JobRequest, who: str) -> dict:

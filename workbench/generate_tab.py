@@ -98,8 +98,11 @@ def build_generate_tab(ws: Workspace) -> None:
                            attempts=int(attempts or 0), rewrite=bool(rewrite), split=split or "",
                            videos=list(videos or []), dedup=bool(dedup), threshold=float(threshold),
                            balance_letters=bool(balance_letters))
+        warning = g.caption_warning(ws, req)
+        if warning:
+            gr.Warning(warning)
         jid = g.start_job(ws, req, api_key=(api_key or "").strip() or None, who=username(request))
-        return jid, f"started {kind} job `{jid}`", gr.Timer(active=True)
+        return jid, f"started {kind} job `{jid}`" + (f"\n\n⚠ {warning}" if warning else ""), gr.Timer(active=True)
 
     def job_status(job_id: str):
         v = g.job_view(ws, job_id)

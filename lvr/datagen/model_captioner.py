@@ -171,6 +171,36 @@ def resolve_checkpoint(model: str, ws=None) -> Path:
                             "(a video-language checkpoint with lvr_config.json, e.g. from `lvr model init-tiny`)")
 
 
+SYNTH_SOURCES = ("synth",)
+
+
+def training_domain(ws, model: str) -> str:
+    """What a workspace checkpoint learned to describe: `random init` (a base never trained), `synthetic
+    world` (every sft/rl video of the workspace comes from lvr.synth), `real video`, or `mixed`."""
+    folder = resolve_checkpoint(model, ws).resolve()
+    row = next((c for c in ws.list_checkpoints() if Path(c["abspath"]).resolve() == folder), None)
+    if row is not None and row["stage"] not in ("sft", "grpo", "caption"):
+        return "random init"
+    sources = {v["source"] for v in ws.list_videos() if v.get("split") in ("sft", "rl")}
+    if not sources:
+        return "unknown"
+    synth = {s in SYNTH_SOURCES for s in sources}
+    return "synthetic world" if synth == {True} else "real video" if synth == {False} else "mixed"
+
+
+def domain_warning(ws, model: str, video_ids: list[str] | None = None) -> str | None:
+    """A warning when a checkpoint trained on the synthetic world (or never trained) is asked to caption real
+    videos (any video not made by lvr.synth among `video_ids`, or among all videos); None when it fits."""
+    domain = training_domain(ws, model)
+    videos = [v for v in ws.list_videos() if not video_ids or v["id"] in video_ids]
+    real = [v for v in videos if v["source"] not in SYNTH_SOURCES]
+    if not real or domain not in ("synthetic world", "random init"):
+        return None
+    return (f"checkpoint {model!r} was trained on: {domain}; {len(real)} of the videos to caption are real videos "
+            f"(e.g. {real[0]['filename']}), and its captions of them will describe {domain} content, not what "
+            "they show")
+
+
 def make_captioner(config: BackendConfig, ws=None) -> LocalVLMCaptioner:
     """The `--backend local` captioner (lvr.datagen.backends.LOCAL_CAPTIONER_HOOK); loads the model now."""
     from lvr.model.checkpoint import CheckpointError, validate_checkpoint

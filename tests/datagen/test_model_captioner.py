@@ -189,3 +189,30 @@ def test_caption_model_names_like_every_tab(tiny_ckpts, video_ws):
     assert resolve_checkpoint("latest:sft", ws).resolve() == Path(ckpt).resolve()
     with pytest.raises(ValueError, match="'smollm2' is a text-only model.*latest:sft"):
         resolve_checkpoint("smollm2", ws)
+
+
+def test_captioning_real_video_with_a_synthetic_world_model_is_warned(tiny_ckpts, video_ws):
+    """The local captioner says what its checkpoint was trained on, and warns before captioning real video."""
+    from lvr.datagen.model_captioner import domain_warning, training_domain
+    from workbench.generate import JobRequest, caption_warning
+
+    ws, vid = video_ws
+    _, ckpt = tiny_ckpts["composite"]
+    base = ws.register_checkpoint(ckpt, kind="lvr_composite", stage="base")
+    assert training_domain(ws, base) == "random init"
+    sft_dir = Path(ckpt).parent / "sft-copy"
+    shutil.copytree(ckpt, sft_dir)
+    sft = ws.register_checkpoint(sft_dir, kind="lvr_composite", stage="sft")
+    ws.conn.execute("UPDATE videos SET split = 'sft', source = 'synth'")
+    assert training_domain(ws, sft) == "synthetic world" and domain_warning(ws, sft) is None   # synth on synth
+    ws.conn.execute("UPDATE videos SET source = 'upload'")
+    assert training_domain(ws, sft) == "real video" and domain_warning(ws, sft) is None
+    synth_vid = ws.conn.execute("SELECT id FROM videos").fetchone()[0]
+    ws.conn.execute("UPDATE videos SET source = 'synth', split = 'sft'")
+    real = ingest_file(ws, write_video(Path(ckpt).parent / "phone.mp4", n_frames=40, size=(48, 64), fps=8))[0]
+    warning = domain_warning(ws, sft, [real])
+    assert warning and "trained on: synthetic world" in warning and "phone.mp4" in warning
+    assert domain_warning(ws, sft, [synth_vid]) is None
+    req = JobRequest(kind="caption", backend="local", model=sft, videos=[real])
+    assert caption_warning(ws, req) == warning
+    assert caption_warning(ws, JobRequest(kind="caption", backend="openai", model="x", videos=[real])) is None
