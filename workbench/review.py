@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import gradio as gr
 import pandas as pd
 
-from lvr.store import CATEGORIES, LETTERS, QA_STATUSES, StaleEditError, Workspace
+from lvr.store import ITEM_CATEGORIES, LETTERS, QA_STATUSES, StaleEditError, Workspace
 
 from .diffs import revisions_html
 from .serving import served_video
@@ -63,8 +63,8 @@ class QueueFilter:
         if bad:
             raise gr.Error(f"status filter {bad} is not one of {', '.join(QA_STATUSES)}")
         self.status = st
-        if not _blank(self.category) and self.category not in CATEGORIES:
-            raise gr.Error(f"category filter {self.category!r} is not one of {', '.join(CATEGORIES)}")
+        if not _blank(self.category) and self.category not in ITEM_CATEGORIES:
+            raise gr.Error(f"category filter {self.category!r} is not one of {', '.join(ITEM_CATEGORIES)}")
         if self.duplicate not in DUPLICATE_CHOICES:
             raise gr.Error(f"duplicate filter {self.duplicate!r} is not one of {', '.join(DUPLICATE_CHOICES)}")
 
@@ -164,6 +164,8 @@ def item_view(ws: Workspace, qa_id) -> dict:
     header = " · ".join(badges)
     if qa["status"] == "rejected" and qa.get("reject_reason"):
         header += f"\n\n> rejected because: {qa['reject_reason']}"
+    for flag in ((qa.get("meta") or {}).get("import") or {}).get("flags") or []:
+        header += f"\n\n> ⚠ flagged at import: {html.escape(str(flag))}"
     video = subtitles = None
     if qa.get("video_id"):
         try:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import gradio as gr
 from gradio.context import Context
 
-from lvr.store import CATEGORIES, LETTERS, QA_STATUSES, Workspace
+from lvr.store import ITEM_CATEGORIES, LETTERS, QA_STATUSES, Workspace
 
 from . import review as r
 from .identity import STORAGE_KEY, clean_name, signed_in, username
@@ -74,7 +74,7 @@ def build_review_tab(ws: Workspace) -> None:
             f_status = gr.Dropdown(list(QA_STATUSES), value=list(r.DEFAULT_QUEUE), multiselect=True,
                                    label="status")
             with gr.Row():
-                f_category = gr.Dropdown([r.ANY, *CATEGORIES], value=r.ANY, label="category", min_width=100)
+                f_category = gr.Dropdown([r.ANY, *ITEM_CATEGORIES], value=r.ANY, label="category", min_width=100)
                 f_duplicate = gr.Dropdown(r.DUPLICATE_CHOICES, value="any", label="duplicates", min_width=100)
             with gr.Row():
                 f_video = gr.Dropdown(choices["videos"], value=r.ANY, label="video", min_width=100)
@@ -102,7 +102,7 @@ def build_review_tab(ws: Workspace) -> None:
                     context = gr.Markdown(elem_id="review-context")
                 with gr.Column(scale=3):
                     with gr.Row():
-                        category = gr.Dropdown(list(CATEGORIES), label="category", scale=1, min_width=120)
+                        category = gr.Dropdown(list(ITEM_CATEGORIES), label="category", scale=1, min_width=120)
                         answer = gr.Radio(list(LETTERS), label="correct answer (Alt+1…4)", elem_id="review-answer",
                                           scale=2)
                     question = gr.Textbox(label="question (Alt+E)", lines=2, max_lines=4, elem_id="review-question")

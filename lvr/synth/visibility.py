@@ -132,27 +132,38 @@ def item_entities(log, meta: dict) -> set[str]:
         if meta.get("evidence_times") else set()
 
 
+def _short(log, ent: str) -> str:
+    return log.name(ent).removeprefix("the ")
+
+
 def _clause(log, ent: str, t: float, entities: set[str]) -> str | None:
+    """"red robot kitchen with green key", "grey ring hall", "grey ring with red robot" (terse: every
+    token is one the model must read off a frame, and eval generation stays short)."""
     if ent in log.agent_ids:
         held = log.carrying_at(ent, t)
-        return f"{log.name(ent)} in the {log.zone_at(ent, max(t, 0.0))}" + (f" with {log.name(held)}" if held else "")
+        return f"{_short(log, ent)} {log.zone_at(ent, max(t, 0.0))}" + (f" with {_short(log, held)}" if held else "")
     state = log.object_state_at(ent, t)
     if state[0] == "held":                            # said with its carrier when the carrier is listed
-        return None if state[1] in entities else f"{log.name(ent)} with {log.name(state[1])}"
-    return f"{log.name(ent)} in the {state[1]}" if state[0] == "floor" else None
+        return None if state[1] in entities else f"{_short(log, ent)} with {_short(log, state[1])}"
+    return f"{_short(log, ent)} {state[1]}" if state[0] == "floor" else None
 
 
 def frame_reasoning(log, meta: dict, times: list[float], conclusion: str) -> str:
-    """One line per frame whose view of the item's entities differs from the frame before ("00:35: the red
-    robot in the kitchen with the green key; …"), then "So <conclusion>."."""
+    """What the frames show of the item's robots and objects: the first frame in full ("00:04: red robot
+    kitchen with green key; grey ring hall."), then one line per frame where some of them changed, naming only
+    those (a robot and what it holds change together), then "So <conclusion>."."""
     entities = sorted(item_entities(log, meta), key=lambda e: (e not in log.agent_ids, e))
-    lines, last = [], None
+    ents = set(entities)
+    lines, last = [], {}
     for t in sorted(times):
-        view = snapshot(log, set(entities), t)
-        if view == last:
+        view = {e: snapshot(log, {e}, t) for e in entities}
+        changed = [e for e in entities if view[e] != last.get(e)]
+        if not changed:
             continue
+        carriers = {st[1] for e in changed if e not in log.agent_ids and (st := log.object_state_at(e, t))[0] == "held"}
+        named = [e for e in entities if e in changed or e in carriers]
         last = view
-        clauses = [c for e in entities if (c := _clause(log, e, t, set(entities)))]
+        clauses = [c for e in named if (c := _clause(log, e, t, ents))]
         lines.append(f"{fmt_time(t)}: {'; '.join(clauses) or 'none of them in view'}.")
     lines.append(sentence(f"So {conclusion}"))
     return "\n".join(lines)
