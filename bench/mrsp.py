@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/mrsp.py                      # frames 32..128 on CPU, ..512 on GPU (+ SP=2 beyond)
     .venv/bin/python bench/mrsp.py --frames 32,64 --quick
+    .venv/bin/python bench/mrsp.py --gpu-7b             # 7B-shaped composite + Qwen2.5-VL, one GPU (bench/gpu7b.py)
 
 One GRPO step = G rollouts (G generate calls from the prompt embeddings, R new tokens each) +
 reference log-probs (no grad) + policy log-probs with backward + AdamW step on the LM (vision
@@ -390,8 +391,17 @@ def main(argv=None) -> int:
                     help="skip the untimed first step per point (optimizer state, allocator warm-up)")
     ap.add_argument("--threads", type=int, default=2, help="CPU threads in total per mode")
     ap.add_argument("--quick", action="store_true", help="frames 16,32 (smoke run)")
+    ap.add_argument("--gpu-7b", dest="gpu_7b", action="store_true",
+                    help="7B-shaped composite and Qwen2.5-VL (random bf16) on one GPU: SFT step, GRPO step with and "
+                    "without the embedding cache, encode share, Amdahl bound, peak memory (frames default 16,64,128)")
+    ap.add_argument("--models", default="composite,qwen2_5_vl", help="--gpu-7b: which 7B-shaped models")
     ap.add_argument("--worker", choices=("sp1", "cache_sp2"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.gpu_7b:
+        from gpu7b import main as gpu_main
+
+        frames = [int(x) for x in (args.frames or "16,64,128").split(",")]
+        return gpu_main(frames, args.models.split(","), G=args.G, R=args.R if args.R != 8 else 16)
     if args.worker:
         worker(args)
         return 0

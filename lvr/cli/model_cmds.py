@@ -2,7 +2,8 @@
 
     lvr model init-tiny ws/checkpoints/tiny --kind composite --workspace ws
     lvr model info ws/checkpoints/tiny
-    lvr model adopt LongVILA-R1-7B             # a VILA-format folder (or an HF Qwen2.5-VL one)
+    lvr model adopt LongVILA-R1-7B             # a VILA-format folder (or an HF Qwen2.5-VL / Qwen3-VL one)
+    lvr model check ws/checkpoints/tiny        # rollout inputs = training inputs (pass/fail table)
     lvr chat ws --checkpoint tiny-base --video vid_1 "What happens first?" --frames 16 \\
         --option "the car stops" --option "…" --option "…" --option "…"
 
@@ -65,6 +66,28 @@ def _quiet_transformers() -> None:
     hf_logging.disable_progress_bar()
 
 
+def _check_frames(num_frames: int, size: str, video: str | None):
+    """Frames for `lvr model check`: sampled from a video, or smooth random uint8 frames of `size`."""
+    import numpy as np
+
+    if video:
+        from lvr.video import SamplingSpec, VideoError, sample_frames
+
+        try:
+            s = sample_frames(video, SamplingSpec(mode="exact", num_frames=num_frames))
+        except VideoError as e:
+            raise click.ClickException(str(e)) from None
+        return s.frames, list(s.timestamps)
+    try:
+        h, w = (int(v) for v in size.lower().split("x"))
+    except ValueError:
+        raise click.BadParameter(f"{size!r} is not HxW", param_hint="--size") from None
+    rng = np.random.RandomState(0)
+    base = rng.randint(0, 256, (num_frames, h // 8 + 1, w // 8 + 1, 3)).astype(np.uint8)
+    frames = np.repeat(np.repeat(base, 8, axis=1), 8, axis=2)[:, :h, :w].copy()
+    return frames, [0.5 * i for i in range(num_frames)]
+
+
 def register(cli: click.Group) -> None:
     @cli.group()
     def model() -> None:
@@ -72,7 +95,8 @@ def register(cli: click.Group) -> None:
 
     @model.command("init-tiny")
     @click.argument("out", type=click.Path(file_okay=False))
-    @click.option("--kind", type=click.Choice(["composite", "qwen2_5_vl"]), default="composite", show_default=True)
+    @click.option("--kind", type=click.Choice(["composite", "qwen2_5_vl", "qwen3_vl"]), default="composite",
+                  show_default=True)
     @click.option("--workspace", "workspace", type=click.Path(exists=True, file_okay=False), default=None,
                   help="Add this workspace's QA/caption texts to the tokenizer corpus and register the checkpoint.")
     @click.option("--vision", type=click.Choice(["siglip", "clip"]), default="siglip", show_default=True,
@@ -132,11 +156,11 @@ def register(cli: click.Group) -> None:
     @click.option("--video-position", type=click.Choice(["after_text", "before_text"]), default=None,
                   help="VILA folders: where the video goes in the user turn (default after the text).")
     def adopt_cmd(directory: str, prompt_style: str | None, video_position: str | None) -> None:
-        """Write lvr_config.json into an HF Qwen2.5-VL folder or a VILA-format folder (config.json with
+        """Write lvr_config.json into an HF Qwen2.5-VL or Qwen3-VL folder, or a VILA-format folder (config.json with
         llm_cfg / vision_tower_cfg / mm_projector_cfg + llm/ vision_tower/ mm_projector/) so lvr can load it.
         Nothing else in the folder changes: llm/ stays a plain HF folder vLLM loads."""
         _quiet_transformers()
-        from lvr.model import CheckpointError, adopt_hf_checkpoint
+        from lvr.model import CheckpointError, adopt_hf_checkpoint, model_type_of
         from lvr.model.vila import adopt_vila_checkpoint
         from lvr.model.vila_format import VilaFormatError, is_vila_folder
 
@@ -149,9 +173,40 @@ def register(cli: click.Group) -> None:
             if overrides:
                 raise click.UsageError("--prompt-style / --video-position apply to VILA-format folders only")
             adopt_hf_checkpoint(directory)
+            kind = model_type_of(directory)
         except (CheckpointError, VilaFormatError) as e:
             raise click.ClickException(str(e)) from None
-        click.echo(f"{directory}: lvr_config.json written (model_type qwen2_5_vl)")
+        click.echo(f"{directory}: lvr_config.json written (model_type {kind})")
+
+    @model.command("check")
+    @click.argument("directory", type=click.Path(exists=True, file_okay=False))
+    @click.option("--frames", "-n", "num_frames", default=8, show_default=True, help="Frames of the test item.")
+    @click.option("--size", default="224x224", show_default=True, help="Frame size HxW of generated frames.")
+    @click.option("--video", type=click.Path(exists=True, dir_okay=False), default=None,
+                  help="Sample the frames from this video instead of generating them.")
+    @click.option("--device", default=None, help="cpu, cuda, cuda:1 … (default: cpu).")
+    @click.option("--dtype", default=None, help="float32 / bfloat16 (default: float32 on CPU, bf16 on GPUs).")
+    def check_cmd(directory: str, num_frames: int, size: str, video: str | None, device: str | None,
+                  dtype: str | None) -> None:
+        """Parity check: for one item, the token ids, positions, video embeddings and frames the rollout
+        engines are fed equal what the training forward (SFT and GRPO) uses. Exit status 1 on a failure."""
+        _quiet_transformers()
+        from lvr.model import CheckpointError, load_model
+        from lvr.model.parity import all_passed, check_parity, format_table
+
+        frames, timestamps = _check_frames(num_frames, size, video)
+        try:
+            model = load_model(Path(directory), device=device, dtype=dtype)
+        except CheckpointError as e:
+            raise click.ClickException(str(e)) from None
+        t0 = time.time()
+        rows = check_parity(model, frames, timestamps)
+        click.echo(f"{model.model_type} {directory}: {len(frames)} frames {frames.shape[1]}x{frames.shape[2]}")
+        click.echo(format_table(rows))
+        ok = all_passed(rows)
+        click.echo(f"{'PASS' if ok else 'FAIL'} ({time.time() - t0:.1f}s)")
+        if not ok:
+            sys.exit(1)
 
     @cli.command()
     @click.argument("workspace", type=click.Path(exists=True, file_okay=False))

@@ -7,8 +7,9 @@
         print(ev.kind, ev.text)                                 # "thinking" … then "answer" …
 
 Two adapters share one contract (`VideoLM`, see lvr/model/base.py): `CompositeVideoLM`
-(vision tower → pooling MLP projector → any HF causal LM) and `QwenVideoLM` (transformers'
-Qwen2.5-VL); a VILA-format folder loads as `VilaVideoLM`, a composite (`adopt_vila_checkpoint` /
+(vision tower → pooling MLP projector → any HF causal LM), `QwenVideoLM` (transformers'
+Qwen2.5-VL) and `Qwen3VideoLM` (Qwen3-VL: text timestamps, DeepStack); a VILA-format folder
+loads as `VilaVideoLM`, a composite (`adopt_vila_checkpoint` /
 `lvr model adopt`). Tiny offline models: `init_tiny` / `lvr model init-tiny`.
 """
 from .base import IGNORE_INDEX, ModelInputs, VideoLayout, VideoLM, collate, next_positions
@@ -26,9 +27,11 @@ from .config import (
     COMPOSITE,
     LVR_CONFIG,
     QWEN2_5_VL,
+    QWEN3_VL,
     CompositeOptions,
     ConfigError,
     ModelSpec,
+    Qwen3VLOptions,
     QwenVLOptions,
     read_model_spec,
 )
@@ -36,6 +39,7 @@ from .factory import build_from_spec
 from .generation import Generation, StreamEvent, generate_batch, generate_stream, prompt_inputs
 from .projector import ProjectorConfig, VideoProjector
 from .prompting import Parsed, build_messages, extract_letter, format_mcq, format_target, parse_response, system_prompt
+from .qwen3_vl import Qwen3VideoLM
 from .qwen_vl import QwenVideoLM, smart_resize
 from .tiny import build_tiny, init_tiny
 from .vila import VilaVideoLM, adopt_vila_checkpoint
@@ -43,9 +47,10 @@ from .vila_format import VilaFormatError, is_vila_folder
 
 __all__ = [
     "VideoLM", "ModelInputs", "VideoLayout", "collate", "next_positions", "IGNORE_INDEX",
-    "CompositeVideoLM", "QwenVideoLM", "smart_resize", "ProjectorConfig", "VideoProjector",
-    "CompositeOptions", "QwenVLOptions", "ModelSpec", "read_model_spec", "build_from_spec", "ConfigError",
-    "COMPOSITE", "QWEN2_5_VL", "LVR_CONFIG",
+    "CompositeVideoLM", "QwenVideoLM", "Qwen3VideoLM", "smart_resize", "ProjectorConfig", "VideoProjector",
+    "CompositeOptions", "QwenVLOptions", "Qwen3VLOptions", "ModelSpec", "read_model_spec", "build_from_spec",
+    "ConfigError",
+    "COMPOSITE", "QWEN2_5_VL", "QWEN3_VL", "LVR_CONFIG",
     "load_model", "validate_checkpoint", "read_lvr_config", "model_type_of", "register_checkpoint",
     "adopt_hf_checkpoint", "CheckpointError",
     "build_messages", "format_mcq", "format_target", "parse_response", "extract_letter", "Parsed", "system_prompt",

@@ -3,7 +3,7 @@
     model = load_model("ws/checkpoints/sft-1", device="cpu", dtype="float32")
     ckpt_id = register_checkpoint(ws, "ws/checkpoints/sft-1", stage="sft", parent=base_id, step=200)
 
-The model type is read from `lvr_config.json` (`model_type`: "lvr_composite" | "qwen2_5_vl"),
+The model type is read from `lvr_config.json` (`model_type`: "lvr_composite" | "qwen2_5_vl" | "qwen3_vl"),
 never guessed from the path; a composite with `checkpoint_format: "vila"` is a VILA-format folder
 (lvr.model.vila: top-level VILA config.json, tokenizer in llm/). Before loading, every file
 the type needs is checked (present, JSON parses, safetensors header and size consistent); any
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from .config import COMPOSITE, LVR_CONFIG, MODEL_TYPES, QWEN2_5_VL, ConfigError, options_from_dict
+from .config import COMPOSITE, LVR_CONFIG, MODEL_TYPES, QWEN2_5_VL, QWEN3_VL, ConfigError, options_from_dict
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
 
@@ -152,6 +152,7 @@ def load_model(directory: str | Path, device=None, dtype=None, trust_remote_code
     corrupted files, naming the directory and the file.
     """
     from .composite import CompositeVideoLM
+    from .qwen3_vl import Qwen3VideoLM
     from .qwen_vl import QwenVideoLM
     from .vila import VilaVideoLM
 
@@ -160,7 +161,7 @@ def load_model(directory: str | Path, device=None, dtype=None, trust_remote_code
     dt = _dtype(dtype)
     if dt is None:
         dt = torch.float32 if device is None or torch.device(device).type == "cpu" else torch.bfloat16
-    cls = {COMPOSITE: CompositeVideoLM, QWEN2_5_VL: QwenVideoLM}[kind]
+    cls = {COMPOSITE: CompositeVideoLM, QWEN2_5_VL: QwenVideoLM, QWEN3_VL: Qwen3VideoLM}[kind]
     if read_lvr_config(d).get("checkpoint_format") == "vila":
         cls = VilaVideoLM
     try:
@@ -181,14 +182,18 @@ def register_checkpoint(ws, path: str | Path, stage: str, parent: str | None = N
 
 
 def adopt_hf_checkpoint(directory: str | Path, options=None) -> Path:
-    """Make an existing HF Qwen2.5-VL folder (config.json + safetensors + tokenizer) an lvr checkpoint
-    by writing its `lvr_config.json` (the weights are not touched)."""
-    from .config import QwenVLOptions, write_json
+    """Make an existing HF Qwen2.5-VL or Qwen3-VL folder (config.json + safetensors + tokenizer) an lvr
+    checkpoint by writing its `lvr_config.json` (the weights are not touched). Returns the folder."""
+    from .config import Qwen3VLOptions, QwenVLOptions, write_json
 
     d = Path(directory)
     cfg = _json(d, "config.json")
-    if cfg.get("model_type") != "qwen2_5_vl":
-        raise CheckpointError(d, "config.json", f"model_type is {cfg.get('model_type')!r}, expected 'qwen2_5_vl'")
-    write_json(d / LVR_CONFIG, (options or QwenVLOptions()).to_dict())
+    kind = cfg.get("model_type")
+    defaults = {QWEN2_5_VL: QwenVLOptions, QWEN3_VL: Qwen3VLOptions}
+    if kind not in defaults:
+        raise CheckpointError(d, "config.json", f"model_type is {kind!r}, expected one of {sorted(defaults)}")
+    if options is not None and options.model_type != kind:
+        raise CheckpointError(d, "config.json", f"options for {options.model_type!r} given for a {kind!r} folder")
+    write_json(d / LVR_CONFIG, (options or defaults[kind]()).to_dict())
     validate_checkpoint(d)
     return d

@@ -4,7 +4,7 @@
     spec = read_model_spec("configs/models/qwen2_5_vl_7b.yaml")   # -> ModelSpec
 
 Every checkpoint directory has a top-level `lvr_config.json` whose `model_type` says which
-adapter loads it ("lvr_composite" or "qwen2_5_vl"); nothing is guessed from paths. Unknown
+adapter loads it ("lvr_composite", "qwen2_5_vl" or "qwen3_vl"); nothing is guessed from paths. Unknown
 keys and wrong types fail fast with the key named.
 """
 from __future__ import annotations
@@ -19,7 +19,8 @@ FORMAT_VERSION = 1
 LVR_CONFIG = "lvr_config.json"
 COMPOSITE = "lvr_composite"
 QWEN2_5_VL = "qwen2_5_vl"
-MODEL_TYPES = (COMPOSITE, QWEN2_5_VL)
+QWEN3_VL = "qwen3_vl"
+MODEL_TYPES = (COMPOSITE, QWEN2_5_VL, QWEN3_VL)
 ANSWER_FORMATS = ("letter", "text")   # what a checkpoint writes in <answer> for a multiple-choice question
 CHECKPOINT_FORMATS = ("lvr", "vila")   # a composite's folder layout: lvr's own, or VILA's (lvr.model.vila)
 
@@ -158,7 +159,41 @@ class QwenVLOptions:
         return d
 
 
-OPTIONS_BY_TYPE = {COMPOSITE: CompositeOptions, QWEN2_5_VL: QwenVLOptions}
+@dataclass(frozen=True)
+class Qwen3VLOptions:
+    """Frame preprocessing of the Qwen3-VL adapter (frames resized to multiples of 32, per-frame pixel bounds;
+    each temporal pair gets a "<t seconds>" text timestamp)."""
+
+    model_type: str = QWEN3_VL
+    format_version: int = FORMAT_VERSION
+    min_pixels: int = 4 * 32 * 32         # per frame, after resizing
+    max_pixels: int = 448 * 448
+    image_mean: tuple = SIGLIP_MEAN        # Qwen3-VL's video processor: IMAGENET_STANDARD (0.5, 0.5, 0.5)
+    image_std: tuple = SIGLIP_STD
+    default_fps: float = 2.0               # frames per second assumed for the timestamps when none are given
+    encode_batch_groups: int = 16          # temporal patch pairs per vision-tower call
+    answer_format: str = "letter"
+
+    def __post_init__(self):
+        if self.model_type != QWEN3_VL:
+            raise ConfigError(f"Qwen3VLOptions: model_type must be {QWEN3_VL!r}, got {self.model_type!r}")
+        _check_answer_format(self.answer_format)
+        if not (0 < self.min_pixels <= self.max_pixels):
+            raise ConfigError(f"need 0 < min_pixels <= max_pixels, got {self.min_pixels}, {self.max_pixels}")
+        if self.encode_batch_groups < 1 or self.default_fps <= 0:
+            raise ConfigError("encode_batch_groups must be >= 1 and default_fps > 0")
+
+    @classmethod
+    def from_dict(cls, data: dict, where: str = "qwen3_vl options") -> "Qwen3VLOptions":
+        return cls(**_check(cls, data, where))
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["image_mean"], d["image_std"] = list(self.image_mean), list(self.image_std)
+        return d
+
+
+OPTIONS_BY_TYPE = {COMPOSITE: CompositeOptions, QWEN2_5_VL: QwenVLOptions, QWEN3_VL: Qwen3VLOptions}
 
 
 def options_from_dict(data: dict, where: str):
@@ -179,7 +214,8 @@ class ModelSpec:
     composite: `vision` (a transformers vision config dict with its `model_type`), `llm` (a
     causal-LM config dict with `model_type`), `projector` (ProjectorConfig fields except the
     dims, which come from the two configs), `options` (CompositeOptions).
-    qwen2_5_vl: `hf_config` (Qwen2_5_VLConfig kwargs), `options` (QwenVLOptions).
+    qwen2_5_vl / qwen3_vl: `hf_config` (Qwen2_5_VLConfig / Qwen3VLConfig kwargs), `options`
+    (QwenVLOptions / Qwen3VLOptions).
     """
 
     model_type: str

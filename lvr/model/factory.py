@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .config import COMPOSITE, ModelSpec, read_model_spec
+from .config import COMPOSITE, QWEN3_VL, ModelSpec, read_model_spec
 
 
 def hf_config(data: dict):
@@ -30,6 +30,13 @@ def qwen2_5_vl_config(data: dict):
     return Qwen2_5_VLConfig(**data)
 
 
+def qwen3_vl_config(data: dict):
+    from transformers import Qwen3VLConfig
+
+    data = {k: v for k, v in data.items() if k != "model_type"}
+    return Qwen3VLConfig(**data)
+
+
 def build_from_spec(spec: ModelSpec | str | Path, tokenizer=None):
     """Random-init model described by a spec (respects the ambient torch device, e.g. meta)."""
     from .composite import CompositeVideoLM
@@ -40,4 +47,8 @@ def build_from_spec(spec: ModelSpec | str | Path, tokenizer=None):
     if spec.model_type == COMPOSITE:
         return CompositeVideoLM.from_configs(hf_config(spec.vision), hf_config(spec.llm), spec.projector,
                                              spec.options, tokenizer)
+    if spec.model_type == QWEN3_VL:
+        from .qwen3_vl import Qwen3VideoLM
+
+        return Qwen3VideoLM.from_config(qwen3_vl_config(spec.hf_config), spec.options, tokenizer)
     return QwenVideoLM.from_config(qwen2_5_vl_config(spec.hf_config), spec.options, tokenizer)

@@ -116,10 +116,10 @@ def train_tiny_tokenizer(kind: str = "composite", extra_texts: Sequence[str] = (
 
     if kind in ("composite", "lvr_composite"):
         video_markup, vision = COMPOSITE_VIDEO_TOKEN, (COMPOSITE_VIDEO_TOKEN,)
-    elif kind == "qwen2_5_vl":
+    elif kind in ("qwen2_5_vl", "qwen3_vl"):
         video_markup, vision = "<|vision_start|><|video_pad|><|vision_end|>", QWEN_VISION_TOKENS
     else:
-        raise ValueError(f"kind must be 'composite' or 'qwen2_5_vl', got {kind!r}")
+        raise ValueError(f"kind must be 'composite', 'qwen2_5_vl' or 'qwen3_vl', got {kind!r}")
     special = [PAD_TOKEN, IM_START, IM_END, *vision]
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)

@@ -91,9 +91,9 @@ def model_parts(model: nn.Module) -> dict[str, list[tuple[str, nn.Parameter]]]:
         if kind == "lvr_composite":
             part = ("vision_tower" if name.startswith("vision_tower.") else
                     "projector" if name.startswith("projector.") else "llm")
-        elif kind == "qwen2_5_vl":
-            part = ("projector" if ".visual.merger." in f".{name}" else
-                    "vision_tower" if ".visual." in f".{name}" else "llm")
+        elif kind in ("qwen2_5_vl", "qwen3_vl"):      # Qwen3-VL's DeepStack mergers project too
+            part = ("projector" if ".visual.merger." in f".{name}" or ".visual.deepstack_merger_list." in f".{name}"
+                    else "vision_tower" if ".visual." in f".{name}" else "llm")
         else:
             raise ValueError(f"don't know the parts of a model of type {kind!r} ({type(model).__name__})")
         groups[part].append((name, p))

@@ -36,6 +36,17 @@ def test_qwen2_5_vl_7b_builds_on_meta():
     assert model.tokens_per_group((448, 448)) == 256
 
 
+def test_qwen3_vl_8b_builds_on_meta():
+    with torch.device("meta"):
+        model = build_from_spec(CONFIGS / "qwen3_vl_8b.yaml")
+    counts = model.parameter_counts()
+    assert {p.device.type for p in model.parameters()} == {"meta"}
+    assert 8.7e9 < counts["total"] < 8.8e9            # Qwen3-VL-8B-Instruct: 8.77 B
+    assert model.deepstack_layers == 3 and model.hidden_size == 4 * 4096
+    layout = model.video_layout(64, (360, 640))        # 448x448 budget per frame, multiples of 32
+    assert layout.grid_thw == (32, 20, 36) and model.tokens_per_group((448, 448)) == 196
+
+
 def test_spec_errors_name_file_and_key(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("model_type: lvr_composite\nvision: {model_type: siglip_vision_model}\n")

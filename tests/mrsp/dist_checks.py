@@ -5,10 +5,11 @@
 Every rank computes the one-rank reference itself (no collectives) and the sequence-parallel
 result (SP=2), then rank 0 writes one JSON object: for each check the largest absolute
 differences (embeddings, log-probs, gradients) and the scales they compare against.
-Checks: Stage-1 sharded encoding (composite 7 frames, Qwen2.5-VL 5 frames = uneven pairs, one
-frame = an idle rank) with both gradient conventions; Stage-2 SP=2 response log-probs and
+Checks: Stage-1 sharded encoding (composite 7 frames, Qwen2.5-VL and Qwen3-VL 5 frames = uneven
+pairs, one frame = an idle rank) with both gradient conventions; Stage-2 SP=2 response log-probs and
 gradients (all parameters, vision tower included) equal SP=1 for the tiny composite (1-D
-positions, timestamp text between frames) and the tiny Qwen2.5-VL (M-RoPE), two rows of
+positions, timestamp text between frames), the tiny Qwen2.5-VL (M-RoPE) and the tiny Qwen3-VL
+(M-RoPE per pair, text timestamps, DeepStack features added in the first LM layers), two rows of
 different prompt and response lengths with text after the video; and the token-level split
 (each rank's shard of ids/positions, concatenated, equals the unsplit sequence).
 """
@@ -235,7 +236,8 @@ def main() -> None:
     out: dict = {"world": dist.get_world_size()}
     comp = synced(build_tiny("composite", seed=0))
     qwen = synced(build_tiny("qwen2_5_vl", seed=0))
-    for m in (comp, qwen):
+    qwen3 = synced(build_tiny("qwen3_vl", seed=0))
+    for m in (comp, qwen, qwen3):
         m.eval()
         for p in m.parameters():
             p.requires_grad_(True)
@@ -243,8 +245,10 @@ def main() -> None:
     stage1(comp, 7, sp, out, "stage1_composite_7")
     stage1(comp, 1, sp, out, "stage1_composite_1")
     stage1(qwen, 5, sp, out, "stage1_qwen_5")
+    stage1(qwen3, 5, sp, out, "stage1_qwen3_5")
     stage2(comp, 13, sp, out, "stage2_composite")
     stage2(qwen, 19, sp, out, "stage2_qwen")
+    stage2(qwen3, 19, sp, out, "stage2_qwen3")
     embedder_sp(comp, sp, out, Path(sys.argv[1]).parent / "embeds")
     sp_rollout(comp, sp, out)
     if dist.get_rank() == 0:
