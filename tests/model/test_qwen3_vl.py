@@ -166,3 +166,36 @@ def test_no_timestamps_use_the_default_fps(qwen3):
     layout = qwen3.video_layout(4, (64, 64))
     assert qwen3.group_times(layout) == [0.25, 1.25]        # frames 0.5 s apart at 2 fps, pair means
     np.testing.assert_allclose(qwen3.group_times(qwen3.video_layout(3, (64, 64), [0, 2, 4])), [1.0, 4.0])
+
+
+def test_adopt_chat_and_eval_run_on_a_qwen3_vl_folder(qwen3, tmp_path):
+    """`lvr model adopt` a Qwen3-VL folder, then `lvr chat` and `lvr eval run` on it (as for every adapter)."""
+    from click.testing import CliRunner
+
+    from lvr.cli import cli
+    from lvr.ingest import ingest_file
+    from lvr.store import Workspace
+    from lvr.video.encode import numbered_frames, write_video
+
+    from ..eval.conftest import make_items
+
+    folder = tmp_path / "q3"
+    qwen3.save(folder)
+    (folder / "lvr_config.json").unlink()                  # a plain HF folder, as downloaded
+    runner = CliRunner()
+    r = runner.invoke(cli, ["model", "adopt", str(folder)], catch_exceptions=False)
+    assert r.exit_code == 0 and (folder / "lvr_config.json").exists(), r.output
+    ws = Workspace.open(tmp_path / "ws", create=True)
+    paths = [write_video(tmp_path / f"v{i}.mp4", numbered_frames(30, 48, 64, start=10 * i), fps=10, gop=10)
+             for i in range(2)]
+    vids = [ingest_file(ws, p, split="eval")[0] for p in paths]
+    ws.add_qa_many(make_items(4, "eval", seed=2, video_ids=vids))
+    ws.close()
+    options = ["the kitchen", "the hall", "the garden", "the garage"]
+    r = runner.invoke(cli, ["chat", str(tmp_path / "ws"), "Where is the red robot?", "--checkpoint", str(folder),
+                            "--video", vids[0], "--frames", "2", "--max-new-tokens", "8",
+                            *sum((["--option", o] for o in options), [])], catch_exceptions=False)
+    assert r.exit_code == 0 and "qwen3_vl" in r.output and "format_ok=" in r.output, r.output
+    r = runner.invoke(cli, ["eval", "run", str(tmp_path / "ws"), "--checkpoint", str(folder), "--frames", "2",
+                            "--max-new-tokens", "6", "--bootstrap", "50"], catch_exceptions=False)
+    assert r.exit_code == 0 and "accuracy" in r.output, r.output
