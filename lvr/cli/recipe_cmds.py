@@ -43,12 +43,14 @@ def register(cli: click.Group) -> None:
     @click.option("--img-dir", default=None, help="folder for the PNG figures (default: <out dir>/img)")
     @click.option("--png/--html", default=True, show_default=True,
                   help="PNG via headless Chromium, or interactive HTML figures")
-    def report_cmd(results, out, img_dir, png):
+    @click.option("--recipe", "recipe_arg", default="configs/tiny/recipe.yaml", show_default=True,
+                  help="the recipe file the report's Reproduce section names")
+    def report_cmd(results, out, img_dir, png, recipe_arg):
         """Write the report from RESULTS: a workspace, its recipe/ folder or a results.json."""
         from lvr.recipe import write_report
 
         try:
-            done = write_report(results, out, img_dir=img_dir, png=png)
+            done = write_report(results, out, img_dir=img_dir, png=png, recipe_arg=recipe_arg)
         except FileNotFoundError as e:
             raise click.ClickException(str(e)) from None
         click.echo(f"wrote {done['report']} and {len(done['figures'])} figures: "
