@@ -23,6 +23,7 @@ def test_qwen3_vl_parts_and_one_sft_step(tmp_path, train_ws):
     res = subprocess.run([sys.executable, "-m", "lvr.train.sft", f"model={tmp_path / 'q3'}", f"workspace={train_ws}",
                           f"output_dir={tmp_path / 'run'}", "max_steps=1", "micro_batch_size=1", "data.num_frames=2",
                           "data.max_items=1", "data.eval_split=null", "trainable.projector=true"],
-                         capture_output=True, text=True, cwd=ROOT, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+                         capture_output=True, text=True, cwd=ROOT, timeout=300,
+                         env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
     assert "step 1/1" in res.stdout + res.stderr
