@@ -31,7 +31,6 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Sequence
 
 import torch
 from torch import nn
@@ -180,29 +179,9 @@ class Qwen3VideoLM(QwenVideoLM):
             out += [int(c.vision_end_token_id)]
         return out
 
-    def build_position_ids(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                           layouts: Sequence[VideoLayout | None] | None = None) -> torch.Tensor:
-        """M-RoPE positions [3, B, S] from the model's own `get_rope_index` (one video per row at most)."""
-        vid = self.video_token_id
-        layouts = list(layouts) if layouts is not None else [None] * input_ids.shape[0]
-        if len(layouts) != input_ids.shape[0]:
-            raise ValueError(f"{len(layouts)} layouts for {input_ids.shape[0]} rows")
-        grids = []
-        for row, layout in enumerate(layouts):
-            n_vid = int((input_ids[row] == vid).sum())
-            if n_vid and layout is None:
-                raise ValueError(f"row {row} has {n_vid} video tokens but no VideoLayout")
-            if layout is not None and n_vid:
-                if layout.num_tokens != n_vid:
-                    raise ValueError(f"row {row}: layout has {layout.num_tokens} video tokens, sequence has {n_vid}")
-                grids.append(list(layout.grid_thw))
-        kwargs = {"video_grid_thw": torch.tensor(grids, device=input_ids.device)} if grids else {}
-        mm_types = (input_ids == vid).int() * 2
-        position_ids, _ = self.hf.model.get_rope_index(input_ids, mm_types, attention_mask=attention_mask, **kwargs)
-        return position_ids
-
-    def second_per_group(self, layout: VideoLayout) -> float:
-        raise NotImplementedError("Qwen3-VL writes time as text before each pair, not as an M-RoPE step")
+    def rope_video_kwargs(self, videos: list[VideoLayout], device) -> dict:
+        """Qwen3-VL's `get_rope_index` takes the grids only: time is the text stamp before each pair."""
+        return {"video_grid_thw": torch.tensor([list(v.grid_thw) for v in videos], device=device)} if videos else {}
 
     # ------------------------------------------------------------------ persistence
     @classmethod

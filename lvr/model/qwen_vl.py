@@ -167,12 +167,19 @@ class QwenVideoLM(VideoLM):
     def build_position_ids(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                            layouts: Sequence[VideoLayout | None] | None = None) -> torch.Tensor:
         """M-RoPE positions [3, B, S] from the model's own `get_rope_index` (one video per row at most)."""
+        videos = self.row_videos(input_ids, layouts)
+        mm_types = (input_ids == self.video_token_id).int() * 2
+        position_ids, _ = self.hf.model.get_rope_index(input_ids, mm_types, attention_mask=attention_mask,
+                                                       **self.rope_video_kwargs(videos, input_ids.device))
+        return position_ids
+
+    def row_videos(self, input_ids: torch.Tensor, layouts) -> list[VideoLayout]:
+        """The layouts of the rows that hold video tokens, in row order, checked against the token counts."""
         vid = self.video_token_id
-        mm_types = (input_ids == vid).int() * 2
         layouts = list(layouts) if layouts is not None else [None] * input_ids.shape[0]
         if len(layouts) != input_ids.shape[0]:
             raise ValueError(f"{len(layouts)} layouts for {input_ids.shape[0]} rows")
-        grids, seconds = [], []
+        out = []
         for row, layout in enumerate(layouts):
             n_vid = int((input_ids[row] == vid).sum())
             if n_vid and layout is None:
@@ -180,14 +187,15 @@ class QwenVideoLM(VideoLM):
             if layout is not None and n_vid:
                 if layout.num_tokens != n_vid:
                     raise ValueError(f"row {row}: layout has {layout.num_tokens} video tokens, sequence has {n_vid}")
-                grids.append(list(layout.grid_thw))
-                seconds.append(self.second_per_group(layout))
-        kwargs = {}
-        if grids:
-            kwargs["video_grid_thw"] = torch.tensor(grids, device=input_ids.device)
-            kwargs["second_per_grid_ts"] = torch.tensor(seconds, device=input_ids.device)
-        position_ids, _ = self.hf.model.get_rope_index(input_ids, mm_types, attention_mask=attention_mask, **kwargs)
-        return position_ids
+                out.append(layout)
+        return out
+
+    def rope_video_kwargs(self, videos: list[VideoLayout], device) -> dict:
+        """`get_rope_index`'s video arguments: the grids and, for Qwen2.5-VL, seconds per temporal group."""
+        if not videos:
+            return {}
+        return {"video_grid_thw": torch.tensor([list(v.grid_thw) for v in videos], device=device),
+                "second_per_grid_ts": torch.tensor([self.second_per_group(v) for v in videos], device=device)}
 
     def parameter_counts(self) -> dict[str, int]:
         count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
