@@ -222,14 +222,21 @@ class CompositeVideoLM(VideoLM):
     @classmethod
     def load(cls, directory: str | Path, *, device=None, dtype=None, trust_remote_code: bool = False
              ) -> "CompositeVideoLM":
-        from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer
-
         d = Path(directory)
         options = CompositeOptions.from_dict(json.loads((d / LVR_CONFIG).read_text()), str(d / LVR_CONFIG))
-        tokenizer = AutoTokenizer.from_pretrained(str(d), trust_remote_code=trust_remote_code)
-        vision = AutoModel.from_pretrained(str(d / VISION_DIR), dtype=dtype, trust_remote_code=trust_remote_code)
-        llm = AutoModelForCausalLM.from_pretrained(str(d / LLM_DIR), dtype=dtype,
-                                                   trust_remote_code=trust_remote_code)
+        tokenizer, vision, llm = load_parts(d, d, dtype=dtype, trust_remote_code=trust_remote_code)
         projector = VideoProjector.load(d / PROJECTOR_DIR, dtype=dtype)
         model = cls(vision, projector, llm, options, tokenizer)
         return model.to(device) if device is not None else model
+
+
+def load_parts(directory: Path, tokenizer_dir: Path, *, dtype=None, trust_remote_code: bool = False):
+    """(tokenizer, vision tower, causal LM) of a composite-layout folder: `vision_tower/` and `llm/` are plain
+    HF folders loaded as they are; the tokenizer sits in `tokenizer_dir` (ours at the top, VILA's in `llm/`)."""
+    from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir), trust_remote_code=trust_remote_code)
+    vision = AutoModel.from_pretrained(str(directory / VISION_DIR), dtype=dtype, trust_remote_code=trust_remote_code)
+    llm = AutoModelForCausalLM.from_pretrained(str(directory / LLM_DIR), dtype=dtype,
+                                               trust_remote_code=trust_remote_code)
+    return tokenizer, vision, llm

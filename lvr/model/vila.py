@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from .base import VideoLayout, VideoLM, as_frames_tensor
-from .composite import LLM_DIR, PROJECTOR_DIR, VISION_DIR, CompositeVideoLM
+from .composite import LLM_DIR, PROJECTOR_DIR, VISION_DIR, CompositeVideoLM, load_parts
 from .config import LVR_CONFIG, CompositeOptions, write_json
 from .vila_format import (
     IMAGE_TOKEN,
@@ -184,15 +184,11 @@ class VilaVideoLM(CompositeVideoLM):
     @classmethod
     def load(cls, directory: str | Path, *, device=None, dtype=None, trust_remote_code: bool = False
              ) -> "VilaVideoLM":
-        from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer
-
         d = Path(directory)
         options = CompositeOptions.from_dict(json.loads((d / LVR_CONFIG).read_text()), str(d / LVR_CONFIG))
         settings = VilaSettings.from_dict(options.vila, f"{d / LVR_CONFIG}: vila")
         cfg = read_json(d / VILA_CONFIG)
-        tokenizer = AutoTokenizer.from_pretrained(str(d / LLM_DIR), trust_remote_code=trust_remote_code)
-        vision = AutoModel.from_pretrained(str(d / VISION_DIR), dtype=dtype, trust_remote_code=trust_remote_code)
-        llm = AutoModelForCausalLM.from_pretrained(str(d / LLM_DIR), dtype=dtype, trust_remote_code=trust_remote_code)
+        tokenizer, vision, llm = load_parts(d, d / LLM_DIR, dtype=dtype, trust_remote_code=trust_remote_code)
         vc = vision.config
         width = int(cfg.get("mm_hidden_size") or vc.hidden_size)
         projector = VilaProjector.load(d / PROJECTOR_DIR, vision_hidden=width,
