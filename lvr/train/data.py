@@ -180,11 +180,15 @@ class MixedFrames:
         self.seed = seed
         self.require_answerable = require_answerable
         self.by_n = {n: VideoFrames(ws, num_frames=n, **kwargs) for n in self.choices}
+        self._allowed: dict[int, list[int]] = {}          # qa id → its counts (fixed: computed once per item)
 
     def choices_for(self, item: TrainItem) -> list[int]:
         if not self.require_answerable:
             return self.choices
-        return [n for n in self.choices if item_answerable(item, n) is not False] or self.choices[-1:]
+        if item.qa_id not in self._allowed:
+            self._allowed[item.qa_id] = ([n for n in self.choices if item_answerable(item, n) is not False]
+                                         or self.choices[-1:])
+        return self._allowed[item.qa_id]
 
     def count(self, step: int, item: TrainItem) -> int:
         import random
