@@ -47,10 +47,12 @@ TABS = [
     ("Evaluate", "workbench.eval_tab", "build_eval_tab"),
     ("Chat", "workbench.chat_tab", "build_chat_tab"),
 ]
-# Table headers never wrap one letter per line (a narrow column scrolls sideways instead).
+# Table headers never break inside a word ("star/t", "captio/ner"): Gradio's own `.header.wrap` span rule is more
+# specific than a plain selector, hence !important; a header wraps at its spaces only.
 TABLE_CSS = """
-.table-wrap th, .table-wrap th span, table thead th .header-content {white-space: nowrap; word-break: normal;
-  overflow-wrap: normal}
+.table-wrap th, .table-wrap th span, table thead th .header-content {word-break: keep-all !important;
+  overflow-wrap: normal !important; hyphens: none !important}
+.table-wrap th span.header {white-space: nowrap !important}
 """
 # Chat: the model's reasoning (the collapsible "Reasoning" block) reads at the normal text size and colour.
 CHAT_CSS = """

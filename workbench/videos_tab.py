@@ -58,7 +58,7 @@ def build_videos_tab(ws: Workspace) -> None:
         with gr.Column(scale=4):
             clips = gr.Dataframe(headers=h.CLIP_COLUMNS, interactive=False, wrap=True, max_height=360,
                                  label="clips and captions (click a clip: the player jumps to it)",
-                                 column_widths=["9%", "5%", "8%", "8%", "50%", "10%", "10%"], elem_id="videos-clips")
+                                 column_widths=["11%", "5%", "9%", "9%", "36%", "15%", "15%"], elem_id="videos-clips")
             with gr.Group():
                 with gr.Row():
                     clip_id = gr.Number(label="clip id", precision=0, scale=1, min_width=80)
