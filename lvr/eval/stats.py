@@ -9,13 +9,20 @@
 All bootstraps are percentile bootstraps with a fixed seed (default 0) and 2,000 resamples, so a
 report is reproducible to the last digit. Resampling indices with replacement; stratified
 resampling draws each stratum's own size from that stratum, so the category mix is held fixed.
+
+What scipy does is taken from scipy: the exact McNemar test is `scipy.stats.binomtest` on the
+discordant pairs, the Wilson interval is `binomtest(...).proportion_ci("wilson")`. The bootstrap is
+written here because `scipy.stats.bootstrap` cannot hold strata fixed (the overall accuracy resamples
+within categories) and draws its resamples in a different order, which would change every interval
+already published in docs/results.md; tests/eval/test_stats.py checks the unstratified interval
+against `scipy.stats.bootstrap(method="percentile")`.
 """
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
 import numpy as np
+from scipy.stats import binomtest
 
 DEFAULT_N_BOOT = 2000
 DEFAULT_SEED = 0
@@ -93,23 +100,14 @@ def mcnemar_exact(b: int, c: int) -> float:
     if b < 0 or c < 0 or int(b) != b or int(c) != c:
         raise ValueError(f"discordant counts must be non-negative integers, got b={b!r}, c={c!r}")
     b, c = int(b), int(c)
-    n = b + c
-    if n == 0:
+    if b + c == 0:
         return 1.0
-    k = min(b, c)
-    tail = sum(math.comb(n, i) for i in range(k + 1))
-    return min(1.0, 2 * tail / 2 ** n)
+    return float(binomtest(min(b, c), b + c, 0.5, alternative="two-sided").pvalue)
 
 
 def wilson_ci(correct: int, n: int, level: float = DEFAULT_LEVEL) -> tuple[float, float] | tuple[None, None]:
     """Wilson score interval (a closed-form cross-check of the bootstrap; used in tests and docs)."""
     if n == 0:
         return None, None
-    from statistics import NormalDist
-
-    z = NormalDist().inv_cdf(1 - (1 - level) / 2)
-    p = correct / n
-    den = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / den
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    return max(0.0, centre - half), min(1.0, centre + half)
+    ci = binomtest(correct, n).proportion_ci(confidence_level=level, method="wilson")
+    return float(ci.low), float(ci.high)

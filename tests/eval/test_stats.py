@@ -75,3 +75,14 @@ def test_paired_bootstrap_difference():
     assert lo < 0.3 < hi and lo > 0.15
     with pytest.raises(ValueError, match="differ in length"):
         paired_bootstrap_diff([1], [1, 0])
+
+
+def test_unstratified_bootstrap_agrees_with_scipy():
+    # the interval is written here (strata, published numbers); scipy's percentile bootstrap is the cross-check
+    import numpy as np
+    from scipy.stats import bootstrap
+
+    v = np.array([1] * 37 + [0] * 63, dtype=float)
+    lo, hi = bootstrap_ci(v, n_boot=20_000)
+    ref = bootstrap((v,), np.mean, n_resamples=20_000, method="percentile", rng=np.random.default_rng(1))
+    assert abs(lo - ref.confidence_interval.low) < 0.01 and abs(hi - ref.confidence_interval.high) < 0.01
