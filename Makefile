@@ -2,7 +2,7 @@
 #   make app     the workbench on the demo workspace (http://127.0.0.1:7860)
 #   make test    the whole test suite (installs what it needs first)
 #   make bench   the benchmarks, one JSON line each
-#   make lint    ruff
+#   make lint    ruff + the import contracts (layers, no loops: pyproject.toml [tool.importlinter])
 #   make demo-train   the CPU recipe end to end, then docs/results.md
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -66,6 +66,7 @@ lab: $(STAMP)
 
 lint: $(STAMP)
 	$(PY) -m ruff check lvr workbench app.py tests bench
+	$(VENV)/bin/lint-imports
 
 clean-venv:
 	rm -rf $(VENV)

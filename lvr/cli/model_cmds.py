@@ -9,7 +9,7 @@
 
 `lvr chat` streams the model's thinking and answer as they are generated. The checkpoint is a
 registered checkpoint id (or path) in the workspace or a directory; the video is a workspace
-video id or a file path.
+video id or a file path. Module-level click commands; `register(group)` adds `model` and `chat`.
 """
 from __future__ import annotations
 
@@ -19,6 +19,27 @@ import time
 from pathlib import Path
 
 import click
+import numpy as np
+from transformers.utils import logging as hf_logging
+
+from lvr.media import frame_spec, video_frames
+from lvr.model import (
+    CheckpointError,
+    CompositeVideoLM,
+    adopt_hf_checkpoint,
+    generate_stream,
+    init_tiny,
+    load_model,
+    model_type_of,
+    parse_response,
+    read_lvr_config,
+    register_checkpoint,
+)
+from lvr.model.vila import adopt_vila_checkpoint
+from lvr.model.vila_format import VilaFormatError, is_vila_folder
+from lvr.store import Workspace
+from lvr.train.parity import all_passed, check_parity, format_table
+from lvr.video import VideoError
 
 
 def _resolve_checkpoint(ws, ref: str) -> Path:
@@ -42,8 +63,6 @@ def _resolve_video(ws, ref: str) -> Path:
 
 
 def _info(directory: Path) -> dict:
-    from lvr.model import CompositeVideoLM, load_model, read_lvr_config
-
     cfg = read_lvr_config(directory)
     model = load_model(directory)
     info = {"path": str(directory), "model_type": model.model_type, "parameters": model.parameter_counts(),
@@ -61,20 +80,14 @@ def _info(directory: Path) -> dict:
 
 def _quiet_transformers() -> None:
     """No per-file progress bars from transformers on the terminal (loading tiny models is instant)."""
-    from transformers.utils import logging as hf_logging
-
     hf_logging.disable_progress_bar()
 
 
 def _check_frames(num_frames: int, size: str, video: str | None):
     """Frames for `lvr model check`: sampled from a video, or smooth random uint8 frames of `size`."""
-    import numpy as np
-
     if video:
-        from lvr.video import SamplingSpec, VideoError, sample_frames
-
         try:
-            s = sample_frames(video, SamplingSpec(mode="exact", num_frames=num_frames))
+            s = video_frames(video, frame_spec(num_frames))
         except VideoError as e:
             raise click.ClickException(str(e)) from None
         return s.frames, list(s.timestamps)
@@ -88,180 +101,179 @@ def _check_frames(num_frames: int, size: str, video: str | None):
     return frames, [0.5 * i for i in range(num_frames)]
 
 
-def register(cli: click.Group) -> None:
-    @cli.group()
-    def model() -> None:
-        """Video-language model checkpoints: create tiny ones, inspect, adopt HF and VILA folders."""
+@click.group("model")
+def model_group() -> None:
+    """Video-language model checkpoints: create tiny ones, inspect, adopt HF and VILA folders."""
 
-    @model.command("init-tiny")
-    @click.argument("out", type=click.Path(file_okay=False))
-    @click.option("--kind", type=click.Choice(["composite", "qwen2_5_vl", "qwen3_vl"]), default="composite",
-                  show_default=True)
-    @click.option("--workspace", "workspace", type=click.Path(exists=True, file_okay=False), default=None,
-                  help="Add this workspace's QA/caption texts to the tokenizer corpus and register the checkpoint.")
-    @click.option("--vision", type=click.Choice(["siglip", "clip"]), default="siglip", show_default=True,
-                  help="Vision tower of a composite model.")
-    @click.option("--llm", type=click.Choice(["qwen2", "qwen3", "llama"]), default="qwen2", show_default=True,
-                  help="Causal LM of a composite model.")
-    @click.option("--seed", default=0, show_default=True)
-    @click.option("--vocab-size", default=3000, show_default=True)
-    @click.option("--register/--no-register", default=True, show_default=True,
-                  help="With --workspace: register the checkpoint (stage 'base').")
-    def init_tiny_cmd(out: str, kind: str, workspace: str | None, vision: str, llm: str, seed: int,
-                      vocab_size: int, register: bool) -> None:
-        """Build a tiny random-init model (tokenizer trained locally) and save it to OUT."""
-        _quiet_transformers()
-        from lvr.model import init_tiny, register_checkpoint
 
-        ws = None
-        if workspace:
-            from lvr.store import Workspace
+@model_group.command("init-tiny")
+@click.argument("out", type=click.Path(file_okay=False))
+@click.option("--kind", type=click.Choice(["composite", "qwen2_5_vl", "qwen3_vl"]), default="composite",
+              show_default=True)
+@click.option("--workspace", "workspace", type=click.Path(exists=True, file_okay=False), default=None,
+              help="Add this workspace's QA/caption texts to the tokenizer corpus and register the checkpoint.")
+@click.option("--vision", type=click.Choice(["siglip", "clip"]), default="siglip", show_default=True,
+              help="Vision tower of a composite model.")
+@click.option("--llm", type=click.Choice(["qwen2", "qwen3", "llama"]), default="qwen2", show_default=True,
+              help="Causal LM of a composite model.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--vocab-size", default=3000, show_default=True)
+@click.option("--register/--no-register", default=True, show_default=True,
+              help="With --workspace: register the checkpoint (stage 'base').")
+def init_tiny_cmd(out: str, kind: str, workspace: str | None, vision: str, llm: str, seed: int,
+                  vocab_size: int, register: bool) -> None:
+    """Build a tiny random-init model (tokenizer trained locally) and save it to OUT."""
+    _quiet_transformers()
+    ws = None
+    if workspace:
+        ws = Workspace.open(workspace)
+    t0 = time.time()
+    m = init_tiny(out, kind, workspace=ws, vision=vision, llm=llm, seed=seed, vocab_size=vocab_size)
+    counts = m.parameter_counts()
+    click.echo(f"{m.model_type} model saved to {out}: {counts['total']:,} parameters, "
+               f"vocab {len(m.tokenizer)} ({time.time() - t0:.1f}s)")
+    if ws is not None and register:
+        ckpt = register_checkpoint(ws, out, stage="base")
+        click.echo(f"registered checkpoint {ckpt}")
 
-            ws = Workspace.open(workspace)
-        t0 = time.time()
-        m = init_tiny(out, kind, workspace=ws, vision=vision, llm=llm, seed=seed, vocab_size=vocab_size)
-        counts = m.parameter_counts()
-        click.echo(f"{m.model_type} model saved to {out}: {counts['total']:,} parameters, "
-                   f"vocab {len(m.tokenizer)} ({time.time() - t0:.1f}s)")
-        if ws is not None and register:
-            ckpt = register_checkpoint(ws, out, stage="base")
-            click.echo(f"registered checkpoint {ckpt}")
 
-    @model.command("info")
-    @click.argument("directory", type=click.Path(exists=True, file_okay=False))
-    @click.option("--json", "as_json", is_flag=True)
-    def info_cmd(directory: str, as_json: bool) -> None:
-        """Model type, parameter counts, tokens per frame and config of a checkpoint."""
-        _quiet_transformers()
-        from lvr.model import CheckpointError
+@model_group.command("info")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False))
+@click.option("--json", "as_json", is_flag=True)
+def info_cmd(directory: str, as_json: bool) -> None:
+    """Model type, parameter counts, tokens per frame and config of a checkpoint."""
+    _quiet_transformers()
+    try:
+        info = _info(Path(directory))
+    except CheckpointError as e:
+        raise click.ClickException(str(e)) from None
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+        return
+    for key, value in info.items():
+        if key == "parameters":
+            value = ", ".join(f"{k} {v:,}" for k, v in value.items())
+        elif key == "lvr_config":
+            value = json.dumps(value, sort_keys=True)
+        click.echo(f"{key:>24}: {value}")
 
-        try:
-            info = _info(Path(directory))
-        except CheckpointError as e:
-            raise click.ClickException(str(e)) from None
-        if as_json:
-            click.echo(json.dumps(info, indent=2))
+
+@model_group.command("adopt")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False))
+@click.option("--prompt-style", type=click.Choice(["longvila_r1", "plain"]), default=None,
+              help="VILA folders: thinking prompts as LongVILA-R1's user-turn instruction (default) or plain.")
+@click.option("--video-position", type=click.Choice(["after_text", "before_text"]), default=None,
+              help="VILA folders: where the video goes in the user turn (default after the text).")
+def adopt_cmd(directory: str, prompt_style: str | None, video_position: str | None) -> None:
+    """Write lvr_config.json into an HF Qwen2.5-VL or Qwen3-VL folder, or a VILA-format folder (config.json with
+    llm_cfg / vision_tower_cfg / mm_projector_cfg + llm/ vision_tower/ mm_projector/) so lvr can load it.
+    Nothing else in the folder changes: llm/ stays a plain HF folder vLLM loads."""
+    _quiet_transformers()
+    overrides = {k: v for k, v in (("prompt_style", prompt_style), ("video_position", video_position)) if v}
+    try:
+        if is_vila_folder(directory):
+            adopt_vila_checkpoint(directory, **overrides)
+            click.echo(f"{directory}: lvr_config.json written (model_type lvr_composite, VILA format)")
             return
-        for key, value in info.items():
-            if key == "parameters":
-                value = ", ".join(f"{k} {v:,}" for k, v in value.items())
-            elif key == "lvr_config":
-                value = json.dumps(value, sort_keys=True)
-            click.echo(f"{key:>24}: {value}")
+        if overrides:
+            raise click.UsageError("--prompt-style / --video-position apply to VILA-format folders only")
+        adopt_hf_checkpoint(directory)
+        kind = model_type_of(directory)
+    except (CheckpointError, VilaFormatError) as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"{directory}: lvr_config.json written (model_type {kind})")
 
-    @model.command("adopt")
-    @click.argument("directory", type=click.Path(exists=True, file_okay=False))
-    @click.option("--prompt-style", type=click.Choice(["longvila_r1", "plain"]), default=None,
-                  help="VILA folders: thinking prompts as LongVILA-R1's user-turn instruction (default) or plain.")
-    @click.option("--video-position", type=click.Choice(["after_text", "before_text"]), default=None,
-                  help="VILA folders: where the video goes in the user turn (default after the text).")
-    def adopt_cmd(directory: str, prompt_style: str | None, video_position: str | None) -> None:
-        """Write lvr_config.json into an HF Qwen2.5-VL or Qwen3-VL folder, or a VILA-format folder (config.json with
-        llm_cfg / vision_tower_cfg / mm_projector_cfg + llm/ vision_tower/ mm_projector/) so lvr can load it.
-        Nothing else in the folder changes: llm/ stays a plain HF folder vLLM loads."""
-        _quiet_transformers()
-        from lvr.model import CheckpointError, adopt_hf_checkpoint, model_type_of
-        from lvr.model.vila import adopt_vila_checkpoint
-        from lvr.model.vila_format import VilaFormatError, is_vila_folder
 
-        overrides = {k: v for k, v in (("prompt_style", prompt_style), ("video_position", video_position)) if v}
-        try:
-            if is_vila_folder(directory):
-                adopt_vila_checkpoint(directory, **overrides)
-                click.echo(f"{directory}: lvr_config.json written (model_type lvr_composite, VILA format)")
-                return
-            if overrides:
-                raise click.UsageError("--prompt-style / --video-position apply to VILA-format folders only")
-            adopt_hf_checkpoint(directory)
-            kind = model_type_of(directory)
-        except (CheckpointError, VilaFormatError) as e:
-            raise click.ClickException(str(e)) from None
-        click.echo(f"{directory}: lvr_config.json written (model_type {kind})")
+@model_group.command("check")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False))
+@click.option("--frames", "-n", "num_frames", default=8, show_default=True, help="Frames of the test item.")
+@click.option("--size", default="224x224", show_default=True, help="Frame size HxW of generated frames.")
+@click.option("--video", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Sample the frames from this video instead of generating them.")
+@click.option("--device", default=None, help="cpu, cuda, cuda:1 … (default: cpu).")
+@click.option("--dtype", default=None, help="float32 / bfloat16 (default: float32 on CPU, bf16 on GPUs).")
+def check_cmd(directory: str, num_frames: int, size: str, video: str | None, device: str | None,
+              dtype: str | None) -> None:
+    """Parity check: for one item, the token ids, positions, video embeddings and frames the rollout
+    engines are fed equal what the training forward (SFT and GRPO) uses. Exit status 1 on a failure."""
+    _quiet_transformers()
+    frames, timestamps = _check_frames(num_frames, size, video)
+    try:
+        model = load_model(Path(directory), device=device, dtype=dtype)
+    except CheckpointError as e:
+        raise click.ClickException(str(e)) from None
+    t0 = time.time()
+    rows = check_parity(model, frames, timestamps)
+    click.echo(f"{model.model_type} {directory}: {len(frames)} frames {frames.shape[1]}x{frames.shape[2]}")
+    click.echo(format_table(rows))
+    ok = all_passed(rows)
+    click.echo(f"{'PASS' if ok else 'FAIL'} ({time.time() - t0:.1f}s)")
+    if not ok:
+        sys.exit(1)
 
-    @model.command("check")
-    @click.argument("directory", type=click.Path(exists=True, file_okay=False))
-    @click.option("--frames", "-n", "num_frames", default=8, show_default=True, help="Frames of the test item.")
-    @click.option("--size", default="224x224", show_default=True, help="Frame size HxW of generated frames.")
-    @click.option("--video", type=click.Path(exists=True, dir_okay=False), default=None,
-                  help="Sample the frames from this video instead of generating them.")
-    @click.option("--device", default=None, help="cpu, cuda, cuda:1 … (default: cpu).")
-    @click.option("--dtype", default=None, help="float32 / bfloat16 (default: float32 on CPU, bf16 on GPUs).")
-    def check_cmd(directory: str, num_frames: int, size: str, video: str | None, device: str | None,
-                  dtype: str | None) -> None:
-        """Parity check: for one item, the token ids, positions, video embeddings and frames the rollout
-        engines are fed equal what the training forward (SFT and GRPO) uses. Exit status 1 on a failure."""
-        _quiet_transformers()
-        from lvr.model import CheckpointError, load_model
-        from lvr.model.parity import all_passed, check_parity, format_table
 
-        frames, timestamps = _check_frames(num_frames, size, video)
-        try:
-            model = load_model(Path(directory), device=device, dtype=dtype)
-        except CheckpointError as e:
-            raise click.ClickException(str(e)) from None
-        t0 = time.time()
-        rows = check_parity(model, frames, timestamps)
-        click.echo(f"{model.model_type} {directory}: {len(frames)} frames {frames.shape[1]}x{frames.shape[2]}")
-        click.echo(format_table(rows))
-        ok = all_passed(rows)
-        click.echo(f"{'PASS' if ok else 'FAIL'} ({time.time() - t0:.1f}s)")
-        if not ok:
-            sys.exit(1)
-
-    @cli.command()
-    @click.argument("workspace", type=click.Path(exists=True, file_okay=False))
-    @click.argument("question")
-    @click.option("--checkpoint", "-c", required=True,
-                  help="Checkpoint id/path registered in WORKSPACE, or a directory.")
-    @click.option("--video", "-v", required=True, help="Video id in WORKSPACE, or a video file.")
-    @click.option("--frames", "-n", default=16, show_default=True, help="Frames sampled uniformly.")
-    @click.option("--option", "options", multiple=True, help="An answer option (repeat for A, B, C, D).")
-    @click.option("--think/--no-think", default=True, show_default=True, help="Ask for <think> reasoning.")
-    @click.option("--max-new-tokens", default=512, show_default=True)
-    @click.option("--temperature", default=0.0, show_default=True, help="0 = greedy.")
-    @click.option("--top-p", default=1.0, show_default=True)
-    @click.option("--seed", default=None, type=int)
-    @click.option("--device", default=None, help="cpu, cuda, cuda:1 … (default: cpu).")
-    def chat(workspace: str, question: str, checkpoint: str, video: str, frames: int, options: tuple[str, ...],
+@click.command("chat")
+@click.argument("workspace", type=click.Path(exists=True, file_okay=False))
+@click.argument("question")
+@click.option("--checkpoint", "-c", required=True,
+              help="Checkpoint id/path registered in WORKSPACE, or a directory.")
+@click.option("--video", "-v", required=True, help="Video id in WORKSPACE, or a video file.")
+@click.option("--frames", "-n", default=16, show_default=True, help="Frames sampled uniformly.")
+@click.option("--option", "options", multiple=True, help="An answer option (repeat for A, B, C, D).")
+@click.option("--think/--no-think", default=True, show_default=True, help="Ask for <think> reasoning.")
+@click.option("--max-new-tokens", default=512, show_default=True)
+@click.option("--temperature", default=0.0, show_default=True, help="0 = greedy.")
+@click.option("--top-p", default=1.0, show_default=True)
+@click.option("--seed", default=None, type=int)
+@click.option("--device", default=None, help="cpu, cuda, cuda:1 … (default: cpu).")
+def chat_cmd(workspace: str, question: str, checkpoint: str, video: str, frames: int, options: tuple[str, ...],
              think: bool, max_new_tokens: int, temperature: float, top_p: float, seed: int | None,
              device: str | None) -> None:
-        """Ask a checkpoint a question about a video; stream its thinking and answer."""
-        _quiet_transformers()
-        from lvr.model import CheckpointError, generate_stream, load_model, parse_response
-        from lvr.store import Workspace
-        from lvr.video import SamplingSpec, VideoError, sample_frames
+    """Ask a checkpoint a question about a video; stream its thinking and answer."""
+    _quiet_transformers()
+    ws = Workspace.open(workspace)
+    ckpt_dir = _resolve_checkpoint(ws, checkpoint)
+    video_path = _resolve_video(ws, video)
+    try:
+        model = load_model(ckpt_dir, device=device)
+    except CheckpointError as e:
+        raise click.ClickException(str(e)) from None
+    try:
+        sampled = video_frames(video_path, frame_spec(frames))
+    except VideoError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"{model.model_type} {ckpt_dir} | {video_path.name}: {len(sampled)} frames "
+               f"({sampled.timestamps[0]:.1f}s … {sampled.timestamps[-1]:.1f}s)", err=True)
+    t0 = time.time()
+    full = _echo_stream(generate_stream(model, sampled.frames, question, list(options) or None,
+                                        timestamps=sampled.timestamps, think=think, max_new_tokens=max_new_tokens,
+                                        temperature=temperature, top_p=top_p, seed=seed))
+    parsed = parse_response(full, think=think, n_options=len(options) or 4, options=list(options) or None)
+    click.echo(f"[letter={parsed.letter} format_ok={parsed.format_ok} {time.time() - t0:.1f}s]")
 
-        ws = Workspace.open(workspace)
-        ckpt_dir = _resolve_checkpoint(ws, checkpoint)
-        video_path = _resolve_video(ws, video)
-        try:
-            model = load_model(ckpt_dir, device=device)
-        except CheckpointError as e:
-            raise click.ClickException(str(e)) from None
-        try:
-            sampled = sample_frames(video_path, SamplingSpec(mode="exact", num_frames=frames))
-        except VideoError as e:
-            raise click.ClickException(str(e)) from None
-        click.echo(f"{model.model_type} {ckpt_dir} | {video_path.name}: {len(sampled)} frames "
-                   f"({sampled.timestamps[0]:.1f}s … {sampled.timestamps[-1]:.1f}s)", err=True)
-        t0 = time.time()
-        current, full, at_line_start = None, "", True
-        for ev in generate_stream(model, sampled.frames, question, list(options) or None,
-                                  timestamps=sampled.timestamps, think=think, max_new_tokens=max_new_tokens,
-                                  temperature=temperature, top_p=top_p, seed=seed):
-            if ev.kind == "done":
-                full = ev.text
-                break
-            text = ev.text
-            if ev.kind != current:
-                title = {"thinking": "thinking", "answer": "answer", "text": "output"}[ev.kind]
-                click.echo(("" if at_line_start else "\n") + click.style(f"── {title} ──", bold=True))
-                current, text = ev.kind, text.lstrip()
-            if not text:
-                continue
-            click.echo(click.style(text, dim=True) if ev.kind == "thinking" else text, nl=False)
-            at_line_start = text.endswith("\n")
-            sys.stdout.flush()
-        parsed = parse_response(full, think=think, n_options=len(options) or 4, options=list(options) or None)
-        click.echo("" if at_line_start else "\n", nl=False)
-        click.echo(f"[letter={parsed.letter} format_ok={parsed.format_ok} {time.time() - t0:.1f}s]")
+
+def _echo_stream(events) -> str:
+    """Print streamed events under a "── thinking ──" / "── answer ──" heading each (thinking dimmed);
+    returns the full text of the "done" event, and ends on a fresh line."""
+    current, full, at_line_start = None, "", True
+    for ev in events:
+        if ev.kind == "done":
+            full = ev.text
+            break
+        text = ev.text
+        if ev.kind != current:
+            title = {"thinking": "thinking", "answer": "answer", "text": "output"}[ev.kind]
+            click.echo(("" if at_line_start else "\n") + click.style(f"── {title} ──", bold=True))
+            current, text = ev.kind, text.lstrip()
+        if not text:
+            continue
+        click.echo(click.style(text, dim=True) if ev.kind == "thinking" else text, nl=False)
+        at_line_start = text.endswith("\n")
+        sys.stdout.flush()
+    click.echo("" if at_line_start else "\n", nl=False)
+    return full
+
+
+def register(group: click.Group) -> None:
+    group.add_command(model_group)
+    group.add_command(chat_cmd)

@@ -11,24 +11,29 @@
 Command line: `lvr caption`, `lvr generate` (`--failures` lists failed units), `lvr filter`,
 `lvr export`, `lvr import`; a loopback OpenAI-compatible mock: `python -m lvr.datagen.mock_server`.
 
-Modules: config (typed configs), protocols (TextBackend / Captioner / GenResult), backends
-(factories + registry), openai_backend, local_backend (transformers), ground_truth, retry,
-images (JPEG), prompts, parsing, validation, timefmt, runner (job rows, progress, worker pool),
-captioning, generation, dedup, balance, difficulty, schema_check, export, importer, release (the
-LongVideo-Reason release's quirks: categories file, flags, key skew), mock_server.
+Modules: config (typed configs), protocols (TextBackend / Captioner / CaptionRequest), backends
+(factories + registry), openai_captioner (vision captions through lvr.llm's client), local_backend
+(transformers), ground_truth, images (JPEG), prompts, parsing, validation, runner (job rows,
+progress, worker pool), captioning, generation, dedup, balance, schema_check, export, importer,
+release (the LongVideo-Reason release's quirks: categories file, flags), mock_server.
+Homes elsewhere, re-exported here: the LLM client, its config, requests, results, errors and retries
+(lvr.llm), time stamps (lvr.video.timefmt), category names (lvr.store.categories), difficulty
+marks (lvr.store.difficulty), the answer key's skew (lvr.store.answer_key).
 """
 from lvr.datagen.backends import make_captioner, make_text_backend, register_captioner, register_text_backend
 from lvr.datagen.balance import balance_letters, permute_item, remap_letters
 from lvr.datagen.captioning import caption_clips, caption_clips_async
-from lvr.datagen.config import BackendConfig, CaptionConfig, GenerateConfig
+from lvr.datagen.config import CaptionConfig, GenerateConfig
 from lvr.datagen.dedup import SentenceEmbedder, mark_duplicates
-from lvr.datagen.difficulty import difficulty_flag, mark_difficulty
 from lvr.datagen.export import export_items, export_rows, item_to_row
 from lvr.datagen.generation import failures, generate_qa, generate_qa_async
-from lvr.datagen.importer import import_file, normalize_category
+from lvr.datagen.importer import import_file
 from lvr.datagen.parsing import ParseError, parse_item, parse_rewrite
-from lvr.datagen.protocols import BackendError, Captioner, CaptionRequest, GenRequest, GenResult, TextBackend
+from lvr.datagen.protocols import Captioner, CaptionRequest, TextBackend
 from lvr.datagen.runner import JobReport
+from lvr.llm import BackendConfig, BackendError, GenRequest, GenResult
+from lvr.store.categories import normalize_category
+from lvr.store.difficulty import difficulty_flag, mark_difficulty
 
 __all__ = [
     "BackendConfig", "CaptionConfig", "GenerateConfig", "BackendError", "Captioner", "CaptionRequest", "GenRequest",

@@ -4,8 +4,8 @@
     cap = make_captioner(BackendConfig(kind="ground-truth"), ws)
     register_captioner("local", my_factory)   # factory(config, ws) -> Captioner
 
-Built in: text backends openai | local (transformers) | ground-truth; captioners openai (a
-vision chat model) | ground-truth. A local *vision* captioner belongs to the model layer: it
+Built in: text backends openai (lvr.llm's client) | local (transformers) | ground-truth; captioners
+openai (a vision chat model) | ground-truth. A local *vision* captioner belongs to the model layer: it
 registers itself under "local" with `register_captioner`, or is named on the command line as
 `--factory package.module:function`. Until one is registered, `--backend local` for captioning
 first tries the hook `lvr.datagen.model_captioner:make_captioner` and otherwise says what to do.
@@ -15,8 +15,11 @@ from __future__ import annotations
 import importlib
 from typing import Callable
 
-from lvr.datagen.config import BackendConfig
+from lvr.datagen.ground_truth import GroundTruthBackend, GroundTruthCaptioner
+from lvr.datagen.local_backend import TransformersBackend
+from lvr.datagen.openai_captioner import OpenAICaptioner
 from lvr.datagen.protocols import Captioner, TextBackend
+from lvr.llm import BackendConfig, OpenAIBackend
 from lvr.store import Workspace
 
 CaptionerFactory = Callable[[BackendConfig, Workspace], Captioner]
@@ -47,32 +50,22 @@ def load_factory(spec: str) -> Callable:
 
 
 def _openai_text(config: BackendConfig, ws: Workspace) -> TextBackend:
-    from lvr.datagen.openai_backend import OpenAIBackend
-
     return OpenAIBackend(config)
 
 
 def _local_text(config: BackendConfig, ws: Workspace) -> TextBackend:
-    from lvr.datagen.local_backend import TransformersBackend
-
     return TransformersBackend(config)
 
 
 def _gt_text(config: BackendConfig, ws: Workspace) -> TextBackend:
-    from lvr.datagen.ground_truth import GroundTruthBackend
-
     return GroundTruthBackend(ws)
 
 
 def _openai_captioner(config: BackendConfig, ws: Workspace) -> Captioner:
-    from lvr.datagen.openai_backend import OpenAICaptioner
-
     return OpenAICaptioner(config)
 
 
 def _gt_captioner(config: BackendConfig, ws: Workspace) -> Captioner:
-    from lvr.datagen.ground_truth import GroundTruthCaptioner
-
     return GroundTruthCaptioner(ws)
 
 

@@ -24,8 +24,11 @@ from lvr.datagen.config import BackendConfig, CaptionConfig
 from lvr.datagen.parsing import clean_output
 from lvr.datagen.prompts import CAPTION_PROMPT
 from lvr.datagen.protocols import BackendError, Captioner, CaptionRequest, GenResult
-from lvr.datagen.runner import JobReport, JobTracker, run_coroutine, run_pool
+from lvr.datagen.runner import JobReport, JobTracker, run_pool
+from lvr.llm.sync import run_coroutine
+from lvr.media import frame_spec, video_frames
 from lvr.store import Workspace
+from lvr.video import VideoError
 
 TASK = "caption"
 
@@ -73,16 +76,14 @@ async def caption_clips_async(ws: Workspace, captioner: Captioner, config: Capti
         req = CaptionRequest(video_id=clip["video_id"], clip_id=clip["id"], clip_idx=clip["idx"],
                              start=clip["start"], end=clip["end"], prompt=prompt)
         if captioner.needs_frames:
-            from lvr.video import SamplingSpec, VideoError, sample_frames
-
             vid = clip["video_id"]
             if vid not in paths:
                 paths[vid] = str(ws.video_path(vid))
             req.video_path = paths[vid]
-            spec = SamplingSpec(mode="exact", num_frames=config.frames, start=clip["start"], end=clip["end"])
+            spec = frame_spec(config.frames, start=clip["start"], end=clip["end"])
             try:
                 async with decode_sem:
-                    sampled = await asyncio.to_thread(sample_frames, req.video_path, spec)
+                    sampled = await asyncio.to_thread(video_frames, req.video_path, spec)
             except (VideoError, OSError) as e:
                 reason = f"video: {e}"
                 log(clip, key, False, None, reason, None)

@@ -28,12 +28,13 @@ from dataclasses import dataclass
 from typing import Callable
 
 from lvr.datagen.backends import make_text_backend, source_name
-from lvr.datagen.config import BackendConfig, GenerateConfig
+from lvr.datagen.config import GenerateConfig
 from lvr.datagen.parsing import ParsedItem, ParseError, parse_item, parse_rewrite, strip_layout
 from lvr.datagen.prompts import captions_block, qa_messages, rewrite_messages
-from lvr.datagen.protocols import BackendError, GenRequest, GenResult, TextBackend
-from lvr.datagen.runner import JobReport, JobTracker, run_coroutine, run_pool
+from lvr.datagen.protocols import TextBackend
+from lvr.datagen.runner import JobReport, JobTracker, run_pool
 from lvr.datagen.validation import item_problems, rewrite_problems
+from lvr.llm import BackendConfig, BackendError, GenRequest, GenResult, run_coroutine
 from lvr.store import Workspace
 
 TASK, REWRITE_TASK = "qa", "rewrite"

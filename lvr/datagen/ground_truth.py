@@ -26,7 +26,8 @@ from __future__ import annotations
 import time
 
 from lvr.datagen.parsing import ParseError, TimeRange, parse_item, render_item, strip_layout
-from lvr.datagen.protocols import BackendError, CaptionRequest, GenRequest, GenResult
+from lvr.datagen.protocols import CaptionRequest
+from lvr.llm import BackendError, GenRequest, GenResult
 from lvr.store import Workspace
 
 GT_CAPTIONERS = ("ground-truth", "synth")

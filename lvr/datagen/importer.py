@@ -38,7 +38,7 @@ with its row number and skipped; the rest of the file goes on. A row whose optio
 imported with status pending and its reasons in `meta["import"]["flags"]`, and listed in
 `report.flagged`. `report.notes()` also gives the category counts and the key's letter
 distribution, with a warning when always answering one letter beats chance clearly
-(`release.key_skew`). Importing the same file again adds nothing (each row's key
+(`lvr.store.answer_key.key_skew`). Importing the same file again adds nothing (each row's key
 `<file sha>/<row>` is recorded in gen_outputs, task "import").
 """
 from __future__ import annotations
@@ -52,12 +52,14 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from lvr.datagen.export import IMPORT_META
-from lvr.datagen.release import key_skew, option_flags, pick_category, skew_text
+from lvr.datagen.release import option_flags, pick_category
 from lvr.datagen.schema_check import IMPORT_SCHEMA, validate
+from lvr.ingest import VIDEO_SUFFIXES, ingest_file
 from lvr.store import ITEM_CATEGORIES, LETTERS, QA_STATUSES, SPLITS, UNCATEGORISED, Workspace, validate_qa
+from lvr.store.answer_key import key_skew, skew_text
+from lvr.video import VideoError
 
 TASK = "import"
-CATEGORY_FIELDS = ("category", "problem_type", "question_type", "task_type", "type", "class", "question_category")
 # an option line: "A. text", "(B) text", "C) text", "[D]: text"; letters past D are caught to be refused
 _OPTION_LINE = re.compile(r"^\s*[\(\[]?([A-J])[\)\]]?\s*[.):：]\s*(.*?)\s*$")
 _ANSWER_TAG = re.compile(r"<answer>\s*(.*?)\s*</answer>", re.S | re.I)
@@ -66,22 +68,6 @@ _ANSWER_PREFIX = re.compile(
 _LONE_LETTER = re.compile(r"[\(\[]?([A-Da-d])[\)\]]?[.:]?")
 _LETTER_AND_TEXT = re.compile(r"[\(\[]?([A-Da-d])[\)\]]?\s*[.):：]\s*(.+)|[\(\[]([A-Da-d])[\)\]]\s*(.+)", re.S)
 _THINK = re.compile(r"</?think>", re.I)
-_ALIASES = {
-    "temporal": "temporal", "temporal reasoning": "temporal", "time": "temporal",
-    "goal": "goal", "goal and purpose": "goal", "goal purpose": "goal", "purpose": "goal", "goal reasoning": "goal",
-    "spatial": "spatial", "spatial reasoning": "spatial", "space": "spatial",
-    "plot": "plot", "plot and narrative": "plot", "plot narrative": "plot", "narrative": "plot",
-    "plot reasoning": "plot", "uncategorized": UNCATEGORISED,
-}
-
-
-def normalize_category(name: Any) -> str | None:
-    """"Goal and Purpose" / "goal & purpose" / "Plot_and_Narrative" → goal / plot (also uncategorised); else None."""
-    if not isinstance(name, str):
-        return None
-    key = re.sub(r"[\s_\-/&]+", " ", name.strip().lower().replace("&", " and ")).strip()
-    key = re.sub(r"\s+", " ", key)
-    return _ALIASES.get(key) or (key if key in ITEM_CATEGORIES else None)
 
 
 @dataclass
@@ -318,8 +304,6 @@ class _VideoResolver:
 
     def _index(self) -> None:
         """File name → path and stem → path of every video below videos_dir (first in sorted order wins)."""
-        from lvr.ingest import VIDEO_SUFFIXES
-
         self._by_name, self._by_stem = {}, {}
         if self.videos_dir is None:
             return
@@ -341,9 +325,6 @@ class _VideoResolver:
         """(video id, None) or (None, why it is missing)."""
         if value in self.cache:
             return self.cache[value]
-        from lvr.ingest import ingest_file
-        from lvr.video import VideoError
-
         found = self.find(value)
         if found is None:
             where = f" under {self.videos_dir}" if self.videos_dir else ""

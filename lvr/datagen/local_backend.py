@@ -21,8 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lvr.datagen.config import BackendConfig
-from lvr.datagen.protocols import BackendError, GenRequest, GenResult
+from lvr.llm import BackendConfig, BackendError, GenRequest, GenResult
 
 SMOLLM2_ALIASES = ("smollm2", "smollm2-135m", "smollm2-135m-instruct")
 _MODELS: dict[tuple[str, str | None, str], tuple[Any, Any]] = {}

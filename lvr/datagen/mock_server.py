@@ -37,7 +37,7 @@ import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from lvr.datagen.timefmt import TIME_RE
+from lvr.video.timefmt import TIME_RE
 
 _CAPTION_LINE = re.compile(r"^\[(\S+) - (\S+)\] (.+)$", re.M)
 _NUMBER = re.compile(r"This is question (\d+) of (\d+)")

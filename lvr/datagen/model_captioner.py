@@ -33,8 +33,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lvr.datagen.config import BackendConfig
-from lvr.datagen.protocols import BackendError, CaptionRequest, GenResult
+from lvr.datagen.local_backend import SMOLLM2_ALIASES
+from lvr.datagen.protocols import CaptionRequest
+from lvr.llm import BackendConfig, BackendError, GenResult
+from lvr.model import load_model
+from lvr.model.checkpoint import CheckpointError, validate_checkpoint
+from lvr.model.generation import generate_stream, prompt_inputs
 
 CAPTION_SYSTEM_PROMPT = (
     "You are a helpful assistant that watches short video clips and describes exactly what they show, "
@@ -76,15 +80,11 @@ class LocalVLMCaptioner:
     def load(self):
         """The model, loaded on first use (CheckpointError naming the folder/file if it cannot be)."""
         if self._model is None:
-            from lvr.model.checkpoint import load_model
-
             self._model = load_model(self.checkpoint_dir, device=self.device)
         return self._model
 
     def caption_frames(self, frames, timestamps, prompt: str) -> tuple[str, int, int, str]:
         """(caption, prompt tokens, completion tokens, finish reason) for one clip; blocking."""
-        from lvr.model.generation import generate_stream, prompt_inputs
-
         with self._model_lock:
             model = self.load()
             inputs = prompt_inputs(model, frames, prompt, None, timestamps=timestamps or None, think=False,
@@ -146,8 +146,6 @@ class LocalVLMCaptioner:
 def resolve_checkpoint(model: str, ws=None) -> Path:
     """A checkpoint folder from `--model`: a folder path, a checkpoint id registered in `ws`, or `latest:<stage>`
     (the newest registered checkpoint of that stage, as the Train tab and `lvr train` name them)."""
-    from lvr.datagen.local_backend import SMOLLM2_ALIASES
-
     if model.lower() in SMOLLM2_ALIASES:
         raise ValueError(f"local captioner: {model!r} is a text-only model (it can generate QA items with the local "
                          "text backend, not watch video); caption with a video checkpoint: an id, latest:sft, or a "
@@ -203,8 +201,6 @@ def domain_warning(ws, model: str, video_ids: list[str] | None = None) -> str | 
 
 def make_captioner(config: BackendConfig, ws=None) -> LocalVLMCaptioner:
     """The `--backend local` captioner (lvr.datagen.backends.LOCAL_CAPTIONER_HOOK); loads the model now."""
-    from lvr.model.checkpoint import CheckpointError, validate_checkpoint
-
     if not config.model:
         raise ValueError("local captioning needs --model: a video-language checkpoint folder or checkpoint id")
     folder = resolve_checkpoint(config.model, ws)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from lvr.datagen.timefmt import TIME_RE, fmt_time, parse_time
+from lvr.video.timefmt import TIME_RE, fmt_time, parse_time
 
 _THINK = re.compile(r"^\s*<think>.*?</think>", re.S)
 _FENCE = re.compile(r"^\s*```[a-zA-Z]*\s*$")

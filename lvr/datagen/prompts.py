@@ -14,7 +14,7 @@ below is what the parsers expect, line for line.
 """
 from __future__ import annotations
 
-from lvr.datagen.timefmt import fmt_time
+from lvr.video.timefmt import fmt_time
 
 CAPTION_PROMPT = (
     "You are describing one short clip of a longer video so that someone who cannot see it can later "

@@ -1,4 +1,4 @@
-"""What a data-generation backend is: requests, results, errors, and the two protocols.
+"""What a data-generation backend is: the two protocols, the caption request, and (from lvr.llm) the rest.
 
 A *text backend* (`TextBackend`) answers chat requests: the QA-generation and rewrite calls.
 A *captioner* (`Captioner`) turns a clip's frames into a caption. Both are async and report
@@ -14,7 +14,9 @@ per-request accounting (tokens, latency, attempts) in a `GenResult`.
     register_captioner("my-vlm", lambda config, ws: MyCaptioner())   # then `lvr caption --backend my-vlm`
 
 Errors: a backend raises `BackendError` (after its own retries) with a short `reason` that the
-jobs store in `gen_outputs.reason`; nothing else should escape a backend call.
+jobs store in `gen_outputs.reason`; nothing else should escape a backend call. `GenRequest`,
+`GenResult` and `BackendError` live in lvr.llm.calls (shared with the LLM client and lvr.train's
+judge) and are re-exported here, so a plug-in needs only this module.
 """
 from __future__ import annotations
 
@@ -23,67 +25,9 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from lvr.llm.calls import BackendError, GenRequest, GenResult
 
-@dataclass
-class GenResult:
-    """One model answer and what it cost."""
-
-    text: str
-    backend: str
-    model: str
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    latency: float = 0.0              # seconds, from the first attempt to the answer (retries included)
-    attempts: int = 1
-    finish_reason: str | None = None
-
-    def accounting(self) -> dict:
-        return {"backend": self.backend, "model": self.model, "prompt_tokens": self.prompt_tokens,
-                "completion_tokens": self.completion_tokens, "latency": round(self.latency, 4),
-                "attempts": self.attempts}
-
-
-class BackendError(RuntimeError):
-    """A request that failed for good (retries exhausted, or not retryable)."""
-
-    def __init__(self, reason: str, *, attempts: int = 1, latency: float = 0.0, status: int | None = None,
-                 retryable: bool = False, raw: str | None = None):
-        super().__init__(reason)
-        self.reason = reason
-        self.attempts = attempts
-        self.latency = latency
-        self.status = status
-        self.retryable = retryable
-        self.raw = raw
-
-
-@dataclass
-class GenRequest:
-    """A chat request plus the context of the unit of work it belongs to.
-
-    `messages` are OpenAI-style chat messages. The context fields let backends that do not
-    read prompts (ground truth) find their answer; HTTP/local backends ignore them.
-    """
-
-    messages: list[dict]
-    task: str = "qa"                  # qa | rewrite | judge
-    key: str | None = None
-    video_id: str | None = None
-    category: str | None = None
-    index: int | None = None
-    temperature: float | None = None
-    max_tokens: int | None = None
-    context: dict = field(default_factory=dict)
-
-    def prompt_text(self) -> str:
-        """The request as plain text (for storing in gen_outputs.prompt)."""
-        parts = []
-        for m in self.messages:
-            content = m.get("content")
-            if isinstance(content, list):
-                content = "\n".join(c.get("text", f"<{c.get('type')}>") for c in content)
-            parts.append(f"[{m.get('role')}]\n{content}")
-        return "\n\n".join(parts)
+__all__ = ["BackendError", "CaptionRequest", "Captioner", "GenRequest", "GenResult", "TextBackend"]
 
 
 @dataclass

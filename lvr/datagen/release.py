@@ -1,14 +1,14 @@
-"""The LongVideo-Reason release's quirks: categories from elsewhere, leaked deliberation, a skewed key.
+"""The LongVideo-Reason release's quirks: categories from elsewhere, leaked deliberation.
 
-    from lvr.datagen.release import load_category_map, pick_category, option_flags, key_skew
+    from lvr.datagen.release import load_category_map, pick_category, option_flags
     cmap = load_category_map("categories.csv")          # `--categories FILE` of `lvr import` / `lvr eval import`
     category, how, unknown = pick_category(row, cmap)   # ("goal", "column" | "map", None), ("uncategorised", …)
     option_flags(["opens the door", "Wait, let me reconsider …", …])   # ["option B reads like …"]
-    key_skew(["B", "B", "A", …])                        # letter counts, always-<letter> score, skewed or not
+    # a skewed key (always "B" scores 44 %) is checked by lvr.store.answer_key.key_skew
 
 The released rows have no category column (`problem_type` is "multiple choice"), so a row's
 category is, in this order: a category column that names a known category (`category`,
-`problem_type`, … as `importer.CATEGORY_FIELDS`); the `--categories` file's entry for its
+`problem_type`, … as `lvr.store.categories.CATEGORY_FIELDS`); the `--categories` file's entry for its
 `problem_id`; else `uncategorised` (stored, counted and warned about; never a rejection). A
 category value we do not know ("Emotion") is kept in `meta["import"]["category_raw"]`.
 
@@ -27,38 +27,25 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import re
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from lvr.store import ITEM_CATEGORIES, LETTERS, UNCATEGORISED
+from lvr.store.categories import CATEGORY_FIELDS, category_name, normalize_category
 
 _PROBLEM_TYPES = {"multiple choice", "open ended", "openended", "free form", "numerical", "regression", "ocr",
                   "math", "video", "image", "text"}   # Video-R1 style `problem_type`/`type` values, not categories
-_INITIALS = {"t": "temporal", "g": "goal", "s": "spatial", "p": "plot", "u": UNCATEGORISED}
 _DELIBERATION = re.compile(
     r"\bwait\s*(?:[,!…]|\.\.\.|a (?:moment|second|minute)\b)|\bhmm+\b|\blet me (?:re-?check|reconsider|re-?think|"
     r"re-?read|re-?evaluate|double[- ]check|verify|check again|look again|think)\b|\bre-?check(?:ing)?\b|"
     r"\bon second thought\b|\bbut wait\b|\bactually,|\bi need to (?:check|verify|re)", re.I)
 LONG_OPTION_CHARS = 300        # an option longer than this is flagged whatever its siblings
 LONG_OPTION_RATIO = (150, 5.0)  # … or at least 150 characters and 5× the median of the other options
-SKEW_MIN_SHARE = 0.30          # the key counts as skewed when always-<letter> scores at least this much
-
-
-def category_name(value: Any) -> str | None:
-    """One of ITEM_CATEGORIES for a name, the paper's name or an initial (T/G/S/P); None if unknown."""
-    from lvr.datagen.importer import normalize_category
-
-    if isinstance(value, str) and value.strip().lower() in _INITIALS:
-        return _INITIALS[value.strip().lower()]
-    return normalize_category(value)
 
 
 def _map_rows(path: Path, text: str) -> list[tuple[int, Any, Any]]:
     """(line, problem_id, category) of every entry of a categories file."""
-    from lvr.datagen.importer import CATEGORY_FIELDS
 
     def pair(i: int, obj: Any) -> tuple[int, Any, Any]:
         if not isinstance(obj, dict) or "problem_id" not in obj:
@@ -115,8 +102,6 @@ def pick_category(row: dict, category_map: dict[str, str] | None = None) -> tupl
     `unknown` is the value of a category column that names no known category ("Emotion"), so the
     report can say which values were passed over; a problem type ("multiple choice") is not one.
     """
-    from lvr.datagen.importer import CATEGORY_FIELDS, normalize_category
-
     found = next((c for c in (normalize_category(row.get(f)) for f in CATEGORY_FIELDS) if c), None)
     if found is not None:
         return found, "column", None
@@ -148,27 +133,3 @@ def option_flags(options: list[str]) -> list[str]:
                                              and len(text) >= LONG_OPTION_RATIO[1] * max(median, 1)):
             flags.append(f"option {letter} is {len(text)} characters long (the others about {median})")
     return flags
-
-
-def key_skew(letters: list[str]) -> dict | None:
-    """Letter counts of an answer key and what always answering its commonest letter scores.
-
-    `skewed` is true when that score is at least SKEW_MIN_SHARE and above the 99 % range of a
-    fair key of the same size (25 % + 2.58 standard errors), so a short file is not called skewed
-    by chance. None for an empty key.
-    """
-    counts = Counter(x for x in letters if x in LETTERS)
-    n = sum(counts.values())
-    if not n:
-        return None
-    letter = max(LETTERS, key=lambda x: (counts.get(x, 0), -LETTERS.index(x)))
-    share = counts[letter] / n
-    bound = 0.25 + 2.58 * math.sqrt(0.25 * 0.75 / n)
-    return {"n": n, "counts": {k: counts.get(k, 0) for k in LETTERS}, "letter": letter, "share": share,
-            "skewed": share >= max(SKEW_MIN_SHARE, bound)}
-
-
-def skew_text(skew: dict) -> str:
-    """'B 44 (44.0 %), C 30 (30.0 %), …; always answering B scores 44.0 % (chance 25 %)'."""
-    dist = ", ".join(f"{k} {v} ({100 * v / skew['n']:.1f} %)" for k, v in skew["counts"].items())
-    return f"{dist}; always answering {skew['letter']} scores {100 * skew['share']:.1f} % (chance 25 %)"

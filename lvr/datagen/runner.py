@@ -240,29 +240,3 @@ async def run_pool(units: Iterable[Any], worker: Callable[[Any], Awaitable[None]
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
-
-
-def run_coroutine(coro: Awaitable[Any]) -> Any:
-    """Run `coro` to completion from synchronous code, also where an event loop is already running
-    (a Jupyter cell, an async Gradio handler), where `asyncio.run` refuses: the coroutine then runs on
-    its own loop in a worker thread while the caller waits. Exceptions propagate unchanged."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    import threading
-
-    box: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            box["value"] = asyncio.run(coro)
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
-            box["error"] = exc
-
-    worker = threading.Thread(target=target, name="lvr-run-coroutine", daemon=True)
-    worker.start()
-    worker.join()
-    if "error" in box:
-        raise box["error"]
-    return box["value"]

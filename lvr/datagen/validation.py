@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 
 from lvr.datagen.parsing import ParsedItem
-from lvr.datagen.timefmt import TIME_RE
+from lvr.video.timefmt import TIME_RE
 
 CAPTION_WORDS = re.compile(
     r"\b(captions?|captioned|transcripts?|(?:the|this|these|each|given|provided) descriptions?|"

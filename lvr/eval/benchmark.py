@@ -1,14 +1,14 @@
 """Importing a LongVideo-Reason-eval-style benchmark for evaluation, and checking it.
 
-    from lvr.eval import import_benchmark, benchmark_report
-    rep = import_benchmark(ws, "test.jsonl", "videos/", split="eval", source="longvideo-reason-eval",
-                           category_map=load_category_map("categories.csv"))   # optional (lvr.datagen.release)
-    print(rep.format_text())      # counts, categories, key letters, warnings, missing videos, bad rows
-    benchmark_report(ws, source="longvideo-reason-eval")   # the same checks on what is stored
+    from lvr.eval.benchmark import VideoResolver, benchmark_report, normalize_row
+    row = normalize_row(raw_row, VideoResolver("videos/"))   # a row as lvr.datagen.importer reads it
+    benchmark_report(ws, source="longvideo-reason-eval")     # checks on what is stored
 
-The store import itself is the general one, `lvr.datagen.importer.import_file` (row checks,
-video ingest, provenance in `meta["import"]`, idempotent by file digest and row). This module
-adds, for evaluation:
+The import itself (`lvr eval import`, `lvr.recipe.benchmark.import_benchmark`) composes this
+module's row adapter with the general store import, `lvr.datagen.importer.import_file` (row
+checks, video ingest, provenance in `meta["import"]`, idempotent by file digest and row), and
+fills this module's `ImportReport`; lvr.eval does not import lvr.datagen (they are peers).
+This module has, for evaluation:
 
 * an adapter for the published eval file's quirks, applied to each row before the import
   (rows keep their line numbers): the category in `problem_type` when it names one ("goal",
@@ -29,15 +29,17 @@ adds, for evaluation:
 """
 from __future__ import annotations
 
-import json
 import re
-from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from lvr.ingest import VIDEO_SUFFIXES
 from lvr.store import CATEGORIES, ITEM_CATEGORIES, UNCATEGORISED
+from lvr.store.answer_key import skew_text
+from lvr.store.categories import CATEGORY_FIELDS, normalize_category
 
 from .answerer import LETTERS
+from .runner import attach_videos
 from .summary import best_constant, letter_counts
 
 _OPTION_LINE = re.compile(r"^\s*[\(\[]?([A-D])[\)\]]?\s*[\.\):：]\s*(.+?)\s*$")
@@ -80,6 +82,7 @@ def split_problem(problem: str) -> tuple[str, list[str] | None]:
 
 
 def _answer_letter(raw, options: list[str]) -> str:
+    # imported here: lvr.model loads torch, ~1.3 s more on `import lvr.eval` (~1.5 s), measured
     from lvr.model.prompting import extract_letter
 
     text = str(raw or "")
@@ -100,8 +103,6 @@ class VideoResolver:
         self._by_stem: dict[str, Path] | None = None
 
     def _index(self) -> None:
-        from lvr.ingest import VIDEO_SUFFIXES
-
         self._by_name, self._by_stem = {}, {}
         if self.root.is_dir():
             for p in sorted(self.root.rglob("*")):
@@ -138,7 +139,7 @@ class ImportReport:
     qa_ids: list[int] = field(default_factory=list)
     uncategorised: list[str] = field(default_factory=list)                   # problem_ids stored as uncategorised
     flagged: list[tuple[str, str]] = field(default_factory=list)             # (problem_id, why), left pending
-    key_skew: dict | None = None                                             # lvr.datagen.release.key_skew
+    key_skew: dict | None = None                                             # lvr.store.answer_key.key_skew
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -163,8 +164,6 @@ class ImportReport:
         return "\n".join(lines)
 
     def _warnings(self, max_list: int) -> list[str]:
-        from lvr.datagen.release import skew_text
-
         lines = []
         if self.key_skew and self.key_skew["skewed"]:
             lines.append("WARNING answer key is skewed: " + skew_text(self.key_skew))
@@ -184,8 +183,6 @@ def normalize_row(row: dict, resolver: VideoResolver | None = None) -> dict:
 
     Fields it cannot fix are left as they are, so the importer reports the row's problem.
     """
-    from lvr.datagen.importer import CATEGORY_FIELDS, normalize_category
-
     row = dict(row)
     problem = str(row.get("problem") or "")
     raw = row.get("options")
@@ -225,84 +222,8 @@ def normalize_row(row: dict, resolver: VideoResolver | None = None) -> dict:
     return row
 
 
-def _stored_problem_ids(ws, source: str) -> set[str]:
-    out = set()
-    for r in ws.query("SELECT meta FROM qa WHERE source = ?", (source,)):
-        meta = json.loads(r["meta"] or "{}")
-        pid = (meta.get("import") or {}).get("problem_id", meta.get("problem_id"))
-        if pid is not None:
-            out.add(str(pid))
-    return out
-
-
-def import_benchmark(ws, jsonl: str | Path, videos_dir: str | Path, *, split: str = "eval",
-                     source: str = "longvideo-reason-eval", status: str = "approved", copy: bool = False,
-                     category_map: dict[str, str] | None = None, progress=None) -> ImportReport:
-    """Import a benchmark JSONL and its videos into `ws` through lvr.datagen's importer (see the module docstring)."""
-    import tempfile
-
-    from lvr.datagen.importer import import_file, row_to_item
-    from lvr.datagen.release import key_skew
-
-    jsonl = Path(jsonl)
-    if not jsonl.is_file():
-        raise FileNotFoundError(f"benchmark file {jsonl} does not exist")
-    if not Path(videos_dir).is_dir():
-        raise FileNotFoundError(f"videos folder {videos_dir} does not exist")
-    rep = ImportReport(source=source, file=str(jsonl))
-    present = _stored_problem_ids(ws, source)
-    resolver = VideoResolver(videos_dir)
-    out_lines, keys, cats, pids = [], [], Counter(), {}
-    for no, line in enumerate(jsonl.read_text(encoding="utf-8").splitlines(), start=1):
-        try:
-            row = json.loads(line) if line.strip() else None
-        except json.JSONDecodeError:
-            out_lines.append(line)              # the importer reports it with its line number
-            continue
-        if not isinstance(row, dict):
-            out_lines.append(line)
-            continue
-        pid = str(row.get("problem_id", row.get("id", f"line{no}")))
-        pids[no] = pid
-        if pid in present:                      # already in the store: keep the line number, skip the row
-            rep.already_present += 1
-            out_lines.append("")
-            norm = normalize_row(row)
-        else:
-            norm = normalize_row(row, resolver)
-            out_lines.append(json.dumps(norm, ensure_ascii=False))
-        try:
-            item = row_to_item(norm, category_map)
-            keys.append(item["answer"])
-            cats[item["category"]] += 1
-        except ValueError:
-            pass
-    with tempfile.TemporaryDirectory(prefix="lvr-bench-") as tmp:
-        staged = Path(tmp) / jsonl.name
-        staged.write_text("\n".join(out_lines) + "\n", encoding="utf-8")
-        res = import_file(ws, staged, videos_dir=videos_dir, split=split, status=status, source=source, copy=copy,
-                          category_map=category_map, progress=progress)
-    rep.rows = res.rows + rep.already_present
-    rep.added = res.added
-    rep.already_present += res.already_imported
-    rep.qa_ids = list(res.qa_ids)
-    rep.bad_rows = [(no, cause) for no, cause in res.errors]
-    for no, why in res.missing_videos:
-        target = rep.undecodable_videos if "unreadable" in why else rep.missing_videos
-        target.append((pids.get(no, f"line{no}"), why))
-    rep.categories = {c: cats.get(c, 0) for c in ITEM_CATEGORIES}
-    rep.letters = letter_counts(keys)
-    rep.best_constant = best_constant(keys)
-    rep.key_skew = key_skew(keys)
-    rep.uncategorised = [pids.get(no, f"line{no}") for no in res.uncategorised]
-    rep.flagged = [(pids.get(no, f"line{no}"), why) for no, why in res.flagged]
-    return rep
-
-
 def benchmark_report(ws, *, source: str | None = None, split: str | None = "eval") -> dict:
     """Checks on stored benchmark items: counts per category, key letters, unusable videos."""
-    from .runner import attach_videos
-
     items = list(ws.iter_qa(source=source, split=split, status=["pending", "draft", "approved"]))
     attach_videos(ws, items)
     keys = [it["answer"] for it in items]

@@ -14,6 +14,8 @@ from types import SimpleNamespace
 
 from lvr.synth.visibility import item_answerable
 
+from .summary import accuracy_block
+
 
 def ideal_ceiling(items, frame_counts) -> dict:
     """Share (%) of items the ideal frame reader can answer, per frame count, overall and by category
@@ -47,8 +49,6 @@ def run_items(ws, run_id: str) -> list[tuple[SimpleNamespace, dict]]:
 def answerable_subset(ws, run_id: str, num_frames: int) -> dict | None:
     """Accuracy of an eval run on the items the ideal reader of `num_frames` frames can answer (bootstrap
     intervals as in every eval table); None when the run has no synthetic items (no event logs)."""
-    from lvr.eval.summary import accuracy_block
-
     kept = [(it, rec) for it, rec in run_items(ws, run_id) if item_answerable(it, num_frames)]
     if not kept:
         return None

@@ -4,7 +4,7 @@
     answerer = ModelAnswerer("ws/checkpoints/grpo-…", max_new_tokens=512)
     run_eval(ws, answerer, EvalConfig(split="eval", frames=16), checkpoint="grpo-…")
 
-Per batch, each distinct video is sampled once (`lvr.video.sample_frames`, exact mode, N
+Per batch, each distinct video is sampled once (`lvr.media.video_frames`, exact mode, N
 uniform frames over the whole video — the questions are about the whole long video),
 optionally through the workspace frame cache, and encoded once (`model.encode_frames`); every
 question on that video reuses the embeddings (`model.build_inputs`). Then
@@ -20,6 +20,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 from typing import Any, Sequence
+
+from lvr.media import frame_spec, video_frames
 
 from .answerer import Prediction, prediction_from_text
 
@@ -43,6 +45,7 @@ class ModelAnswerer:
         self.sampling_mode = sampling_mode
         self.frame_cache_dir = Path(frame_cache_dir) if frame_cache_dir else None
         if model is None:
+            # imported here: lvr.model loads torch, ~1.3 s more on `import lvr.eval` (~1.5 s), measured
             from lvr.model import load_model
 
             if not Path(self.checkpoint_dir).is_dir():
@@ -54,15 +57,9 @@ class ModelAnswerer:
 
     # ------------------------------------------------------------------ frames
     def _sample(self, path: str, sha: str | None, frames: int):
-        from lvr.video import SamplingSpec, sample_frames
-
-        spec = SamplingSpec(mode=self.sampling_mode, num_frames=int(frames))
+        spec = frame_spec(int(frames), mode=self.sampling_mode)
         self.frames_sampled += 1
-        if self.frame_cache_dir is not None:
-            from lvr.video import FrameCache, cached_sample
-
-            return cached_sample(path, spec, FrameCache(self.frame_cache_dir), sha=sha)
-        return sample_frames(path, spec)
+        return video_frames(path, spec, cache_dir=self.frame_cache_dir, sha=sha)
 
     def _video_inputs(self, items: Sequence[dict], frames: int) -> list[tuple]:
         """(embeddings, layout) per item; each distinct video is sampled and encoded once."""
@@ -88,7 +85,7 @@ class ModelAnswerer:
 
     # ------------------------------------------------------------------ answering
     def answer_batch(self, items: list[dict], frames: int | None) -> list[Prediction]:
-        from lvr.model import build_messages, generate_batch
+        from lvr.model import build_messages, generate_batch  # here: torch, see __init__ above
 
         if not frames:
             raise ValueError("ModelAnswerer needs a frame count (frames >= 1)")

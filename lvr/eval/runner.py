@@ -30,9 +30,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from lvr.config import ConfigError, check_fields, option
 from lvr.store import CATEGORIES, QA_STATUSES
 
 from .answerer import LETTERS, Answerer, Prediction
+from .plots import save_run_figures
 from .reference import REFERENCE_NAMES, make_reference
 from .stats import DEFAULT_N_BOOT, DEFAULT_SEED
 from .summary import accuracy_block, summarize
@@ -44,49 +46,31 @@ VIDEO_MODES = ("own", "shuffled")
 class EvalConfig:
     """Which items, how many frames, how to batch and how to report. Validated on creation."""
 
-    split: str | None = "eval"
-    source: str | None = None
-    categories: tuple[str, ...] | None = None
-    statuses: tuple[str, ...] = ("pending", "draft", "approved")
-    frames: int | None = 16
-    batch_size: int = 8
-    limit: int | None = None
-    n_boot: int = DEFAULT_N_BOOT
-    seed: int = DEFAULT_SEED
-    references: tuple[str, ...] = REFERENCE_NAMES
-    reference_split: str = "sft"
-    sweep: str | None = None
-    figures: bool = True
-    videos: str = "own"             # "shuffled": each item is shown another video's frames (the no-video control)
+    split: str | None = option("eval", "QA split to evaluate (null, or '' on the command line: any split)")
+    source: str | None = option(None, "only items of this source (e.g. an imported benchmark)")
+    categories: tuple[str, ...] | None = option(None, "restrict to these categories (none: all)",
+                                                choices=CATEGORIES)
+    statuses: tuple[str, ...] = option(("pending", "draft", "approved"), "QA statuses evaluated",
+                                       choices=QA_STATUSES)
+    frames: int | None = option(16, "frames per video (none: answerers that do not watch the video)", ge=1)
+    batch_size: int = option(8, "items per answerer call", ge=1)
+    limit: int | None = option(None, "only the first N items (by id)", ge=1)
+    n_boot: int = option(DEFAULT_N_BOOT, "bootstrap resamples", ge=1)
+    seed: int = option(DEFAULT_SEED, "seed of the bootstrap and of the reference answerers")
+    references: tuple[str, ...] = option(REFERENCE_NAMES, "reference answerers scored on the same items",
+                                         choices=REFERENCE_NAMES)
+    reference_split: str = option("sft", "split the most-frequent / text-only references learn from")
+    sweep: str | None = option(None, "the frames sweep this run belongs to")
+    figures: bool = option(True, "write the run's figures (HTML + JSON)")
+    videos: str = option("own", "shuffled: show each item another video's frames (does the model use the "
+                         "video?)", choices=VIDEO_MODES)
 
     def __post_init__(self) -> None:
-        def bad(msg: str) -> None:
-            raise ValueError(f"EvalConfig: {msg}")
-
+        check_fields(self)
         if self.split is None and self.source is None:
-            bad("give a split or a source (benchmark) to evaluate on")
-        if self.categories is not None:
-            self.categories = tuple(self.categories)
-            unknown = set(self.categories) - set(CATEGORIES)
-            if unknown:
-                bad(f"unknown categories {sorted(unknown)}; known: {', '.join(CATEGORIES)}")
-        self.statuses = tuple(self.statuses)
-        if not self.statuses or set(self.statuses) - set(QA_STATUSES):
-            bad(f"statuses must be a non-empty subset of {QA_STATUSES}, got {self.statuses}")
-        if self.frames is not None and (not isinstance(self.frames, int) or self.frames < 1):
-            bad(f"frames must be an integer >= 1 (or None for answerers without video), got {self.frames!r}")
-        if not isinstance(self.batch_size, int) or self.batch_size < 1:
-            bad(f"batch_size must be an integer >= 1, got {self.batch_size!r}")
-        if self.limit is not None and (not isinstance(self.limit, int) or self.limit < 1):
-            bad(f"limit must be an integer >= 1, got {self.limit!r}")
-        if not isinstance(self.n_boot, int) or self.n_boot < 1:
-            bad(f"n_boot must be an integer >= 1, got {self.n_boot!r}")
-        if self.videos not in VIDEO_MODES:
-            bad(f"videos must be one of {', '.join(VIDEO_MODES)}, got {self.videos!r}")
-        self.references = tuple(self.references)
-        unknown = set(self.references) - set(REFERENCE_NAMES)
-        if unknown:
-            bad(f"unknown reference answerers {sorted(unknown)}; known: {', '.join(REFERENCE_NAMES)}")
+            raise ConfigError("EvalConfig: give a split or a source (benchmark) to evaluate on")
+        if not self.statuses:
+            raise ConfigError("EvalConfig.statuses: needs at least one status")
 
     def selection(self) -> dict:
         """The fields that define which items a run covers (must match when resuming)."""
@@ -259,8 +243,6 @@ def finish_run(ws, run_id: str, items: list[dict], cfg: EvalConfig, skipped: lis
     run_dir = ws.runs_dir / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
     if cfg.figures:
-        from .plots import save_run_figures
-
         run = ws.get_eval_run(run_id)
         summary["figures"] = [ws.relativize(p) for p in save_run_figures(run_dir, {**run, "summary": summary})]
     ws.update_eval_run(run_id, status="succeeded", summary=summary)

@@ -1,9 +1,12 @@
 """Launch, watch and cancel jobs; detect dead ones; relaunch (resume) a killed one.
 
 A job is `python -m lvr.jobs.supervise --workspace WS --job ID -- <command...>` started in
-its own session (process group), with stdout+stderr in runs/<id>/log.txt. The supervisor
-marks the job running with its pid, heartbeats, and records the exit status; `cancel`
-sends SIGTERM to the whole group (torchrun and its workers included).
+its own session (process group), with stdout+stderr in runs/<id>/log.txt (or the run folder
+the caller names). The supervisor marks the job running with its pid, heartbeats, and records
+the exit status; `follow` streams the log until the job ends; `cancel` sends SIGTERM to the
+whole group (torchrun and its workers included). `python_command` is the one place a
+(torchrun) launch's command line is written: the app, `lvr train` and the recipe all launch
+training through `launch`.
 """
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 import yaml
 
@@ -24,25 +28,25 @@ from .context import ENV_JOB, ENV_WORKSPACE
 HEARTBEAT_STALE_S = 60.0
 
 
-def _command(nproc: int, args: list[str]) -> list[str]:
-    """`python args...` for one process, `torchrun --nproc_per_node N args...` for several."""
+def python_command(nproc: int, args: list[str]) -> list[str]:
+    """`python args...` for one process, `python -m torch.distributed.run --standalone --nproc_per_node=N
+    args...` (torchrun) for several; `args` are python arguments, e.g. ["-m", "lvr.train.sft", cfg]."""
     if nproc <= 1:
         return [sys.executable, *args]
-    if args[:1] == ["-m"]:
-        return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
-                "-m", *args[1:]]
     return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", *args]
 
 
 def launch(ws: Workspace, kind: str, args: list[str], *, config: dict | None = None, nproc: int = 1,
-           env: dict | None = None, job_id: str | None = None, wait: bool = False) -> str:
-    """Start `args` (python arguments, e.g. ["-m", "lvr.train.sft", cfg]) as a tracked job."""
+           env: dict | None = None, job_id: str | None = None, run_dir: str | Path | None = None,
+           wait: bool = False) -> str:
+    """Start `args` (python arguments, e.g. ["-m", "lvr.train.sft", cfg]) as a tracked job; its run
+    folder is `run_dir` when given (an existing one is reused, e.g. to resume), else runs/<job id>/."""
     config = dict(config or {})
-    job_id = ws.add_job(kind, {**config, "_args": args, "_nproc": nproc}, job_id=job_id)
+    job_id = ws.add_job(kind, {**config, "_args": args, "_nproc": nproc}, run_dir=run_dir, job_id=job_id)
     run_dir = ws.resolve(ws.get_job(job_id)["run_dir"])
     (run_dir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     cmd = [sys.executable, "-m", "lvr.jobs.supervise", "--workspace", str(ws.root), "--job", job_id, "--",
-           *_command(nproc, args)]
+           *python_command(nproc, args)]
     full_env = {**os.environ, **(env or {}), ENV_JOB: job_id, ENV_WORKSPACE: str(ws.root),
                 "PYTHONUNBUFFERED": "1"}
     log = open(run_dir / "log.txt", "ab")
@@ -62,6 +66,29 @@ def relaunch(ws: Workspace, job_id: str, extra_args: list[str] | None = None, wa
     args, nproc = cfg.pop("_args"), cfg.pop("_nproc", 1)
     cfg["resumed_from"] = job_id
     return launch(ws, job["kind"], [*args, *(extra_args or [])], config=cfg, nproc=nproc, wait=wait)
+
+
+def follow(ws: Workspace, job_id: str, on_line: Callable[[str], None], *, start: int = 0,
+           poll: float = 0.5) -> dict:
+    """Hand every line the job's log gains (from byte `start`) to `on_line` until the job ends;
+    returns the job's final row (status succeeded / partial / failed / cancelled / dead)."""
+    log = ws.resolve(ws.get_job(job_id)["log_path"])
+    pos, pending = start, b""
+    while True:
+        job = refresh(ws, job_id)
+        if log.exists():
+            with open(log, "rb") as f:
+                f.seek(pos)
+                chunk = f.read()
+            pos += len(chunk)
+            *lines, pending = (pending + chunk).split(b"\n")
+            for line in lines:
+                on_line(line.decode("utf-8", "replace"))
+        if job["status"] not in ("queued", "running"):
+            if pending:
+                on_line(pending.decode("utf-8", "replace"))
+            return job
+        time.sleep(poll)
 
 
 def is_alive(pid: int | None) -> bool:

@@ -16,7 +16,6 @@ from .base import IGNORE_INDEX, ModelInputs, VideoLayout, VideoLM, collate, next
 from .checkpoint import (
     CheckpointError,
     adopt_hf_checkpoint,
-    load_model,
     model_type_of,
     read_lvr_config,
     register_checkpoint,
@@ -35,7 +34,7 @@ from .config import (
     QwenVLOptions,
     read_model_spec,
 )
-from .factory import build_from_spec
+from .factory import build_from_spec, load_model
 from .generation import Generation, StreamEvent, generate_batch, generate_stream, prompt_inputs
 from .projector import ProjectorConfig, VideoProjector
 from .prompting import Parsed, build_messages, extract_letter, format_mcq, format_target, parse_response, system_prompt

@@ -16,9 +16,18 @@ import json
 import struct
 from pathlib import Path
 
-import torch
-
-from .config import COMPOSITE, LVR_CONFIG, MODEL_TYPES, QWEN2_5_VL, QWEN3_VL, ConfigError, options_from_dict
+from .config import (
+    COMPOSITE,
+    LVR_CONFIG,
+    MODEL_TYPES,
+    QWEN2_5_VL,
+    QWEN3_VL,
+    ConfigError,
+    Qwen3VLOptions,
+    QwenVLOptions,
+    options_from_dict,
+    write_json,
+)
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
 
@@ -136,43 +145,6 @@ def validate_checkpoint(directory: str | Path) -> str:
     return kind
 
 
-def _dtype(dtype) -> torch.dtype | None:
-    if dtype is None or isinstance(dtype, torch.dtype):
-        return dtype
-    value = getattr(torch, str(dtype).replace("torch.", ""), None)
-    if not isinstance(value, torch.dtype):
-        raise ValueError(f"unknown dtype {dtype!r} (use float32, bfloat16 or float16)")
-    return value
-
-
-def load_model(directory: str | Path, device=None, dtype=None, trust_remote_code: bool = False):
-    """Load a checkpoint directory as a `VideoLM` (the adapter named by its lvr_config.json).
-
-    dtype None: float32 on CPU, bfloat16 on accelerators. Raises CheckpointError on missing or
-    corrupted files, naming the directory and the file.
-    """
-    from .composite import CompositeVideoLM
-    from .qwen3_vl import Qwen3VideoLM
-    from .qwen_vl import QwenVideoLM
-    from .vila import VilaVideoLM
-
-    d = Path(directory)
-    kind = validate_checkpoint(d)
-    dt = _dtype(dtype)
-    if dt is None:
-        dt = torch.float32 if device is None or torch.device(device).type == "cpu" else torch.bfloat16
-    cls = {COMPOSITE: CompositeVideoLM, QWEN2_5_VL: QwenVideoLM, QWEN3_VL: Qwen3VideoLM}[kind]
-    if read_lvr_config(d).get("checkpoint_format") == "vila":
-        cls = VilaVideoLM
-    try:
-        model = cls.load(d, device=device, dtype=dt, trust_remote_code=trust_remote_code)
-    except (OSError, ValueError, KeyError, RuntimeError) as e:
-        if isinstance(e, CheckpointError):
-            raise
-        raise CheckpointError(d, None, f"failed to load as {kind}: {type(e).__name__}: {e}") from e
-    return model.eval()
-
-
 def register_checkpoint(ws, path: str | Path, stage: str, parent: str | None = None, step: int | None = None,
                         metrics: dict | None = None, job_id: str | None = None) -> str:
     """Validate a checkpoint directory and register it in the workspace (kind = its model type)."""
@@ -184,8 +156,6 @@ def register_checkpoint(ws, path: str | Path, stage: str, parent: str | None = N
 def adopt_hf_checkpoint(directory: str | Path, options=None) -> Path:
     """Make an existing HF Qwen2.5-VL or Qwen3-VL folder (config.json + safetensors + tokenizer) an lvr
     checkpoint by writing its `lvr_config.json` (the weights are not touched). Returns the folder."""
-    from .config import Qwen3VLOptions, QwenVLOptions, write_json
-
     d = Path(directory)
     cfg = _json(d, "config.json")
     kind = cfg.get("model_type")

@@ -22,8 +22,10 @@ from torch import nn
 from torch.nn import functional as F
 
 from .base import VideoLayout, VideoLM, as_frames_tensor
+from .chat_format import chat_template
 from .config import LVR_CONFIG, CompositeOptions, write_json
 from .projector import ProjectorConfig, VideoProjector
+from .tokenizer import ensure_tokens
 
 LLM_DIR, VISION_DIR, PROJECTOR_DIR = "llm", "vision_tower", "mm_projector"
 
@@ -99,9 +101,6 @@ class CompositeVideoLM(VideoLM):
         proj.to(device=ref.device, dtype=ref.dtype)
         model = cls(vision_tower, proj, llm, options, tokenizer)
         if tokenizer is not None:
-            from .chat_format import chat_template
-            from .tokenizer import ensure_tokens
-
             ensure_tokens(tokenizer, llm, [options.video_token])
             tokenizer.chat_template = chat_template(options.video_token)  # the format build_inputs renders
             model.sync_generation_config()

@@ -5,15 +5,19 @@
 
 Every checkpoint directory has a top-level `lvr_config.json` whose `model_type` says which
 adapter loads it ("lvr_composite", "qwen2_5_vl" or "qwen3_vl"); nothing is guessed from paths. Unknown
-keys and wrong types fail fast with the key named.
+keys and wrong types fail fast with the key named: the options are lvr.config dataclasses (`option` help,
+choices and bounds; `check_fields` when built directly) and fail with lvr.config.ConfigError.
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from lvr.config import ConfigError, check_fields, option, read_mapping, to_dict
+from lvr.config import from_dict as config_from_dict
+from lvr.video.timefmt import fmt_time
 
 FORMAT_VERSION = 1
 LVR_CONFIG = "lvr_config.json"
@@ -30,70 +34,39 @@ CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)  # also Qwen2.5-VL's
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
 
-class ConfigError(ValueError):
-    """A config file or dict is invalid; the message names the source and the key."""
+ANSWER_FORMAT_HELP = "MCQ answers as the option's letter or its text (set by SFT)"
 
 
-def _check(cls, data: dict, where: str) -> dict:
-    if not isinstance(data, dict):
-        raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - set(fields))
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(fields)}")
-    out = {}
-    for key, value in data.items():
-        default = fields[key].default
-        if default is dataclasses.MISSING and fields[key].default_factory is not dataclasses.MISSING:
-            default = fields[key].default_factory()
-        if isinstance(default, bool) and not isinstance(value, bool):
-            raise ConfigError(f"{where}: {key} must be true/false, got {value!r}")
-        if isinstance(default, int) and not isinstance(default, bool) and (
-                not isinstance(value, int) or isinstance(value, bool)):
-            raise ConfigError(f"{where}: {key} must be an integer, got {value!r}")
-        if isinstance(default, float) and not isinstance(value, (int, float)):
-            raise ConfigError(f"{where}: {key} must be a number, got {value!r}")
-        if isinstance(default, str) and not isinstance(value, str):
-            raise ConfigError(f"{where}: {key} must be a string, got {value!r}")
-        if isinstance(default, dict) and not isinstance(value, dict):
-            raise ConfigError(f"{where}: {key} must be a mapping, got {value!r}")
-        if isinstance(default, tuple):
-            if not isinstance(value, (list, tuple)) or len(value) != len(default):
-                raise ConfigError(f"{where}: {key} must be a list of {len(default)} numbers, got {value!r}")
-            value = tuple(float(v) for v in value)
-        out[key] = value
-    return out
-
-
-def _check_answer_format(value: str) -> None:
-    if value not in ANSWER_FORMATS:
-        raise ConfigError(f"answer_format must be one of {list(ANSWER_FORMATS)}, got {value!r}")
+def _check_channels(opts) -> None:
+    """image_mean / image_std: one number per RGB channel, std positive."""
+    name = type(opts).__name__
+    for key in ("image_mean", "image_std"):
+        if len(getattr(opts, key)) != 3:
+            raise ConfigError(f"{name}.{key}: must be a list of 3 numbers, got {list(getattr(opts, key))}")
+    if any(s <= 0 for s in opts.image_std):
+        raise ConfigError(f"image_std must be positive, got {opts.image_std}")
 
 
 @dataclass(frozen=True)
 class CompositeOptions:
     """Options of the composite (vision tower → projector → causal LM) that are not in HF configs."""
 
-    model_type: str = COMPOSITE
-    format_version: int = FORMAT_VERSION
-    video_token: str = "<video>"          # placeholder token, repeated once per video token
-    timestamp_text: bool = False          # insert "<t=12.0s>" before each frame's tokens
-    timestamp_format: str = "<t={:.1f}s>"  # {} the seconds; {clock} the time as the prompts write it (mm:ss)
-    image_mean: tuple = SIGLIP_MEAN
-    image_std: tuple = SIGLIP_STD
-    vision_select_layer: int = -1         # -1: last_hidden_state; -2: the layer before, …
-    encode_batch_size: int = 32           # frames per vision-tower call
-    answer_format: str = "letter"         # MCQ answers as the option's letter or its text (set by SFT)
-    checkpoint_format: str = "lvr"        # "lvr", or "vila": a VILA-format folder (lvr.model.vila)
-    vila: dict = field(default_factory=dict)   # VilaSettings of a "vila" folder (lvr.model.vila_format)
+    model_type: str = option(COMPOSITE, "the adapter that loads the folder", choices=(COMPOSITE,))
+    format_version: int = option(FORMAT_VERSION, "version of the lvr_config.json format")
+    video_token: str = option("<video>", "placeholder token, repeated once per video token")
+    timestamp_text: bool = option(False, 'insert "<t=12.0s>" before each frame\'s tokens')
+    timestamp_format: str = option("<t={:.1f}s>", "{} the seconds; {clock} the time as the prompts write it (mm:ss)")
+    image_mean: tuple[float, ...] = option(SIGLIP_MEAN, "per-channel mean of the frame normalisation")
+    image_std: tuple[float, ...] = option(SIGLIP_STD, "per-channel std of the frame normalisation (> 0)")
+    vision_select_layer: int = option(-1, "-1: last_hidden_state; -2: the layer before, …")
+    encode_batch_size: int = option(32, "frames per vision-tower call", ge=1)
+    answer_format: str = option("letter", ANSWER_FORMAT_HELP, choices=ANSWER_FORMATS)
+    checkpoint_format: str = option("lvr", '"lvr", or "vila": a VILA-format folder (lvr.model.vila)',
+                                    choices=CHECKPOINT_FORMATS)
+    vila: dict = option({}, 'VilaSettings of a "vila" folder (lvr.model.vila_format)')
 
     def __post_init__(self):
-        if self.checkpoint_format not in CHECKPOINT_FORMATS:
-            raise ConfigError(f"CompositeOptions: checkpoint_format must be one of {list(CHECKPOINT_FORMATS)}, "
-                              f"got {self.checkpoint_format!r}")
-        if self.model_type != COMPOSITE:
-            raise ConfigError(f"CompositeOptions: model_type must be {COMPOSITE!r}, got {self.model_type!r}")
-        _check_answer_format(self.answer_format)
+        check_fields(self)
         if "{" not in self.timestamp_format:
             raise ConfigError(f"timestamp_format needs a {{}} field for the seconds or {{clock}} for mm:ss, got "
                               f"{self.timestamp_format!r}")
@@ -101,25 +74,19 @@ class CompositeOptions:
             self.timestamp_format.format(1.0, clock="00:01")
         except (IndexError, KeyError, ValueError) as e:
             raise ConfigError(f"timestamp_format {self.timestamp_format!r} does not format: {e}") from e
-        if self.encode_batch_size < 1:
-            raise ConfigError("encode_batch_size must be >= 1")
-        if any(s <= 0 for s in self.image_std):
-            raise ConfigError(f"image_std must be positive, got {self.image_std}")
+        _check_channels(self)
 
     def timestamp_tag(self, seconds: float) -> str:
         """The text put before a frame at `seconds`: "<t=35.6s>", or with "{clock}" in the format the time
         as questions write it ("00:36", h:mm:ss past an hour), so a question's time can match a tag."""
-        t = round(float(seconds))
-        clock = f"{t // 3600}:{t % 3600 // 60:02d}:{t % 60:02d}" if t >= 3600 else f"{t // 60:02d}:{t % 60:02d}"
-        return self.timestamp_format.format(seconds, clock=clock)
+        return self.timestamp_format.format(seconds, clock=fmt_time(seconds))
 
     @classmethod
     def from_dict(cls, data: dict, where: str = "composite options") -> "CompositeOptions":
-        return cls(**_check(cls, data, where))
+        return config_from_dict(cls, data, source=where)
 
     def to_dict(self) -> dict:
-        d = dataclasses.asdict(self)
-        d["image_mean"], d["image_std"] = list(self.image_mean), list(self.image_std)
+        d = to_dict(self)
         if self.checkpoint_format == "lvr":   # lvr-format files stay as they were before VILA support
             d.pop("checkpoint_format")
             d.pop("vila")
@@ -130,33 +97,28 @@ class CompositeOptions:
 class QwenVLOptions:
     """Frame preprocessing of the Qwen2.5-VL adapter (frames are resized to multiples of 28)."""
 
-    model_type: str = QWEN2_5_VL
-    format_version: int = FORMAT_VERSION
-    min_pixels: int = 4 * 28 * 28         # per frame, after resizing
-    max_pixels: int = 448 * 448
-    image_mean: tuple = CLIP_MEAN
-    image_std: tuple = CLIP_STD
-    default_second_per_group: float = 1.0  # M-RoPE time step per group when no timestamps are given
-    encode_batch_groups: int = 16          # temporal patch pairs per vision-tower call
-    answer_format: str = "letter"          # MCQ answers as the option's letter or its text (set by SFT)
+    model_type: str = option(QWEN2_5_VL, "the adapter that loads the folder", choices=(QWEN2_5_VL,))
+    format_version: int = option(FORMAT_VERSION, "version of the lvr_config.json format")
+    min_pixels: int = option(4 * 28 * 28, "least pixels per frame, after resizing", gt=0)
+    max_pixels: int = option(448 * 448, "most pixels per frame, after resizing")
+    image_mean: tuple[float, ...] = option(CLIP_MEAN, "per-channel mean of the frame normalisation")
+    image_std: tuple[float, ...] = option(CLIP_STD, "per-channel std of the frame normalisation (> 0)")
+    default_second_per_group: float = option(1.0, "M-RoPE time step per group when no timestamps are given", gt=0)
+    encode_batch_groups: int = option(16, "temporal patch pairs per vision-tower call", ge=1)
+    answer_format: str = option("letter", ANSWER_FORMAT_HELP, choices=ANSWER_FORMATS)
 
     def __post_init__(self):
-        if self.model_type != QWEN2_5_VL:
-            raise ConfigError(f"QwenVLOptions: model_type must be {QWEN2_5_VL!r}, got {self.model_type!r}")
-        _check_answer_format(self.answer_format)
+        check_fields(self)
         if not (0 < self.min_pixels <= self.max_pixels):
             raise ConfigError(f"need 0 < min_pixels <= max_pixels, got {self.min_pixels}, {self.max_pixels}")
-        if self.encode_batch_groups < 1 or self.default_second_per_group <= 0:
-            raise ConfigError("encode_batch_groups must be >= 1 and default_second_per_group > 0")
+        _check_channels(self)
 
     @classmethod
     def from_dict(cls, data: dict, where: str = "qwen2_5_vl options") -> "QwenVLOptions":
-        return cls(**_check(cls, data, where))
+        return config_from_dict(cls, data, source=where)
 
     def to_dict(self) -> dict:
-        d = dataclasses.asdict(self)
-        d["image_mean"], d["image_std"] = list(self.image_mean), list(self.image_std)
-        return d
+        return to_dict(self)
 
 
 @dataclass(frozen=True)
@@ -164,33 +126,29 @@ class Qwen3VLOptions:
     """Frame preprocessing of the Qwen3-VL adapter (frames resized to multiples of 32, per-frame pixel bounds;
     each temporal pair gets a "<t seconds>" text timestamp)."""
 
-    model_type: str = QWEN3_VL
-    format_version: int = FORMAT_VERSION
-    min_pixels: int = 4 * 32 * 32         # per frame, after resizing
-    max_pixels: int = 448 * 448
-    image_mean: tuple = SIGLIP_MEAN        # Qwen3-VL's video processor: IMAGENET_STANDARD (0.5, 0.5, 0.5)
-    image_std: tuple = SIGLIP_STD
-    default_fps: float = 2.0               # frames per second assumed for the timestamps when none are given
-    encode_batch_groups: int = 16          # temporal patch pairs per vision-tower call
-    answer_format: str = "letter"
+    model_type: str = option(QWEN3_VL, "the adapter that loads the folder", choices=(QWEN3_VL,))
+    format_version: int = option(FORMAT_VERSION, "version of the lvr_config.json format")
+    min_pixels: int = option(4 * 32 * 32, "least pixels per frame, after resizing", gt=0)
+    max_pixels: int = option(448 * 448, "most pixels per frame, after resizing")
+    image_mean: tuple[float, ...] = option(SIGLIP_MEAN, "per-channel mean (Qwen3-VL's video processor: "
+                                           "IMAGENET_STANDARD, 0.5 each)")
+    image_std: tuple[float, ...] = option(SIGLIP_STD, "per-channel std of the frame normalisation (> 0)")
+    default_fps: float = option(2.0, "frames per second assumed for the timestamps when none are given", gt=0)
+    encode_batch_groups: int = option(16, "temporal patch pairs per vision-tower call", ge=1)
+    answer_format: str = option("letter", ANSWER_FORMAT_HELP, choices=ANSWER_FORMATS)
 
     def __post_init__(self):
-        if self.model_type != QWEN3_VL:
-            raise ConfigError(f"Qwen3VLOptions: model_type must be {QWEN3_VL!r}, got {self.model_type!r}")
-        _check_answer_format(self.answer_format)
+        check_fields(self)
         if not (0 < self.min_pixels <= self.max_pixels):
             raise ConfigError(f"need 0 < min_pixels <= max_pixels, got {self.min_pixels}, {self.max_pixels}")
-        if self.encode_batch_groups < 1 or self.default_fps <= 0:
-            raise ConfigError("encode_batch_groups must be >= 1 and default_fps > 0")
+        _check_channels(self)
 
     @classmethod
     def from_dict(cls, data: dict, where: str = "qwen3_vl options") -> "Qwen3VLOptions":
-        return cls(**_check(cls, data, where))
+        return config_from_dict(cls, data, source=where)
 
     def to_dict(self) -> dict:
-        d = dataclasses.asdict(self)
-        d["image_mean"], d["image_std"] = list(self.image_mean), list(self.image_std)
-        return d
+        return to_dict(self)
 
 
 OPTIONS_BY_TYPE = {COMPOSITE: CompositeOptions, QWEN2_5_VL: QwenVLOptions, QWEN3_VL: Qwen3VLOptions}
@@ -231,17 +189,8 @@ class ModelSpec:
 
 def read_model_spec(path: str | Path) -> ModelSpec:
     """Parse a model spec file (YAML or JSON), failing with the file and key named."""
-    import yaml
-
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"model spec {path} does not exist") from None
-    except yaml.YAMLError as e:
-        raise ConfigError(f"model spec {path}: invalid YAML/JSON: {e}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"model spec {path}: expected a mapping at top level")
+    data = read_mapping(path, "model spec")
     allowed = {"model_type", "vision", "llm", "projector", "hf_config", "options", "tokenizer", "description"}
     unknown = sorted(set(data) - allowed)
     if unknown:
@@ -249,8 +198,8 @@ def read_model_spec(path: str | Path) -> ModelSpec:
     kind = data.get("model_type")
     if kind not in MODEL_TYPES:
         raise ConfigError(f"model spec {path}: model_type must be one of {list(MODEL_TYPES)}, got {kind!r}")
-    options = OPTIONS_BY_TYPE[kind].from_dict({"model_type": kind, **(data.get("options") or {})},
-                                              f"model spec {path}: options")
+    options = config_from_dict(OPTIONS_BY_TYPE[kind], {"model_type": kind, **(data.get("options") or {})},
+                               source=str(path), prefix="options.")
     need = ("vision", "llm") if kind == COMPOSITE else ("hf_config",)
     for key in need:
         if not isinstance(data.get(key), dict):

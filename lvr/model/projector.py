@@ -18,7 +18,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .config import ConfigError, _check, write_json
+from lvr.config import field_values
+
+from .config import ConfigError, write_json
 
 PROJECTOR_CONFIG = "config.json"
 PROJECTOR_WEIGHTS = "model.safetensors"
@@ -49,7 +51,7 @@ class ProjectorConfig:
 
     @classmethod
     def from_dict(cls, data: dict, where: str = "projector config") -> "ProjectorConfig":
-        return cls(**_check(cls, data, where))
+        return cls(**field_values(cls, data, source=where))
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -25,8 +25,10 @@ import torch
 from torch import nn
 
 from .base import VideoLayout, VideoLM, as_frames_tensor
+from .checkpoint import validate_checkpoint
 from .composite import LLM_DIR, PROJECTOR_DIR, VISION_DIR, CompositeVideoLM, load_parts
 from .config import LVR_CONFIG, CompositeOptions, write_json
+from .tokenizer import ensure_tokens
 from .vila_format import (
     IMAGE_TOKEN,
     VIDEO_TOKEN,
@@ -66,8 +68,6 @@ class VilaVideoLM(CompositeVideoLM):
 
     def _check_tokens(self) -> None:
         """VILA's media tokens (added as special tokens by VILA's tokenizer builder) must exist and fit the LM."""
-        from .tokenizer import ensure_tokens
-
         ensure_tokens(self.tokenizer, None, [IMAGE_TOKEN, VIDEO_TOKEN])
         rows = self.llm.get_input_embeddings().weight.shape[0]
         if self.video_token_id >= rows:
@@ -228,8 +228,6 @@ def adopt_vila_checkpoint(directory: str | Path, **overrides) -> Path:
     """Make a VILA-format folder an lvr checkpoint by writing lvr_config.json (nothing else is touched).
     `overrides`: VilaSettings fields (e.g. prompt_style="plain", video_position="before_text")."""
     from transformers import AutoTokenizer
-
-    from .checkpoint import validate_checkpoint
 
     d = Path(directory)
     tokenizer = AutoTokenizer.from_pretrained(str(d / LLM_DIR))

@@ -21,8 +21,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from lvr.config import field_values
+
 from .chat_format import render_chat
-from .config import _check
 from .prompting import ANSWER_FORMATS, system_prompt
 from .vila_projector import check_type
 
@@ -72,7 +73,7 @@ class VilaSettings:
 
     @classmethod
     def from_dict(cls, data: dict, where: str = "vila settings") -> "VilaSettings":
-        return cls(**_check(cls, data, where))
+        return cls(**field_values(cls, data, source=where))
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -12,9 +12,7 @@ Two levels:
   reference / policy log-prob passes and the backward all take the same tensor. When the
   encoder trains, the memo keeps the autograd graph (computed once with grad): consumers take
   `embeds.detach()` for no-grad passes and `embeds` itself for the policy passes, whose
-  backward then runs with `retain_graph=True` until `new_step()`; or, cheaper, they take
-  `grad_leaf(key)` and one `flush_backward(backward_fn)` sends the accumulated gradient through
-  the encoder once per step.
+  backward then runs with `retain_graph=True` until `new_step()`.
 - On disk (only when `weights_hash` is given, i.e. the vision tower and projector are frozen):
   `root/<sha[:2]>/<sha>/<h>.safetensors` with h = sha1(spec key | weights hash)[:20]; the
   safetensors metadata repeats the spec key and the weights hash (checked on read) and carries
@@ -177,12 +175,6 @@ class CacheStats:
                 "embeds/encode_s": self.encode_s, "embeds/load_s": self.load_s}
 
 
-@dataclass
-class _Leaf:
-    source: torch.Tensor
-    leaf: torch.Tensor
-
-
 class EmbeddingCache:
     """In-step memo + optional persistent disk level (see module doc).
 
@@ -201,7 +193,6 @@ class EmbeddingCache:
         self.agree = agree or (lambda flag: flag)
         self.writer = writer
         self.memo: dict[tuple[str, str], CachedEmbeds] = {}
-        self._leaves: dict[tuple[str, str], _Leaf] = {}
         self.counters = CacheStats()
 
     @property
@@ -211,7 +202,6 @@ class EmbeddingCache:
     def new_step(self) -> None:
         """Drop the in-step memo (and with it any autograd graph it kept)."""
         self.memo.clear()
-        self._leaves.clear()
 
     def get(self, content_hash: str, spec_key: str, compute: Callable[[], tuple[torch.Tensor, dict]],
             *, device=None) -> CachedEmbeds:
@@ -242,40 +232,6 @@ class EmbeddingCache:
     def forget(self, content_hash: str, spec_key: str) -> None:
         """Drop one video from the in-step memo (e.g. its encoder weights changed)."""
         self.memo.pop((content_hash, spec_key), None)
-        self._leaves.pop((content_hash, spec_key), None)
-
-    # ------------------------------------------------------------ one encoder backward per step
-    def grad_leaf(self, content_hash: str, spec_key: str) -> torch.Tensor:
-        """A leaf copy of a memoised (graph-carrying) embedding: policy passes use it, their
-        gradients accumulate on it, and `flush_backward` pushes the sum through the encoder once."""
-        key = (content_hash, spec_key)
-        if key not in self.memo:
-            raise KeyError(f"grad_leaf: {key} is not in this step's memo (call get() first)")
-        if key not in self._leaves:
-            src = self.memo[key].embeds
-            if not src.requires_grad:
-                raise ValueError("grad_leaf: the memoised embeddings carry no graph (the encoder is frozen, or they "
-                                 "were computed without grad)")
-            self._leaves[key] = _Leaf(src, src.detach().requires_grad_(True))
-        return self._leaves[key].leaf
-
-    def flush_backward(self, backward: Callable[[torch.Tensor], object] | None = None) -> bool:
-        """Backpropagate the gradients accumulated on the leaves through the encoder, once.
-
-        `backward(surrogate)` defaults to `surrogate.backward()`; pass e.g. a DeepSpeed engine's
-        `backward`. Returns whether anything was sent. The leaves' grads are cleared.
-        """
-        if not self._leaves:
-            return False
-        # every leaf joins (zeros where no gradient arrived): under SP all ranks must run the same
-        # backward collectives, whatever part of the sequence they held
-        terms = [(lf.source * (lf.leaf.grad if lf.leaf.grad is not None else torch.zeros_like(lf.leaf))).sum()
-                 for lf in self._leaves.values()]
-        for lf in self._leaves.values():
-            lf.leaf.grad = None
-        surrogate = torch.stack(terms).sum()
-        (backward or (lambda s: s.backward()))(surrogate)
-        return True
 
     def stats(self, reset: bool = True) -> dict:
         out = self.counters.as_metrics()

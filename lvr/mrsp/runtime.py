@@ -4,8 +4,7 @@
                            zero_stage=cfg.deepspeed.zero_stage)
     mine = rt.shard(global_indices)                     # this rank's items: the SP group shares them
     ve = rt.embedder(item)                              # cached / Stage-1 parallel video embeddings
-    engine = rt.rollout_engine(cfg.rollout.backend, model, fallback=TransformersRollout(model),
-                               engine_dir=run_dir / "vllm_llm")   # G samples split over the SP group
+    engine = rt.rollout_engine(cfg.rollout, model, engine_dir=run_dir / "vllm_llm")   # every backend, SP-split
     lp = rt.logprobs(model, b.inputs_embeds, b.position_ids, b.response_mask,
                      response_ids=b.response_ids, attention_mask=b.attention_mask, temperature=t)
     totals = world-summed counts / rt.count_scale       # every sample sits on sp_size ranks
@@ -24,9 +23,13 @@ from typing import Sequence
 from .config import MRSPConfig
 from .embedder import CachedVideoEmbedder
 from .groups import SPGroup, init_sp_groups
+from .rollout import RolloutEngine, TransformersRollout
 from .sp import SPLogProbs, sp_sequence_logprobs
 from .sp_rollout import SPRollout
 from .ulysses import check_heads, enable_ulysses, lm_heads
+from .vllm_rollout import VLLMRollout  # vllm itself is imported only when an engine is built
+
+ROLLOUT_BACKENDS = ("transformers", "vllm")
 
 
 @dataclass
@@ -34,6 +37,7 @@ class MRSPRuntime:
     cfg: MRSPConfig
     sp: SPGroup
     embedder: CachedVideoEmbedder
+    zero_stage: int = 0
 
     @classmethod
     def build(cls, cfg: MRSPConfig, model, frames, *, cache_dir=None, world: int = 1,
@@ -49,7 +53,7 @@ class MRSPRuntime:
         grad_mode = "recompute" if zero_stage == 3 else cfg.grad_mode   # ZeRO-3 cannot re-run a kept graph
         embedder = CachedVideoEmbedder(model, frames, cache_dir=cache_dir, sp=sp, persistent=persistent,
                                        grad_mode=grad_mode, reuse=cfg.embed_cache != "off")
-        return cls(cfg, sp, embedder)
+        return cls(cfg, sp, embedder, zero_stage)
 
     # ------------------------------------------------------------------ data
     def shard(self, indices: Sequence[int]) -> list[int]:
@@ -81,17 +85,18 @@ class MRSPRuntime:
                                     attention_mask=attention_mask, temperature=temperature,
                                     with_entropy=with_entropy, sp=self.sp)
 
-    def rollout_engine(self, backend: str, model, *, fallback=None, engine_dir=None, seed: int = 0):
-        """The rollout engine for `backend` ("vllm" builds a `VLLMRollout`), split over the SP group."""
-        if backend == "vllm":
-            from .vllm_rollout import VLLMRollout
-
+    def rollout_engine(self, rollout, model, *, engine_dir=None, seed: int = 0) -> RolloutEngine:
+        """The rollout engine `rollout.backend` names, built from the rollout config (`backend`,
+        `batch_size`; GRPOConfig.rollout) and `mrsp.vllm`, split over the SP group when sp_size > 1:
+        transformers generates on the policy module itself (its parameters gathered under ZeRO-3),
+        vllm runs the composite's LM in a `VLLMRollout` loaded from `engine_dir`."""
+        if rollout.backend == "transformers":
+            engine = TransformersRollout(model, gather_zero3=self.zero_stage == 3, batch_size=rollout.batch_size)
+        elif rollout.backend == "vllm":
             v = self.cfg.vllm
             engine = VLLMRollout(model, engine_dir=v.engine_dir or engine_dir,
                                  gpu_memory_utilization=v.gpu_memory_utilization, sleep_mode=v.sleep_mode,
                                  seed=seed, max_model_len=v.max_model_len)
-        elif fallback is not None:
-            engine = fallback
         else:
-            raise ValueError(f"rollout backend {backend!r}: pass the trainer's engine as fallback=")
+            raise ValueError(f"unknown rollout backend {rollout.backend!r} (available: {', '.join(ROLLOUT_BACKENDS)})")
         return SPRollout(engine, self.sp) if self.sp.size > 1 else engine

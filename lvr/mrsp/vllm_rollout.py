@@ -7,8 +7,8 @@
     engine.update_weights(model)     # after an optimizer step: vLLM samples from the new policy
     engine.close()
 
-Implements the `lvr.train.rollout.RolloutEngine` protocol (requests and params are read by
-attribute; samples have exactly `RolloutSample`'s fields). The prompt embeddings are the tensors
+Implements the `lvr.mrsp.rollout.RolloutEngine` protocol (requests and params are read by
+attribute; samples are `RolloutSample`s). The prompt embeddings are the tensors
 the trainer builds for its log-prob passes (text embeddings with the cached video embeddings
 spliced in), so rollout and training see the same frames; vLLM numbers prompt-embedding
 positions 0..P-1, which is exactly the composite's 1-D positions for an unpadded prompt —
@@ -37,7 +37,6 @@ import os
 import shutil
 import tempfile
 from contextlib import nullcontext
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -46,17 +45,7 @@ import torch
 from lvr.model.generation import first_prefix_containing
 from lvr.model.prompting import ANSWER_CLOSE
 
-
-@dataclass
-class RolloutSample:
-    """One sampled response (the same fields as `lvr.train.rollout.RolloutSample`)."""
-
-    qa_id: int
-    group_id: str
-    sample_index: int
-    token_ids: list[int]
-    text: str
-    stop_reason: str                     # "answer" | "eos" | "length"
+from .rollout import RolloutSample
 
 
 def _gathered(module):

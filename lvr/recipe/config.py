@@ -14,11 +14,16 @@ file's folder first, then the working directory. Any bad key fails before anythi
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lvr.config import ConfigError, fail, load_config, option
+import yaml
+
+from lvr.config import ConfigError, fail, load_config, option, to_dict
+from lvr.train.configs import stage_config_class
 
 REFERENCES = ("random", "most-frequent", "text-only")
 
@@ -165,8 +170,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     if isinstance(value, str):
-        import yaml
-
         try:
             return yaml.safe_load(str(value)) if type(value) is not str else value
         except yaml.YAMLError:
@@ -186,9 +189,7 @@ def _resolve(path: str, base: Path | None) -> Path:
 def stage_config(cfg: RecipeConfig, stage: str, **fixed: Any):
     """The SFTConfig / GRPOConfig of a stage: its YAML, then `set`, then the recipe's fixed keys
     (model, workspace, name, output dir, seed)."""
-    from lvr.train.configs import GRPOConfig, SFTConfig
-
-    cls = {"sft": SFTConfig, "grpo": GRPOConfig}[stage]
+    cls = stage_config_class(stage)
     st: TrainStage = getattr(cfg, stage)
     base = {**_plain(st.set), "seed": cfg.seed, **fixed}
     try:
@@ -215,13 +216,8 @@ def load_recipe(path: str | Path | None = None, overrides: list[str] | tuple = (
 
 def fingerprint(*parts: Any) -> str:
     """A short stable hash of JSON-able parts (stage outputs are named by it)."""
-    import hashlib
-    import json
-
     def plain(x):
         if dataclasses.is_dataclass(x) and not isinstance(x, type):
-            from lvr.config import to_dict
-
             return to_dict(x)
         return x
     text = json.dumps([plain(p) for p in parts], sort_keys=True, default=str)

@@ -16,6 +16,11 @@ import os
 import tempfile
 from pathlib import Path
 
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from lvr.eval.plots import category_bars, comparison_chart, frames_curve
+
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -26,10 +31,6 @@ SYSTEM_LABELS = {"base": "base (random init)", "sft": "CoT-SFT", "grpo": "CoT-SF
 
 def recipe_figures(res: dict) -> dict:
     """name → plotly Figure for a results.json dict."""
-    from plotly.subplots import make_subplots
-
-    from lvr.eval.plots import category_bars, comparison_chart, frames_curve
-
     systems = res["eval"]["systems"]
     frames = res["eval"]["frames"]
     models = [(f"{SYSTEM_LABELS.get(k, k)}", s) for k, s in systems.items() if s["kind"] == "model"]
@@ -48,8 +49,6 @@ def recipe_figures(res: dict) -> dict:
 
     sft, grpo = res["training"]["sft"]["curve"], res["training"]["grpo"]["curve"]
     fig = make_subplots(rows=1, cols=2, subplot_titles=("CoT-SFT: token loss", "GRPO (MR-SP): reward and accuracy"))
-    import plotly.graph_objects as go
-
     fig.add_trace(go.Scatter(x=[r["step"] for r in sft], y=[r.get("loss") for r in sft], name="SFT train loss",
                              mode="lines", line=dict(color="#1f77b4")), 1, 1)
     ev = [r for r in sft if r.get("eval_loss") is not None]
@@ -94,7 +93,7 @@ def export_html(figs: dict, out_dir: str | Path, prefix: str = "") -> list[Path]
 def export_png(figs: dict, out_dir: str | Path, prefix: str = "", scale: float = 1.5,
                chromium: str | None = None) -> list[Path]:
     """PNG files rendered by plotly.js in headless Chromium (see the module docstring)."""
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import sync_playwright  # a dev extra: only PNG export needs it
 
     exe = chromium or os.environ.get("LVR_CHROMIUM") or CHROMIUM
     if not Path(exe).exists():

@@ -13,7 +13,12 @@ import time
 import torch
 import torch.nn.functional as F
 
+from lvr.synth.config import WorldConfig
+
+from .config import ModelStage
 from .fresh_lookup import HELD_OUT_SEEDS, FeatureCache, Item, WorldSpec, fresh_world, world_items
+from .perception import cell_zones, pretrain_perception, world_perception_data, zone_facts
+from .stages import build_model
 
 
 class _ProbeTexts:
@@ -30,18 +35,11 @@ class _ProbeTexts:
 def base_without_workspace(spec: WorldSpec | None = None, *, vocab_size: int = 3000, image_size: int = 112):
     """A tiny composite as the recipe's base stage builds it (configs/tiny/recipe.yaml model settings), its
     tokenizer trained on probe texts instead of a corpus: for tests and for a tower when no checkpoint exists."""
-    from .config import ModelStage
-    from .stages import build_model
-
     return build_model(ModelStage(vocab_size=vocab_size, image_size=image_size), _ProbeTexts(spec or WorldSpec()))
 
 
 def pretrain_tower(model, spec: WorldSpec | None = None, *, worlds: int = 1000, steps: int = 2000, log=print) -> dict:
     """The recipe's perception stage (perception.py: fresh worlds, per-token zone facts) on `model` in place."""
-    from lvr.synth.config import WorldConfig
-
-    from .perception import pretrain_perception, world_perception_data
-
     spec = spec or WorldSpec()
     world = WorldConfig(minutes=1.0, fps=spec.fps, size=spec.size, difficulty=spec.difficulty)
     t0 = time.perf_counter()
@@ -58,8 +56,6 @@ def feature_readout(model, spec: WorldSpec | None = None, *, worlds: int = 400, 
     from the token it scores the robot highest on. Fitted on 80 % of fresh worlds' frames, scored on the other
     20 % (their own worlds), from the projector's tokens (what the LM sees) and from the tower's patch features
     pooled to the same grid. A head over a frame's concatenated tokens would have to point, which is not linear."""
-    from .perception import cell_zones, zone_facts
-
     spec = spec or WorldSpec()
     cache, rng, grid = FeatureCache(model, spec), random.Random(seed), model.projector.config.pool_size
     items, zones, robots = [], [], []

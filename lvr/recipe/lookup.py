@@ -25,7 +25,19 @@ import dataclasses
 import random
 from collections import Counter
 
+import numpy as np
 import torch
+
+from lvr.model.generation import generate_batch
+from lvr.model.prompting import build_messages, parse_response
+from lvr.synth.eventlog import EventLog
+from lvr.synth.phrases import fmt_time
+from lvr.train.configs import TrainableConfig
+from lvr.train.data import VideoFrames, load_items
+from lvr.train.engine import set_trainable
+from lvr.train.sft import lm_loss, sft_inputs
+
+from .perception import fit
 
 LOOKUP_KINDS = ("robot", "object", "carrying")
 STATE_KINDS = ("most_time", "last_frame")
@@ -39,9 +51,6 @@ class LookupItem:
 
 def _videos(ws, splits):
     """(first item, event log) of every video with QA items in `splits`."""
-    from lvr.synth.eventlog import EventLog
-    from lvr.train.data import load_items
-
     per_video: dict[str, object] = {}
     for split in splits:
         for it in load_items(ws, split=split, statuses=["approved", "pending", "draft"]):
@@ -59,9 +68,6 @@ def lookup_items(ws, *, splits=("sft", "rl"), num_frames: int = 8, single: bool 
     """Questions about each of the `num_frames` uniformly sampled frames of every video with QA items in
     `splits` (one item per fact per frame); `single`: each item's clip range is ±0.2 s around its frame,
     so it is sampled alone (sample it with `VideoFrames(..., num_frames=1, use_clip_range=True)`)."""
-    from lvr.synth.phrases import fmt_time
-    from lvr.train.data import VideoFrames
-
     frames = VideoFrames(ws, num_frames=num_frames)
     facts = []
     for it, log in _videos(ws, splits):
@@ -86,10 +92,6 @@ def state_items(ws, *, splits=("sft", "rl"), num_frames: int = 8) -> list[Lookup
     red robot spend most of its time?" (`most_time`: the zone it was in longest, from the event log, so
     more frames estimate it better) and "Where is the red robot in the last frame?" (`last_frame`: its zone
     at the last of the `num_frames` sampled frames)."""
-    import numpy as np
-
-    from lvr.train.data import VideoFrames
-
     frames = VideoFrames(ws, num_frames=num_frames)
     facts = []
     for it, log in _videos(ws, splits):
@@ -116,9 +118,6 @@ def clock_time_tokens(model, max_seconds: int = 3600) -> int:
 
 def lookup_accuracy(model, items: list[LookupItem], frames, *, batch_size: int = 50) -> dict[str, float]:
     """Exact-match accuracy of greedy answers, per kind and overall."""
-    from lvr.model.generation import generate_batch
-    from lvr.model.prompting import build_messages, parse_response
-
     hits, total = Counter(), Counter()
     was = model.training
     model.eval()
@@ -144,13 +143,6 @@ def train_lookup(model, ws, train: list[LookupItem], test: list[LookupItem], *, 
                  steps: int = 1500, batch_size: int = 16, lr: float = 1e-3, seed: int = 0, log=print) -> dict:
     """Train the LM + projector (the tower stays frozen) on `train` look-ups; accuracy on `test` before and
     after, and the seconds taken. The model is changed in place."""
-    from lvr.train.configs import TrainableConfig
-    from lvr.train.data import VideoFrames
-    from lvr.train.engine import set_trainable
-    from lvr.train.sft import lm_loss, sft_inputs
-
-    from .perception import fit
-
     if not train or not test:
         raise ValueError("train_lookup needs train and test items (lookup_items found none)")
     frames = VideoFrames(ws, num_frames=1 if single else num_frames, use_clip_range=single)

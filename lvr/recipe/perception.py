@@ -35,6 +35,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from lvr.media import frame_spec, video_frames
+from lvr.synth.eventlog import EventLog
+from lvr.synth.render import Renderer
+from lvr.synth.simulate import simulate
+
 
 @dataclass
 class PerceptionData:
@@ -89,14 +94,9 @@ def perception_data(ws, *, grid: int, splits=("sft", "rl"), frames_per_video: in
                     kinds=FACT_KINDS, vocab: list[str] | None = None) -> PerceptionData:
     """Uniformly sampled frames of every video with QA items in `splits`; each of a frame's grid × grid
     video tokens is labelled with what the zone under its region shows (`zone_facts`)."""
-    from lvr.synth.eventlog import EventLog
-    from lvr.video import FrameCache, SamplingSpec, cached_sample
-
     if not kinds or set(kinds) - set(FACT_KINDS):
         raise ValueError(f"kinds must be a non-empty subset of {FACT_KINDS}, got {kinds}")
-    cache = FrameCache(ws.frames_cache_dir)
-    spec = SamplingSpec(mode="exact", num_frames=frames_per_video, resize=(size, size) if size else None,
-                        max_frames=frames_per_video)
+    spec = frame_spec(frames_per_video, resize=(size, size) if size else None, max_frames=frames_per_video)
     seen: dict[str, None] = {}
     for split in splits:
         for it in ws.iter_qa(split=split):
@@ -109,7 +109,7 @@ def perception_data(ws, *, grid: int, splits=("sft", "rl"), frames_per_video: in
             raise FileNotFoundError(f"perception pretraining needs the synthetic event log {log_path} (lvr.synth)")
         log = EventLog.load(log_path)
         cells = cell_zones(log, grid)
-        s = cached_sample(str(path), spec, cache)
+        s = video_frames(str(path), spec, cache_dir=ws.frames_cache_dir)
         frames.append(np.asarray(s.frames))
         for t in s.timestamps:
             facts = zone_facts(log, t, kinds)
@@ -131,9 +131,6 @@ def world_perception_data(world, n_worlds: int, *, grid: int, frames_per_world: 
     from `world_seed`, skipping any in `exclude`: the corpus's own), rendered straight from their event
     logs and labelled like `perception_data`. A perception corpus as large as wanted, disjoint from the
     QA corpus, in the time the corpus takes to decode (1,500 worlds ≈ 25 s on one core)."""
-    from lvr.synth.render import Renderer
-    from lvr.synth.simulate import simulate
-
     if set(kinds) - set(FACT_KINDS) or not kinds:
         raise ValueError(f"kinds must be a non-empty subset of {FACT_KINDS}, got {kinds}")
     rng = random.Random(seed)

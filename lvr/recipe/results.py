@@ -21,6 +21,8 @@ import yaml
 
 from lvr.config import to_dict
 from lvr.eval.ideal_reader import answerable_subset, ideal_ceiling, run_items
+from lvr.store import CATEGORIES
+from lvr.train.metrics import read_metrics
 
 from .config import RecipeConfig
 from .stages import CONTROL, SYSTEMS, Recipe, machine
@@ -68,8 +70,6 @@ def run_recipe(cfg: RecipeConfig, echo: Callable[[str], None] = print, until: st
 
 
 def _metrics(run_dir: Path, keys: tuple[str, ...]) -> list[dict]:
-    from lvr.train.metrics import read_metrics
-
     p = run_dir / "metrics.jsonl"
     rows = read_metrics(p) if p.is_file() else []
     return [{k: r.get(k) for k in ("step", *keys) if k in r} for r in rows]
@@ -175,8 +175,6 @@ def _cell(c: dict) -> str:
 
 def summary_table(res: dict) -> str:
     """A plain-text table of the held-out results, the paired tests, the frames curve and the timings."""
-    from lvr.store import CATEGORIES
-
     groups = ("overall", *CATEGORIES)
     rows = [["system", *groups]]
     for name, s in res["eval"]["systems"].items():

@@ -14,25 +14,50 @@ upstream, so a changed setting re-runs that stage and the ones after it, never a
     sweep     the final model at eval.sweep_frames                    sweep recipe-sweep-<fp> runs succeeded
     compare   exact McNemar + paired bootstrap (sft vs base, …)       recomputed (cheap)
 
+Training stages run as tracked jobs (`lvr.jobs.launch`, like the app's and `lvr train`'s: listed by
+`lvr jobs WS`, their checkpoints registered with the job) in their run dir runs/recipe-<stage>-<fp>/.
 A training stage that was killed resumes from its newest saved state (`resume=true` in its run
-dir). Console output of the subprocesses is streamed and kept in the run dir's `log.txt`.
+dir). The jobs' console output is kept in the run dir's `log.txt`; its step lines are streamed here.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import platform
 import shutil
-import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import torch
+from transformers.utils import logging as hf_logging
+
 from lvr.config import dump_yaml, to_dict
+from lvr.eval import (
+    EvalConfig,
+    ModelAnswerer,
+    compare_runs,
+    make_reference,
+    run_eval,
+    run_sweep,
+    save_comparison,
+    sweep_curve,
+)
+from lvr.eval.runner import select_items
+from lvr.eval.sweep import sweep_runs
+from lvr.jobs import cancel, follow, launch, python_command
+from lvr.model import build_from_spec, format_mcq, format_target, register_checkpoint
+from lvr.model.tiny import tiny_spec
+from lvr.model.tokenizer import train_tiny_tokenizer
+from lvr.store import Workspace
+from lvr.synth import QAConfig, SynthConfig, WorldConfig, synth_workspace
+from lvr.synth.config import derive_seed
+from lvr.synth.pipeline import SOURCE_QA
 
 from .config import RecipeConfig, fingerprint, stage_config
+from .perception import perception_data, pretrain_perception, world_perception_data
 
 SYSTEMS = ("base", "sft", "grpo")
 CONTROL = "grpo-shuffled"   # the final model shown another video's frames: does it use the video at all?
@@ -58,8 +83,6 @@ class Recipe:
     """Runs the stages of one RecipeConfig against its workspace."""
 
     def __init__(self, cfg: RecipeConfig, echo: Callable[[str], None] = print):
-        from lvr.store import Workspace
-
         self.cfg = cfg
         self.ws = Workspace.open(cfg.workspace, create=True)
         self.dir = self.ws.root / "recipe"
@@ -93,46 +116,40 @@ class Recipe:
         return {**os.environ, "OMP_NUM_THREADS": n, "MKL_NUM_THREADS": n, "TOKENIZERS_PARALLELISM": "false",
                 "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 
-    def _subprocess(self, args: list[str], nproc: int, log_path: Path) -> None:
-        """Run `python args` (torchrun when nproc > 1), stream its output here and into log_path."""
-        if nproc > 1:
-            cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", *args]
-        else:
-            cmd = [sys.executable, *args]
-        self.echo("[recipe] $ " + " ".join(cmd))
-        with open(log_path, "ab") as log:
-            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=self._env(),
-                                    stdin=subprocess.DEVNULL)
-            try:
-                for line in iter(proc.stdout.readline, b""):
-                    log.write(line)
-                    text = line.decode("utf-8", "replace").rstrip()
-                    if text.startswith("[") and ("step" in text or "run " in text or "error" in text.lower()):
-                        self.echo(text)
-                proc.wait()
-            except BaseException:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                raise
-        if proc.returncode != 0:
+    def _run_job(self, stage: str, cfg, nproc: int, run_dir: Path) -> None:
+        """Run `python -m lvr.train.<stage> <run_dir>/recipe_stage.yaml` (torchrun when nproc > 1) as a
+        tracked job in `run_dir`; its step lines are echoed here, all its output is in run_dir/log.txt."""
+        args = ["-m", f"lvr.train.{stage}", str(run_dir / "recipe_stage.yaml")]
+        log_path = run_dir / "log.txt"
+        start = log_path.stat().st_size if log_path.exists() else 0     # earlier attempts' output stays there
+        job_id = launch(self.ws, stage, args, config=to_dict(cfg), nproc=nproc, env=self._env(), run_dir=run_dir)
+        cmd = python_command(nproc, args)
+        self.echo("[recipe] $ " + " ".join(cmd) + f"  (job {job_id})")
+        try:
+            job = follow(self.ws, job_id, self._echo_job_line, start=start)
+        except BaseException:
+            cancel(self.ws, job_id)
+            raise
+        if job["status"] != "succeeded":
+            reason = (job.get("error") or f"status {job['status']}").splitlines()[0]
             tail = log_path.read_text(errors="replace").splitlines()[-25:]
-            raise RuntimeError(f"{' '.join(cmd[:6])} … failed with exit status {proc.returncode}; log {log_path}:\n"
+            raise RuntimeError(f"{' '.join(cmd[:6])} … failed with {reason} (job {job_id}); log {log_path}:\n"
                                + "\n".join(tail))
+
+    def _echo_job_line(self, text: str) -> None:
+        """Echo a training job's step, run and error lines (not the supervisor's)."""
+        text = text.rstrip()
+        if text.startswith("[") and not text.startswith("[supervise]") and \
+                ("step" in text or "run " in text or "error" in text.lower()):
+            self.echo(text)
 
     # ------------------------------------------------------------------ data
     def _world(self):
         """The corpus's world settings (every video's seed is replaced)."""
-        from lvr.synth import WorldConfig
-
         d = self.cfg.data
         return WorldConfig(minutes=d.minutes, fps=d.fps, size=d.size, difficulty=d.difficulty)
 
     def data(self) -> dict:
-        from lvr.synth import QAConfig, SynthConfig, synth_workspace
-
         d = self.cfg.data
         key = self.keys["data"] = fingerprint("data", d)
         row = self.state["stages"].get("data")
@@ -163,8 +180,6 @@ class Recipe:
 
     # ------------------------------------------------------------------ base model
     def base(self) -> Path:
-        from lvr.model import register_checkpoint
-
         m, pc = self.cfg.model, self.cfg.perception
         key = self.keys["base"] = fingerprint("base", self.keys["data"], m, *([pc] if pc.steps else []))
         out = self.ws.checkpoints_dir / f"recipe-base-{key}"
@@ -178,14 +193,10 @@ class Recipe:
         model = build_model(m, self.ws)
         perception = None
         if pc.steps:
-            from .perception import perception_data, pretrain_perception, world_perception_data
-
             torch_threads(self.cfg.threads)
             data, val = perception_data(self.ws, grid=m.pool_size, splits=("sft", "rl"),
                                         frames_per_video=pc.frames_per_video, kinds=tuple(pc.facts)), None
             if pc.worlds:
-                from lvr.synth.config import derive_seed
-
                 d = self.cfg.data
                 val = data
                 data = world_perception_data(self._world(), pc.worlds, grid=m.pool_size, seed=m.seed,
@@ -224,8 +235,7 @@ class Recipe:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "recipe_stage.yaml").write_text(dump_yaml(cfg))
         t0 = time.perf_counter()
-        self._subprocess(["-m", f"lvr.train.{stage}", str(run_dir / "recipe_stage.yaml")], st.nproc,
-                         run_dir / "log.txt")
+        self._run_job(stage, cfg, st.nproc, run_dir)
         if not (final / "lvr_config.json").is_file():
             raise RuntimeError(f"{stage} finished but its final checkpoint {final} is missing (see {run_dir}/log.txt)")
         dt = time.perf_counter() - t0
@@ -236,8 +246,6 @@ class Recipe:
 
     # ------------------------------------------------------------------ evaluation
     def _eval_config(self, frames: int | None, videos: str = "own"):
-        from lvr.eval import EvalConfig
-
         e = self.cfg.eval
         return EvalConfig(split=e.split, frames=frames, batch_size=e.batch_size, limit=e.limit, n_boot=e.n_boot,
                           seed=0, references=tuple(e.references), reference_split=e.reference_split, figures=True,
@@ -255,12 +263,7 @@ class Recipe:
             return False
 
     def _answerer(self, ckpt: Path):
-        from transformers.utils import logging as hf_logging
-
-        from lvr.eval import ModelAnswerer
-
         hf_logging.disable_progress_bar()
-
         return ModelAnswerer(ckpt, max_new_tokens=self.cfg.eval.max_new_tokens, temperature=0.0, think=True,
                              frame_cache_dir=self.ws.frames_cache_dir)
 
@@ -272,9 +275,6 @@ class Recipe:
 
     def evaluate(self, checkpoints: dict[str, Path]) -> dict[str, str]:
         """Score every system on the held-out split; returns {system: eval run id}."""
-        from lvr.eval import make_reference, run_eval
-        from lvr.eval.runner import select_items
-
         e = self.cfg.eval
         runs: dict[str, str] = {}
         jobs = [(system, ckpt, "own") for system, ckpt in checkpoints.items()]
@@ -308,9 +308,6 @@ class Recipe:
         return runs
 
     def sweep(self, system: str, ckpt: Path) -> dict:
-        from lvr.eval import run_sweep, sweep_curve
-        from lvr.eval.sweep import sweep_runs
-
         e = self.cfg.eval
         sweep_id = f"recipe-sweep-{system}-{fingerprint(self._eval_key(self.keys[system]), sorted(e.sweep_frames))}"
         done = [r for r in sweep_runs(self.ws, sweep_id) if r["status"] == "succeeded"]
@@ -330,8 +327,6 @@ class Recipe:
         return res.curve
 
     def compare(self, runs: dict[str, str], curve: dict) -> list[dict]:
-        from lvr.eval import compare_runs, save_comparison
-
         out = []
         pairs = [p for p in PAIRS if p[0] in runs and p[1] in runs]
         if len(curve.get("runs", [])) >= 2:
@@ -355,8 +350,6 @@ def tag_option(text: str, letter: str) -> str:
 def add_letter_tags(ws, who: str = "recipe") -> int:
     """Rewrite every synthetic QA item: options "text (L)", reasoning + " The answer is <option> (L)." Each
     edit goes through the store (a revision per item); already tagged items are left alone. Returns the count."""
-    from lvr.synth.pipeline import SOURCE_QA
-
     n = 0
     for it in list(ws.iter_qa(source=SOURCE_QA)):
         opts = list(it["options"])
@@ -389,14 +382,6 @@ def _progress(echo: Callable[[str], None], label: str):
 def build_model(m, ws):
     """The tiny composite of `m` (a ModelStage), tokenizer trained on the sft + rl split texts only
     (the held-out eval texts stay out of it)."""
-    import dataclasses
-
-    import torch
-
-    from lvr.model import build_from_spec, format_mcq, format_target
-    from lvr.model.tiny import tiny_spec
-    from lvr.model.tokenizer import train_tiny_tokenizer
-
     texts = []
     for split in ("sft", "rl"):
         for it in ws.iter_qa(split=split):
@@ -422,15 +407,11 @@ def build_model(m, ws):
 
 
 def torch_threads(n: int) -> None:
-    import torch
-
     torch.set_num_threads(n)
 
 
 def machine() -> dict:
     """The machine the recipe ran on (for the report)."""
-    import torch
-
     cpu = ""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():

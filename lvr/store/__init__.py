@@ -6,7 +6,7 @@
 
 Imports nothing else from `lvr` (it is the bottom layer).
 """
-from .qa import LETTERS, StaleEditError, validate_qa
+from .qa import LETTERS, ReviewError, StaleEditError, check_verdict, validate_qa
 from .schema import (
     CATEGORIES,
     ITEM_CATEGORIES,
@@ -20,7 +20,7 @@ from .schema import (
 from .workspace import Workspace, WorkspaceError
 
 __all__ = [
-    "Workspace", "WorkspaceError", "StaleEditError", "validate_qa", "migrate",
+    "Workspace", "WorkspaceError", "StaleEditError", "ReviewError", "check_verdict", "validate_qa", "migrate",
     "CATEGORIES", "ITEM_CATEGORIES", "UNCATEGORISED", "QA_STATUSES", "SPLITS", "JOB_STATUSES", "LETTERS",
     "SCHEMA_VERSION",
 ]

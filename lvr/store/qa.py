@@ -4,6 +4,8 @@ Every change of an item goes through `update_qa`, which
   * refuses a stale write (`StaleEditError`) using optimistic concurrency on `qa.version`:
     the UPDATE only matches the version the editor loaded, inside an IMMEDIATE transaction;
   * writes a `qa_revisions` row (who, when, action, before, after, comment).
+Review verdicts (`set_status`, `bulk_set_status`) follow the review rules of `check_verdict`
+(a known status; a rejection gives a reason) and refuse anything else with `ReviewError`.
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import json
 from typing import Any, Iterable
 
 from .schema import ITEM_CATEGORIES, QA_STATUSES, SPLITS
+from .values import dumps, now
 
 LETTERS = ("A", "B", "C", "D")
 EDITABLE = (
@@ -33,6 +36,21 @@ class StaleEditError(RuntimeError):
             msg = (f"QA item {qa_id} was changed{who}{when} (now version {actual}, you edited version "
                    f"{expected}); reload it and apply your change again — nothing was overwritten")
         super().__init__(msg)
+
+
+class ReviewError(ValueError):
+    """A review verdict the rules refuse (an unknown status, a rejection without a reason); nothing is written."""
+
+
+REJECT_NEEDS_REASON = "give a reason for rejecting"
+
+
+def check_verdict(status: str, reason: str | None) -> None:
+    """The review rules: `status` is one of QA_STATUSES, and rejecting needs a (non-blank) reason."""
+    if status not in QA_STATUSES:
+        raise ReviewError(f"status {status!r} is not one of {', '.join(QA_STATUSES)}")
+    if status == "rejected" and not (reason or "").strip():
+        raise ReviewError(REJECT_NEEDS_REASON)
 
 
 def validate_qa(item: dict, where: str = "item") -> None:
@@ -65,8 +83,6 @@ def decode_qa(row: dict) -> dict:
 class QAMixin:
     # ------------------------------------------------------------------ insert
     def _qa_row(self, item: dict, ts: str, who: str) -> dict:
-        from .workspace import dumps
-
         return {
             "video_id": item.get("video_id"), "category": item["category"], "question": item["question"].strip(),
             "options": dumps(list(item["options"])), "answer": item["answer"],
@@ -80,8 +96,6 @@ class QAMixin:
 
     def add_qa(self, item: dict, who: str = "system") -> int:
         validate_qa(item)
-        from .workspace import now
-
         row = self._qa_row(item, now(), who)
         cols = ", ".join(f'"{k}"' for k in row)
         with self.transaction():
@@ -94,8 +108,6 @@ class QAMixin:
 
         All rows are validated first; one bad row raises before anything is written.
         """
-        from .workspace import now
-
         ts = now()
         rows = []
         for i, item in enumerate(items):
@@ -187,8 +199,6 @@ class QAMixin:
         Raises StaleEditError (nothing written) when someone else saved first, ValueError on
         an invalid change. Writes one revision row holding the changed fields before/after.
         """
-        from .workspace import dumps, now
-
         unknown = set(changes) - set(EDITABLE)
         if unknown:
             raise ValueError(f"QA item {qa_id}: fields {sorted(unknown)} cannot be edited")
@@ -220,11 +230,13 @@ class QAMixin:
         return {**current, **diff, "version": version, "updated_at": ts, "updated_by": who}
 
     def set_status(self, qa_id: int, status: str, *, expected_version: int, who: str,
-                   reason: str | None = None) -> dict:
-        """Approve / reject (with reason) / draft an item; a revision records the action."""
-        changes: dict[str, Any] = {"status": status}
+                   reason: str | None = None, edits: dict | None = None) -> dict:
+        """Approve / reject (with reason) / draft an item, with `edits` of its fields if given; one revision
+        records the action. Raises ReviewError (nothing written) when `check_verdict` refuses the verdict."""
+        check_verdict(status, reason)
+        changes: dict[str, Any] = {**(edits or {}), "status": status}
         if status == "rejected":
-            changes["reject_reason"] = reason or ""
+            changes["reject_reason"] = reason
         return self.update_qa(qa_id, changes, expected_version=expected_version, who=who,
                               action=status, comment=reason)
 
@@ -232,9 +244,9 @@ class QAMixin:
                         **filters: Any) -> int:
         """Set the status of every item matching `filters` (one revision each). Returns the count.
         `where_status` (a status or a list) selects by the items' current status, e.g. approve every
-        pending item of a video: `bulk_set_status("approved", who=…, where_status="pending", video_id=…)`."""
-        if status not in QA_STATUSES:
-            raise ValueError(f"status {status!r} is not one of {', '.join(QA_STATUSES)}")
+        pending item of a video: `bulk_set_status("approved", who=…, where_status="pending", video_id=…)`.
+        Raises ReviewError (nothing written) when `check_verdict` refuses the verdict, even if nothing matches."""
+        check_verdict(status, reason)
         current = [where_status] if isinstance(where_status, str) else list(where_status or [])
         bad = [s for s in current if s not in QA_STATUSES]
         if bad:
@@ -249,8 +261,6 @@ class QAMixin:
         return n
 
     def delete_qa(self, qa_id: int, *, who: str) -> None:
-        from .workspace import dumps, now
-
         with self.transaction():
             item = self.get_qa(qa_id)
             self.conn.execute("DELETE FROM qa WHERE id = ?", (qa_id,))

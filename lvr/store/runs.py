@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .schema import JOB_STATUSES
+from .values import dumps, now
 
 
 def new_id(prefix: str) -> str:
@@ -29,8 +30,6 @@ class RunsMixin:
     # ------------------------------------------------------------------ jobs
     def add_job(self, kind: str, config: dict, run_dir: str | Path | None = None, job_id: str | None = None) -> str:
         """Record a queued job; its run folder defaults to runs/<job id>/ (created)."""
-        from .workspace import dumps, now
-
         job_id = job_id or new_id(kind)
         run = Path(run_dir) if run_dir else self.runs_dir / job_id
         run.mkdir(parents=True, exist_ok=True)
@@ -44,8 +43,6 @@ class RunsMixin:
         return job_id
 
     def update_job(self, job_id: str, **fields: Any) -> None:
-        from .workspace import dumps
-
         if "status" in fields and fields["status"] not in JOB_STATUSES:
             raise ValueError(f"job status {fields['status']!r} is not one of {', '.join(JOB_STATUSES)}")
         if "config" in fields and not isinstance(fields["config"], str):
@@ -78,8 +75,6 @@ class RunsMixin:
                             step: int | None = None, metrics: dict | None = None, job_id: str | None = None,
                             ckpt_id: str | None = None) -> str:
         """Register a checkpoint directory (idempotent by path); returns its id."""
-        from .workspace import dumps, now
-
         rel = self.relativize(path)
         existing = self.scalar("SELECT id FROM checkpoints WHERE path = ?", (rel,))
         if existing:
@@ -126,8 +121,6 @@ class RunsMixin:
     def add_eval_run(self, *, checkpoint: str | None, split: str | None, frames: int | None,
                      answerer: str = "model", config: dict | None = None, job_id: str | None = None,
                      run_id: str | None = None) -> str:
-        from .workspace import dumps, now
-
         run_id = run_id or new_id("eval")
         with self.transaction():
             self.conn.execute(
@@ -138,8 +131,6 @@ class RunsMixin:
         return run_id
 
     def update_eval_run(self, run_id: str, **fields: Any) -> None:
-        from .workspace import dumps
-
         for f in ("config", "summary"):
             if f in fields and not isinstance(fields[f], str):
                 fields[f] = dumps(fields[f])
@@ -173,8 +164,6 @@ class RunsMixin:
     def add_gen_output(self, *, task: str, key: str, ok: bool, raw: str | None, reason: str | None = None,
                        **fields: Any) -> int:
         """Keep one raw model output of data generation (successes and failures alike)."""
-        from .workspace import now
-
         row = {"task": task, "key": key, "ok": int(bool(ok)), "raw": raw, "reason": reason,
                "created_at": now(), **fields}
         cols = ", ".join(f'"{k}"' for k in row)

@@ -9,6 +9,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from .values import dumps, now
+
 
 def _decode_video(row: dict) -> dict:
     row["meta"] = json.loads(row.get("meta") or "{}")
@@ -39,8 +41,6 @@ class VideosMixin:
         Returns the video id (first 16 hex chars of sha256). With `copy=True` the file is copied
         into `media/` first; the row is written only after the copy succeeded.
         """
-        from .workspace import dumps, now
-
         vid = sha256[:16]
         existing = self.scalar("SELECT id FROM videos WHERE sha256 = ?", (sha256,))
         if existing:
@@ -101,8 +101,6 @@ class VideosMixin:
         return [_decode_video(r) for r in self.query(sql, tuple(params))]
 
     def update_video(self, video_id: str, **fields: Any) -> None:
-        from .workspace import dumps
-
         if "meta" in fields and not isinstance(fields["meta"], str):
             fields["meta"] = dumps(fields["meta"])
         sets = ", ".join(f'"{k}" = ?' for k in fields)
@@ -148,8 +146,6 @@ class VideosMixin:
     def set_caption(self, clip_id: int, caption: str, *, captioner: str, prompt: str | None = None,
                     who: str = "system") -> None:
         """Set a clip's caption; the previous caption (if any) goes to `caption_history`."""
-        from .workspace import now
-
         with self.transaction():
             cur = self.conn.execute("SELECT caption, captioner, prompt FROM clips WHERE id = ?", (clip_id,)).fetchone()
             if cur is None:

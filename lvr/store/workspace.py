@@ -16,10 +16,8 @@ processes may open the same workspace at once (WAL + busy timeout + optimistic v
 from __future__ import annotations
 
 import contextlib
-import json
 import sqlite3
 import threading
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -36,14 +34,6 @@ SUBDIRS = ("media", "cache/frames", "cache/embeds", "checkpoints", "runs")
 
 class WorkspaceError(RuntimeError):
     """A workspace folder that cannot be opened (missing, not a workspace, newer schema)."""
-
-
-def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
-
-
-def dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
 class Workspace(VideosMixin, QAMixin, RunsMixin):

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from .eventlog import EventLog
+from .qa import solve
 
 LETTERS = ("A", "B", "C", "D")
 _WORD = re.compile(r"[a-z0-9]+")
@@ -91,8 +92,6 @@ class OracleAnswerer:
         return cls(lambda item: loaded[item[key]])
 
     def predict(self, items: list[dict]) -> list[str]:
-        from .qa import solve
-
         out = []
         for it in items:
             text = solve(it, self.log_for(it))

@@ -15,7 +15,7 @@ import dataclasses
 import hashlib
 from dataclasses import dataclass
 
-from lvr.config import ConfigError, option
+from lvr.config import ConfigError, check_fields, option
 
 DIFFICULTY = {
     # rooms, robots, movable objects, and the min seconds between events a question compares
@@ -23,26 +23,6 @@ DIFFICULTY = {
     "medium": {"n_zones": 4, "n_agents": 3, "n_objects": 6, "min_gap": 10.0},
     "hard": {"n_zones": 6, "n_agents": 4, "n_objects": 8, "min_gap": 5.0},
 }
-
-
-def _check_fields(obj) -> None:
-    """Bounds and choices from each field's `option` metadata (for direct construction)."""
-    name = type(obj).__name__
-    for f in dataclasses.fields(obj):
-        v, m = getattr(obj, f.name), f.metadata
-        if v is None or isinstance(v, bool) or not m:
-            continue
-        if m.get("choices") and v not in m["choices"]:
-            raise ConfigError(f"{name}.{f.name}: {v!r} is not one of {', '.join(map(str, m['choices']))}")
-        if isinstance(v, (int, float)):
-            for key, ok, word in (
-                ("ge", lambda a, b: a >= b, ">="),
-                ("gt", lambda a, b: a > b, ">"),
-                ("le", lambda a, b: a <= b, "<="),
-                ("lt", lambda a, b: a < b, "<"),
-            ):
-                if m.get(key) is not None and not ok(v, m[key]):
-                    raise ConfigError(f"{name}.{f.name}: must be {word} {m[key]}, got {v!r}")
 
 
 def derive_seed(seed: int, index: int) -> int:
@@ -70,7 +50,7 @@ class WorldConfig:
     crf: int = option(23, "x264 constant rate factor (quality)", ge=0, le=51)
 
     def __post_init__(self) -> None:
-        _check_fields(self)
+        check_fields(self)
         if self.size % 2:
             raise ConfigError(f"WorldConfig.size: must be even for H.264 yuv420p, got {self.size}")
         preset = DIFFICULTY[self.difficulty]
@@ -98,7 +78,7 @@ class QAConfig:
     min_clips: int = option(2, "an answer must need facts from at least this many clips", ge=1)
 
     def __post_init__(self) -> None:
-        _check_fields(self)
+        check_fields(self)
         self.categories = tuple(self.categories)
         bad = [c for c in self.categories if c not in ("temporal", "goal", "spatial", "plot")]
         if bad or not self.categories:
@@ -127,7 +107,7 @@ class SynthConfig:
     progress: bool = option(True, "show a tqdm progress bar")
 
     def __post_init__(self) -> None:
-        _check_fields(self)
+        check_fields(self)
         fr = tuple(float(x) for x in self.split_fractions)
         if len(fr) != 3 or any(x < 0 for x in fr) or abs(sum(fr) - 1.0) > 1e-6:
             raise ConfigError(

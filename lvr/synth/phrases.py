@@ -1,6 +1,6 @@
 """Wording shared by captions and questions: event sentences, time stamps, ordinals, counts.
 
-fmt_time(75)                        -> "01:15"
+fmt_time(75)                        -> "01:15"   (lvr.video.timefmt, re-exported for the synth modules)
 event_text(log, ev, tense="past")   -> "the red robot picked up the green key"
 event_text(log, ev, where=True)     -> "the red robot picks up the green key in the garage"
 ordinal(2), times_word(3)           -> "second", "3 times"
@@ -8,13 +8,8 @@ ordinal(2), times_word(3)           -> "second", "3 times"
 
 from __future__ import annotations
 
-
-def fmt_time(seconds: float) -> str:
-    """mm:ss under an hour, h:mm:ss above (the QA layout's time stamps)."""
-    t = round(float(seconds))
-    if t >= 3600:
-        return f"{t // 3600}:{t % 3600 // 60:02d}:{t % 60:02d}"
-    return f"{t // 60:02d}:{t % 60:02d}"
+# the QA layout's time stamps, re-exported for the synth modules (its one home is lvr.video.timefmt)
+from lvr.video.timefmt import fmt_time as fmt_time
 
 
 def cap(text: str) -> str:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from .eventlog import EventLog
-from .phrases import fmt_time, ordinal, sentence
+from .phrases import event_text, fmt_time, ordinal, sentence
 
 MIN_STAY = 4.0  # seconds: shorter visits are pass-throughs, never asked about
 STABLE = 3.0  # seconds a state must hold around a reference moment
@@ -120,14 +120,10 @@ class Ctx:
 
 
 def past(log: EventLog, ev: dict) -> str:
-    from .phrases import event_text
-
     return event_text(log, ev, tense="past")
 
 
 def present(log: EventLog, ev: dict, where: bool = True) -> str:
-    from .phrases import event_text
-
     return event_text(log, ev, tense="present", where=where)
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import random
+from typing import NamedTuple
 
 from .config import WorldConfig
 from .eventlog import EventLog
@@ -65,6 +66,18 @@ class _Obj:
         self.spot: str | None = None
         self.reserved: int | None = None
         self.find_after = 0.0
+
+
+class _Candidates(NamedTuple):
+    """What an idle robot could act on now: free and findable objects, free hiding spots, the other
+    robots, those that could receive a handover, and the chest's key (None without a chest)."""
+
+    free: list[_Obj]
+    hidden: list[_Obj]
+    spots: list[str]
+    others: list[_Agent]
+    receivers: list[_Agent]
+    key: _Obj | None
 
 
 class Simulator:
@@ -131,7 +144,25 @@ class Simulator:
         return task
 
     def _choose(self, a: _Agent) -> None:
-        rng = self.rng
+        """Pick `a`'s next task with the seeded weights among those feasible now, and start it."""
+        c = self._candidates(a)
+        opts = self._feasible(c)
+        kind = self.rng.choices(opts, weights=[WEIGHTS[k] for k in opts])[0]
+        if kind == "open_chest":
+            self._start_open_chest(a, c.key)
+        elif kind in ("deliver", "hide", "handover"):
+            self._start_fetch(a, kind, c)
+        elif kind == "find":
+            self._start_find(a, c.hidden)
+        elif kind == "follow":
+            self._start_follow(a, c.others)
+        elif kind == "avoid":
+            self._start_avoid(a, c.others)
+        else:
+            self._start_visit(a)
+
+    def _candidates(self, a: _Agent) -> _Candidates:
+        """What `a` could act on now (no random draws)."""
         free = [
             o for o in self.objs.values() if o.status == "floor" and o.reserved is None and o.id != a.last_obj
         ]
@@ -153,105 +184,123 @@ class Simulator:
             and not any(s[0] in ("pick", "retrieve", "handover") for s in b.steps)
         ]
         key = self.objs.get(self.layout.objects[0]["id"]) if self.layout.chest else None
+        return _Candidates(free, hidden, spots, others, receivers, key)
+
+    def _feasible(self, c: _Candidates) -> list[str]:
+        """The task kinds these candidates allow, in the order whose weights `_choose` draws with."""
         opts = []
         if (
             not self.chest_claimed
             and self.t >= self.chest_after
-            and key is not None
-            and key.status == "floor"
-            and key.reserved is None
+            and c.key is not None
+            and c.key.status == "floor"
+            and c.key.reserved is None
         ):
             opts.append("open_chest")
-        if free:
+        if c.free:
             opts.append("deliver")
-            if spots:
+            if c.spots:
                 opts.append("hide")
-            if receivers:
+            if c.receivers:
                 opts.append("handover")
-        if hidden:
+        if c.hidden:
             opts.append("find")
         opts += ["follow", "avoid", "visit"]
-        kind = rng.choices(opts, weights=[WEIGHTS[k] for k in opts])[0]
-        zones = self.layout.zones
-        if kind == "open_chest":
-            self.chest_claimed = True
-            key.reserved = len(self.tasks)
-            ch = self.layout.chest
-            steps = [
-                ("goto_obj", key.id),
-                ("pick", key.id),
-                ("wander", self.key_gap),
-                ("goto", *ch["approach_xy"]),
-                ("open",),
-                ("drop",),
-            ]
-            self._new_task(a, kind, steps, object=key.id, zone=ch["zone"])
-        elif kind in ("deliver", "hide", "handover"):
-            o = rng.choice(free)
-            o.reserved = len(self.tasks)
-            here = self.zone_of(o.x, o.y)
-            fetch = [("goto_obj", o.id), ("pick", o.id)]
-            if kind == "deliver":
-                dest = rng.choice([z for z in zones if z.name != here])
-                self._new_task(
-                    a,
-                    kind,
-                    fetch + [("goto", *dest.random_point(rng)), ("drop",)],
-                    object=o.id,
-                    zone=dest.name,
-                )
-            elif kind == "hide":
-                spot = rng.choice(spots)
-                sx, sy = self.layout.spots[spot]
-                self._new_task(
-                    a, kind, fetch + [("goto", sx, sy), ("hide", spot)], object=o.id, zone=spot, spot=spot
-                )
-            else:
-                b = rng.choice(receivers)
-                b.awaiting = a.id
-                self._new_task(
-                    a,
-                    kind,
-                    fetch + [("goto_agent", b.id, HANDOVER_DIST, 60.0), ("handover", b.id)],
-                    object=o.id,
-                    other=b.id,
-                )
-        elif kind == "find":
-            o = rng.choice(hidden)
-            o.reserved = len(self.tasks)
-            sx, sy = self.layout.spots[o.spot]
-            dest = rng.choice([z for z in zones if z.name != o.spot])
+        return opts
+
+    def _start_open_chest(self, a: _Agent, key: _Obj) -> None:
+        """Pick up the key, wander with it for `key_gap` seconds, then open the chest."""
+        self.chest_claimed = True
+        key.reserved = len(self.tasks)
+        ch = self.layout.chest
+        steps = [
+            ("goto_obj", key.id),
+            ("pick", key.id),
+            ("wander", self.key_gap),
+            ("goto", *ch["approach_xy"]),
+            ("open",),
+            ("drop",),
+        ]
+        self._new_task(a, "open_chest", steps, object=key.id, zone=ch["zone"])
+
+    def _start_fetch(self, a: _Agent, kind: str, c: _Candidates) -> None:
+        """deliver / hide / handover: reserve a free object, fetch it, then take it where `kind` says."""
+        rng = self.rng
+        o = rng.choice(c.free)
+        o.reserved = len(self.tasks)
+        here = self.zone_of(o.x, o.y)
+        fetch = [("goto_obj", o.id), ("pick", o.id)]
+        if kind == "deliver":
+            dest = rng.choice([z for z in self.layout.zones if z.name != here])
             self._new_task(
                 a,
                 kind,
-                [("goto", sx, sy), ("retrieve", o.id), ("goto", *dest.random_point(rng)), ("drop",)],
+                fetch + [("goto", *dest.random_point(rng)), ("drop",)],
                 object=o.id,
-                spot=o.spot,
                 zone=dest.name,
             )
-        elif kind == "follow":
-            b = rng.choice(others)
-            self._new_task(a, kind, [("follow", b.id, rng.uniform(8.0, 14.0))], other=b.id)
-        elif kind == "avoid":
-            b = rng.choice(others)
-            far = max(
-                zones, key=lambda z: (z.centre[0] - b.x) ** 2 + (z.centre[1] - b.y) ** 2 + rng.random() * 1e-3
-            )
+        elif kind == "hide":
+            spot = rng.choice(c.spots)
+            sx, sy = self.layout.spots[spot]
             self._new_task(
-                a,
-                kind,
-                [("goto", *far.random_point(rng)), ("wait", rng.uniform(2.0, 4.0))],
-                other=b.id,
-                zone=far.name,
+                a, kind, fetch + [("goto", sx, sy), ("hide", spot)], object=o.id, zone=spot, spot=spot
             )
         else:
-            dest = rng.choice([z for z in zones if z.name != a.zone])
+            b = rng.choice(c.receivers)
+            b.awaiting = a.id
             self._new_task(
                 a,
-                "visit",
-                [("goto", *dest.random_point(rng)), ("wait", rng.uniform(2.0, 5.0))],
-                zone=dest.name,
+                kind,
+                fetch + [("goto_agent", b.id, HANDOVER_DIST, 60.0), ("handover", b.id)],
+                object=o.id,
+                other=b.id,
             )
+
+    def _start_find(self, a: _Agent, hidden: list[_Obj]) -> None:
+        """Go to a hiding spot, take the object out and carry it to another zone."""
+        rng = self.rng
+        o = rng.choice(hidden)
+        o.reserved = len(self.tasks)
+        sx, sy = self.layout.spots[o.spot]
+        dest = rng.choice([z for z in self.layout.zones if z.name != o.spot])
+        self._new_task(
+            a,
+            "find",
+            [("goto", sx, sy), ("retrieve", o.id), ("goto", *dest.random_point(rng)), ("drop",)],
+            object=o.id,
+            spot=o.spot,
+            zone=dest.name,
+        )
+
+    def _start_follow(self, a: _Agent, others: list[_Agent]) -> None:
+        b = self.rng.choice(others)
+        self._new_task(a, "follow", [("follow", b.id, self.rng.uniform(8.0, 14.0))], other=b.id)
+
+    def _start_avoid(self, a: _Agent, others: list[_Agent]) -> None:
+        """Run to the zone farthest from another robot and wait there."""
+        rng = self.rng
+        b = rng.choice(others)
+        far = max(
+            self.layout.zones,
+            key=lambda z: (z.centre[0] - b.x) ** 2 + (z.centre[1] - b.y) ** 2 + rng.random() * 1e-3,
+        )
+        self._new_task(
+            a,
+            "avoid",
+            [("goto", *far.random_point(rng)), ("wait", rng.uniform(2.0, 4.0))],
+            other=b.id,
+            zone=far.name,
+        )
+
+    def _start_visit(self, a: _Agent) -> None:
+        rng = self.rng
+        dest = rng.choice([z for z in self.layout.zones if z.name != a.zone])
+        self._new_task(
+            a,
+            "visit",
+            [("goto", *dest.random_point(rng)), ("wait", rng.uniform(2.0, 5.0))],
+            zone=dest.name,
+        )
 
     def _finish(self, a: _Agent, outcome: str) -> None:
         task = a.task
@@ -291,91 +340,13 @@ class Simulator:
         )
 
     def _step(self, a: _Agent) -> None:
+        """Advance `a`'s current step by one tick (`_op_<step>` does it); move on when it is done."""
         if not a.steps:
             self._finish(a, "done")
             return
         s = a.steps[0]
-        op, tid, done = s[0], a.task["id"], False
-        if op == "goto":
-            done = self._move(a, s[1], s[2])
-        elif op == "goto_obj":
-            o = self.objs[s[1]]
-            if o.status != "floor":
-                self._finish(a, "abandoned")
-                return
-            done = self._move(a, o.x, o.y)
-        elif op == "pick":
-            o = self.objs[s[1]]
-            o.status, o.holder = "held", a.id
-            a.carrying = o.id
-            self.emit("pick_up", a.x, a.y, agent=a.id, object=o.id, zone=a.zone, task=tid)
-            done = True
-        elif op == "drop":
-            self._drop(a)
-            done = True
-        elif op == "hide":
-            o = self.objs[a.carrying]
-            o.status, o.holder, o.spot, o.reserved = "hidden", None, s[1], None
-            o.find_after = self.t + self.rng.uniform(30.0, max(31.0, 0.3 * self.duration)) / self.cfg.density
-            a.carrying = None
-            spot = self.layout.zone(s[1]).spot
-            self.emit("hide", a.x, a.y, agent=a.id, object=o.id, zone=a.zone, spot=spot, task=tid)
-            self.emit("disappear", a.x, a.y, object=o.id, zone=a.zone, spot=spot, task=tid)
-            done = True
-        elif op == "retrieve":
-            o = self.objs[s[1]]
-            spot = self.layout.zone(o.spot).spot
-            o.status, o.holder, o.spot = "held", a.id, None
-            a.carrying = o.id
-            self.emit("find", a.x, a.y, agent=a.id, object=o.id, zone=a.zone, spot=spot, task=tid)
-            self.emit("appear", a.x, a.y, object=o.id, zone=a.zone, agent=a.id, spot=spot, task=tid)
-            done = True
-        elif op == "wander":
-            if self.t >= a.key_t + s[1]:
-                done = True
-            else:
-                if a.sub is None:
-                    z = self.rng.choice([z for z in self.layout.zones if z.name != a.zone])
-                    a.sub = (*z.random_point(self.rng), self.rng.uniform(1.0, 3.0))
-                if self._move(a, a.sub[0], a.sub[1]):
-                    a.sub = (a.sub[0], a.sub[1], a.sub[2] - TICK) if a.sub[2] > 0 else None
-        elif op == "open":
-            self.chest_open = True
-            ch = self.layout.chest
-            self.emit("open", a.x, a.y, agent=a.id, object=a.carrying, zone=ch["zone"], task=tid)
-            coin = self.objs["gold-coin"]
-            coin.status, (coin.x, coin.y) = "floor", ch["coin_xy"]
-            self.emit("appear", coin.x, coin.y, object=coin.id, zone=ch["zone"], task=tid)
-            done = True
-        elif op == "goto_agent":
-            b = self.agents[s[1]]
-            if self.t - a.step_t0 > s[3]:
-                self._finish(a, "abandoned")
-                return
-            done = self._move(a, b.x, b.y, stop=s[2])
-        elif op == "handover":
-            b, o = self.agents[s[1]], self.objs[a.carrying]
-            if b.task is not None:
-                self._finish(b, "interrupted")
-            o.holder, b.carrying, a.carrying, b.awaiting = b.id, o.id, None, None
-            self.emit("hand_over", a.x, a.y, agent=a.id, other=b.id, object=o.id, zone=a.zone, task=tid)
-            dest = self.rng.choice([z for z in self.layout.zones if z.name != b.zone])
-            self._new_task(
-                b,
-                "deliver",
-                [("goto", *dest.random_point(self.rng)), ("drop",)],
-                object=o.id,
-                zone=dest.name,
-                other=a.id,
-                received=True,
-            )
-            done = True
-        elif op == "wait":
-            done = self.t - a.step_t0 >= s[1]
-        elif op == "follow":
-            b = self.agents[s[1]]
-            self._move(a, b.x, b.y, stop=FOLLOW_DIST)
-            done = self.t - a.step_t0 >= s[2]
+        op = s[0]
+        done = getattr(self, f"_op_{op}")(a, s, a.task["id"])
         if op == "pick":
             a.key_t = self.t
         if done and a.task is not None and a.steps and a.steps[0] is s:
@@ -383,6 +354,101 @@ class Simulator:
             a.step_t0, a.sub = self.t, None
             if not a.steps:
                 self._finish(a, "done")
+
+    # ------------------------------------------------------------------ steps: one tick of (op, *args), True when done
+    def _op_goto(self, a: _Agent, s: tuple, tid: int) -> bool:
+        return self._move(a, s[1], s[2])
+
+    def _op_goto_obj(self, a: _Agent, s: tuple, tid: int) -> bool:
+        o = self.objs[s[1]]
+        if o.status != "floor":
+            self._finish(a, "abandoned")
+            return False
+        return self._move(a, o.x, o.y)
+
+    def _op_pick(self, a: _Agent, s: tuple, tid: int) -> bool:
+        o = self.objs[s[1]]
+        o.status, o.holder = "held", a.id
+        a.carrying = o.id
+        self.emit("pick_up", a.x, a.y, agent=a.id, object=o.id, zone=a.zone, task=tid)
+        return True
+
+    def _op_drop(self, a: _Agent, s: tuple, tid: int) -> bool:
+        self._drop(a)
+        return True
+
+    def _op_hide(self, a: _Agent, s: tuple, tid: int) -> bool:
+        o = self.objs[a.carrying]
+        o.status, o.holder, o.spot, o.reserved = "hidden", None, s[1], None
+        o.find_after = self.t + self.rng.uniform(30.0, max(31.0, 0.3 * self.duration)) / self.cfg.density
+        a.carrying = None
+        spot = self.layout.zone(s[1]).spot
+        self.emit("hide", a.x, a.y, agent=a.id, object=o.id, zone=a.zone, spot=spot, task=tid)
+        self.emit("disappear", a.x, a.y, object=o.id, zone=a.zone, spot=spot, task=tid)
+        return True
+
+    def _op_retrieve(self, a: _Agent, s: tuple, tid: int) -> bool:
+        o = self.objs[s[1]]
+        spot = self.layout.zone(o.spot).spot
+        o.status, o.holder, o.spot = "held", a.id, None
+        a.carrying = o.id
+        self.emit("find", a.x, a.y, agent=a.id, object=o.id, zone=a.zone, spot=spot, task=tid)
+        self.emit("appear", a.x, a.y, object=o.id, zone=a.zone, agent=a.id, spot=spot, task=tid)
+        return True
+
+    def _op_wander(self, a: _Agent, s: tuple, tid: int) -> bool:
+        """Roam from zone to zone, lingering a little at each, until `s[1]` seconds after the pick-up."""
+        if self.t >= a.key_t + s[1]:
+            return True
+        if a.sub is None:
+            z = self.rng.choice([z for z in self.layout.zones if z.name != a.zone])
+            a.sub = (*z.random_point(self.rng), self.rng.uniform(1.0, 3.0))
+        if self._move(a, a.sub[0], a.sub[1]):
+            a.sub = (a.sub[0], a.sub[1], a.sub[2] - TICK) if a.sub[2] > 0 else None
+        return False
+
+    def _op_open(self, a: _Agent, s: tuple, tid: int) -> bool:
+        self.chest_open = True
+        ch = self.layout.chest
+        self.emit("open", a.x, a.y, agent=a.id, object=a.carrying, zone=ch["zone"], task=tid)
+        coin = self.objs["gold-coin"]
+        coin.status, (coin.x, coin.y) = "floor", ch["coin_xy"]
+        self.emit("appear", coin.x, coin.y, object=coin.id, zone=ch["zone"], task=tid)
+        return True
+
+    def _op_goto_agent(self, a: _Agent, s: tuple, tid: int) -> bool:
+        b = self.agents[s[1]]
+        if self.t - a.step_t0 > s[3]:
+            self._finish(a, "abandoned")
+            return False
+        return self._move(a, b.x, b.y, stop=s[2])
+
+    def _op_handover(self, a: _Agent, s: tuple, tid: int) -> bool:
+        """Give the carried object to robot `s[1]`, which drops what it was doing and delivers it."""
+        b, o = self.agents[s[1]], self.objs[a.carrying]
+        if b.task is not None:
+            self._finish(b, "interrupted")
+        o.holder, b.carrying, a.carrying, b.awaiting = b.id, o.id, None, None
+        self.emit("hand_over", a.x, a.y, agent=a.id, other=b.id, object=o.id, zone=a.zone, task=tid)
+        dest = self.rng.choice([z for z in self.layout.zones if z.name != b.zone])
+        self._new_task(
+            b,
+            "deliver",
+            [("goto", *dest.random_point(self.rng)), ("drop",)],
+            object=o.id,
+            zone=dest.name,
+            other=a.id,
+            received=True,
+        )
+        return True
+
+    def _op_wait(self, a: _Agent, s: tuple, tid: int) -> bool:
+        return self.t - a.step_t0 >= s[1]
+
+    def _op_follow(self, a: _Agent, s: tuple, tid: int) -> bool:
+        b = self.agents[s[1]]
+        self._move(a, b.x, b.y, stop=FOLLOW_DIST)
+        return self.t - a.step_t0 >= s[2]
 
     def _update_zone(self, a: _Agent) -> None:
         z = self.zone_of(a.x, a.y)

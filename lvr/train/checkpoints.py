@@ -24,6 +24,8 @@ from typing import Any
 
 import torch
 
+from lvr.model import init_tiny, register_checkpoint
+
 from .engine import DistInfo, rng_state
 
 STATE_DIR = "state"
@@ -129,8 +131,6 @@ def export_model(model, out_dir: Path, dist: DistInfo, *, zero_stage: int) -> Pa
 def register(ws, path: Path, *, stage: str, parent: str | None, step: int, metrics: dict,
              job_id: str | None) -> str:
     """Register an exported model dir in the workspace (validated by lvr.model)."""
-    from lvr.model import register_checkpoint
-
     clean = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and v == v}
     return register_checkpoint(ws, path, stage=stage, parent=parent, step=step, metrics=clean, job_id=job_id)
 
@@ -151,8 +151,6 @@ def resolve_model(ws, ref: str) -> tuple[Path, str | None]:
             raise FileNotFoundError(f"model {ref!r}: the workspace has no checkpoint of stage {stage!r} yet")
         return Path(rows[-1]["abspath"]), rows[-1]["id"]
     if ws is not None and ref.startswith("tiny:"):
-        from lvr.model import init_tiny, register_checkpoint
-
         kind = ref.split(":", 1)[1]
         out = ws.checkpoints_dir / f"tiny-{kind}"
         if not (out / "lvr_config.json").is_file():
@@ -178,8 +176,6 @@ def resolve_model(ws, ref: str) -> tuple[Path, str | None]:
     try:
         return p.resolve(), ws.get_checkpoint(ws.relativize(p))["id"]
     except KeyError:
-        from lvr.model import register_checkpoint
-
         return p.resolve(), register_checkpoint(ws, p.resolve(), stage="base")
 
 

@@ -5,6 +5,7 @@
 
 Both share the groups `data`, `trainable`, `optim` and `deepspeed`; GRPO adds `rollout`,
 `loss` and `reward`. See lvr/config.py for the loading rules (YAML + dotted overrides).
+`STAGES` names each stage's module and config class (`stage_config_class("grpo")` → GRPOConfig).
 """
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from dataclasses import dataclass
 
 from lvr.config import fail, option
 from lvr.mrsp.config import MRSPConfig
+
+from .rewards import check_reward_name
 
 STATUSES = ("pending", "draft", "approved", "rejected")
 
@@ -195,8 +198,6 @@ class RewardConfig:
     def check(self) -> None:
         if not self.functions:
             fail(self, "functions", "needs at least one reward function")
-        from .rewards import check_reward_name
-
         for name in self.functions:
             try:
                 check_reward_name(name)
@@ -237,3 +238,13 @@ class GRPOConfig(RunConfig):
 
 def default_grpo_data() -> DataConfig:
     return DataConfig(split="rl", eval_split=None, exclude_flags=["always_right", "always_wrong"])
+
+
+# stage → (the module whose `train(cfg)` runs it, its config class in this module); `lvr train` and the app's
+# train tab launch `python -m <module> CONFIG key=value …`
+STAGES = {"sft": ("lvr.train.sft", "SFTConfig"), "grpo": ("lvr.train.grpo", "GRPOConfig")}
+
+
+def stage_config_class(stage: str) -> type:
+    """SFTConfig or GRPOConfig: the config class of a stage of STAGES."""
+    return globals()[STAGES[stage][1]]

@@ -12,14 +12,17 @@ position of a row in a batch.
 """
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
 import torch
 
+from lvr.media import frame_spec, video_frames
 from lvr.store import Workspace
 from lvr.synth.visibility import grounded_reasoning, item_answerable
+from lvr.video import SampledFrames, SamplingSpec, VideoError
 
 
 @dataclass(frozen=True)
@@ -191,8 +194,6 @@ class MixedFrames:
         return self._allowed[item.qa_id]
 
     def count(self, step: int, item: TrainItem) -> int:
-        import random
-
         choices = self.choices_for(item)
         return choices[random.Random(f"{self.seed}:{step}:{item.qa_id}").randrange(len(choices))]
 
@@ -206,33 +207,27 @@ class VideoFrames:
 
     def __init__(self, ws: Workspace, *, num_frames: int, mode: str = "exact",
                  resize: Sequence[int] | None = None, use_clip_range: bool = False):
-        from lvr.video import FrameCache
-
         self.ws = ws
         self.num_frames, self.mode = num_frames, mode
         self.resize = tuple(resize) if resize else None
         self.use_clip_range = use_clip_range
-        self.cache = FrameCache(ws.frames_cache_dir)
 
-    def spec(self, item: TrainItem):
-        from lvr.video import SamplingSpec
-
+    def spec(self, item: TrainItem) -> SamplingSpec:
         start = end = None
         if self.use_clip_range and item.start is not None and item.end is not None and item.end > item.start:
             start, end = float(item.start), float(item.end)
-        return SamplingSpec(mode=self.mode, num_frames=self.num_frames, resize=self.resize, start=start, end=end,
-                            max_frames=max(self.num_frames, 1))
+        return frame_spec(self.num_frames, mode=self.mode, resize=self.resize, start=start, end=end,
+                          max_frames=max(self.num_frames, 1))
 
     def key(self, item: TrainItem) -> str:
         """Identity of the frames an item gets (same video + same spec → same frames)."""
         return f"{item.sha256}:{self.spec(item).key()}"
 
-    def __call__(self, item: TrainItem):
-        from lvr.video import VideoError, cached_sample
-
+    def __call__(self, item: TrainItem) -> SampledFrames:
         if not Path(item.video_path).exists():
             raise DataError(f"QA {item.qa_id}: video file {item.video_path} (video {item.video_id}) does not exist")
         try:
-            return cached_sample(item.video_path, self.spec(item), self.cache, sha=item.sha256)
+            return video_frames(item.video_path, self.spec(item), cache_dir=self.ws.frames_cache_dir,
+                                sha=item.sha256)
         except VideoError as e:
             raise DataError(f"QA {item.qa_id}: cannot read frames of video {item.video_id}: {e}") from e

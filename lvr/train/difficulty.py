@@ -1,7 +1,7 @@
 """Difficulty filtering for RL: k rollouts per item, pass rate, and always-right/always-wrong marks.
 
     rates = measure_pass_rates(ws, "sft-20261124-1530-3f2a", k=8, split="rl")   # {qa_id: pass rate}
-    report = mark_difficulty(ws, rates, k=8)          # lvr.datagen's marker: qa.difficulty + meta flag
+    report = mark_difficulty(ws, rates, k=8)          # lvr.store.difficulty: qa.difficulty + meta flag
     lvr filter-difficulty WS --checkpoint C --k 8     # the same from the command line
 
 Items whose k samples are all right or all wrong give GRPO a zero advantage for the whole group;
@@ -17,10 +17,16 @@ from typing import Callable, Sequence
 
 import torch
 
+from lvr.model import load_model
+from lvr.mrsp.embedder import StepVideoEmbedder
+from lvr.mrsp.rollout import RolloutRequest, SamplingParams, TransformersRollout
+from lvr.store import Workspace
+from lvr.store.difficulty import mark_difficulty
+
+from .checkpoints import resolve_model
 from .data import VideoFrames, load_items
 from .rewards import accuracy
-from .rollout import RolloutRequest, SamplingParams, TransformersRollout
-from .sequences import VideoEmbedder, build_prompt
+from .sequences import build_prompt
 
 
 def measure_pass_rates(ws, checkpoint: str, *, k: int = 8, split: str | None = "rl",
@@ -30,17 +36,13 @@ def measure_pass_rates(ws, checkpoint: str, *, k: int = 8, split: str | None = "
                        device: str = "auto", seed: int = 0,
                        progress: Callable[[int, int], None] | None = None) -> dict[int, float]:
     """Sample `k` answers per item with `checkpoint`; returns the fraction judged correct."""
-    from lvr.model import load_model
-
-    from .checkpoints import resolve_model
-
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
     path, _ = resolve_model(ws, checkpoint)
     dev = "cuda" if device in ("auto", "cuda") and torch.cuda.is_available() else "cpu"
     model = load_model(path, device=dev)
     items = load_items(ws, split=split, statuses=statuses, max_items=limit)
-    embedder = VideoEmbedder(model, VideoFrames(ws, num_frames=num_frames))
+    embedder = StepVideoEmbedder(model, VideoFrames(ws, num_frames=num_frames))
     engine = TransformersRollout(model)
     params = SamplingParams(n=k, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens)
     torch.manual_seed(seed)
@@ -67,16 +69,12 @@ def measure_pass_rates(ws, checkpoint: str, *, k: int = 8, split: str | None = "
 
 
 def filter_difficulty(ws, checkpoint: str, *, k: int = 8, who: str = "difficulty-filter", **kwargs):
-    """Measure pass rates and mark the items (lvr.datagen.mark_difficulty); returns its report."""
-    from lvr.datagen.difficulty import mark_difficulty
-
+    """Measure pass rates and mark the items (lvr.store.difficulty.mark_difficulty); returns its report."""
     rates = measure_pass_rates(ws, checkpoint, k=k, **kwargs)
     return mark_difficulty(ws, rates, k, who=who), rates
 
 
 def main(argv: list[str] | None = None) -> int:
-    from lvr.store import Workspace
-
     p = argparse.ArgumentParser(prog="python -m lvr.train.difficulty", description=__doc__.split("\n")[0])
     p.add_argument("workspace")
     p.add_argument("--checkpoint", required=True)

@@ -18,11 +18,13 @@ import math
 import os
 import random
 import socket
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
+import torch.distributed as tdist
 from torch import nn
 
 PARTS = ("llm", "projector", "vision_tower")
@@ -49,8 +51,7 @@ def _free_port() -> int:
 
 def init_distributed(device: str = "auto") -> DistInfo:
     """Join (or create, for a single process) the default process group and pick the device."""
-    import deepspeed
-    import torch.distributed as dist
+    import deepspeed  # an optional extra (lvr-workbench[train]): imported by the functions that need it
 
     if "WORLD_SIZE" not in os.environ:  # a plain `python -m …` run: a group of one
         os.environ.update(RANK="0", LOCAL_RANK="0", WORLD_SIZE="1", MASTER_ADDR="127.0.0.1",
@@ -66,10 +67,10 @@ def init_distributed(device: str = "auto") -> DistInfo:
         # DeepSpeed's CPU shared-memory all-reduce kernel is JIT-compiled on first use (over a
         # minute on a fresh machine) and only speeds up its inference all-reduce; gloo does the rest.
         deepspeed.ops.__compatible_ops__["deepspeed_shm_comm"] = False
-    if not dist.is_initialized():
+    if not tdist.is_initialized():
         deepspeed.init_distributed(dist_backend=backend, auto_mpi_discovery=False, verbose=False)
     dev = torch.device(f"cuda:{local_rank}") if use_cuda else torch.device("cpu")
-    return DistInfo(rank=dist.get_rank(), world=dist.get_world_size(), local_rank=local_rank, device=dev,
+    return DistInfo(rank=tdist.get_rank(), world=tdist.get_world_size(), local_rank=local_rank, device=dev,
                     backend=backend)
 
 
@@ -223,8 +224,6 @@ def set_rng_state(state: dict) -> None:
 
 def all_reduce_sum(values: list[float], dist: DistInfo) -> list[float]:
     """Sum a few floats over all ranks (float64 on the training device)."""
-    import torch.distributed as tdist
-
     t = torch.tensor(values, dtype=torch.float64, device=dist.device if dist.backend == "nccl" else "cpu")
     if dist.world > 1:
         tdist.all_reduce(t)
@@ -258,8 +257,6 @@ def gathered_embeddings(model):
     call, which a ZeRO-3-partitioned parameter does not have; gathering just that weight around
     the call keeps prompt building exact (gradients still reach the partitioned weight).
     """
-    from contextlib import nullcontext
-
     weight = model.input_embeddings.weight
     if not hasattr(weight, "ds_id"):
         return nullcontext()

@@ -4,7 +4,8 @@
     torchrun --nproc_per_node 2 -m lvr.train.grpo configs/tiny/grpo.yaml workspace=demo
     lvr train grpo configs/tiny/grpo.yaml workspace=demo          # as a tracked job (lvr.jobs)
 
-One step, per rank:
+One step, per rank, as four phases passing one `StepBatch` (`GRPOTrainer._rollout`, `_score`,
+`_reference_logprobs`, `_optimise`):
 1. take `prompts_per_step` items of split `rl` per data-parallel replica; encode each video ONCE
    through MR-SP (`lvr.mrsp`: the embedding cache — per step, or on disk across steps with a
    frozen encoder — and, with `mrsp.sp_size` S > 1, Stage-1 frame sharding over the SP group)
@@ -28,18 +29,24 @@ rate, KL, entropy, clip fractions, response lengths, filtered groups, step time 
 from __future__ import annotations
 
 import math
+import os
 import sys
 import time
 from contextlib import nullcontext
+from dataclasses import dataclass, field
 
 import torch
+import torch.distributed as tdist
 
-from lvr.config import load_config
-from lvr.mrsp import CachedVideoEmbedder, MRSPRuntime
+from lvr.config import describe, load_config
+from lvr.model import load_model
+from lvr.mrsp import CachedVideoEmbedder, MRSPRuntime, VideoEmbedder
+from lvr.mrsp.rollout import RolloutRequest, RolloutSample, SamplingParams
 
 from . import run as runlib
+from .checkpoints import resolve_model
 from .configs import GRPOConfig
-from .data import EpochSampler, VideoFrames, keep_answerable, load_items
+from .data import EpochSampler, TrainItem, VideoFrames, keep_answerable, load_items
 from .engine import all_reduce_sum, build_engine, engine_step, frozen_engine
 from .grpo_loss import (
     TokenStats,
@@ -49,16 +56,13 @@ from .grpo_loss import (
     overlong_penalty,
     policy_loss_per_token,
 )
-from .rewards import JudgeSettings, RewardSet, format_reward, mcq_accuracy
-from .rollout import RolloutRequest, SamplingParams, make_rollout_engine
-from .sequences import build_batch, build_prompt
+from .rewards import JudgeSettings, RewardOutput, RewardSet, format_reward, mcq_accuracy
+from .sequences import PromptEntry, build_batch, build_prompt
 
 ACCURACY_COMPONENTS = ("accuracy", "mcq_accuracy", "numeric_accuracy", "open_accuracy", "exact_match")
 
 
 def _gather(obj, dist) -> list:
-    import torch.distributed as tdist
-
     if dist.world == 1:
         return [obj]
     out = [None] * dist.world
@@ -73,8 +77,44 @@ def _stats(xs: list[float]) -> tuple[float, float]:
     return float(t.mean()), float(t.std()) if len(xs) > 1 else 0.0
 
 
+@dataclass
+class StepBatch:
+    """One step's rollout batch, handed from phase to phase (rollout → score → reference → optimise)."""
+
+    prompts: dict[int, PromptEntry] = field(default_factory=dict)       # by qa_id
+    video_items: dict[str, TrainItem] = field(default_factory=dict)     # by video key
+    samples: list[RolloutSample] = field(default_factory=list)
+    micro: list[list[int]] = field(default_factory=list)                # sample indices per micro-batch
+    # score
+    rewards: RewardOutput | None = None
+    components: dict[str, list] = field(default_factory=dict)           # reward components (+ overlong)
+    total: torch.Tensor | None = None                                    # [N] total reward
+    lengths: torch.Tensor | None = None                                  # [N] response lengths
+    advantages: torch.Tensor | None = None                               # [N]
+    keep: torch.Tensor | None = None                                     # [N] bool: informative groups
+    active_seqs: float = 0.0                                             # world totals, each sample once
+    active_tokens: float = 0.0
+    # reference log-probs, per micro-batch
+    old_logps: list[torch.Tensor] | None = None
+    ref_logps: list[torch.Tensor] | None = None
+
+
+@dataclass
+class UpdateStats:
+    """What the optimisation passes add up (this rank's share)."""
+
+    loss_sum: float = 0.0
+    tokens: TokenStats = field(default_factory=lambda: TokenStats(0.0, 0.0, 0.0, 0.0, 0.0))
+    entropy_sum: float = 0.0
+    entropy_tokens: float = 0.0
+    grad_norm: float | None = None
+
+
 class GRPOTrainer:
     """The GRPO loop; `step()` runs one rollout batch and returns its metrics row."""
+
+    embedder: VideoEmbedder
+    ref_embedder: VideoEmbedder | None
 
     def __init__(self, cfg: GRPOConfig):
         self.cfg = cfg
@@ -105,26 +145,20 @@ class GRPOTrainer:
         self.ref = self.ref_embedder = None
         if self.loss_cfg.beta > 0:
             self._load_reference()
-        plain = make_rollout_engine("transformers", self.model, zero_stage=cfg.deepspeed.zero_stage,
-                                    batch_size=cfg.rollout.batch_size)
-        self.rollout = self.mrsp.rollout_engine(cfg.rollout.backend, self.model, fallback=plain,
+        self.rollout = self.mrsp.rollout_engine(cfg.rollout, self.model,
                                                 engine_dir=run.run_dir / f"vllm_llm-r{run.dist.rank}",
                                                 seed=cfg.seed + run.dist.rank)
-        j = cfg.reward.judge
-        judge = None
-        if j.model:
-            import os
-
-            judge = JudgeSettings(base_url=j.base_url, model=j.model, api_key=os.environ.get(j.api_key_env),
-                                  timeout=j.timeout, concurrency=j.concurrency)
-        self.rewards = RewardSet(cfg.reward.functions, judge=judge)
+        self.rewards = RewardSet(cfg.reward.functions, judge=self._judge())
         runlib.restore_rng(run)
 
+    def _judge(self) -> JudgeSettings | None:
+        j = self.cfg.reward.judge
+        if not j.model:
+            return None
+        return JudgeSettings(base_url=j.base_url, model=j.model, api_key=os.environ.get(j.api_key_env),
+                             timeout=j.timeout, concurrency=j.concurrency)
+
     def _load_reference(self) -> None:
-        from lvr.model import load_model
-
-        from .checkpoints import resolve_model
-
         run, cfg = self.run, self.cfg
         same = cfg.ref_model is None
         path = run.model_path
@@ -142,138 +176,157 @@ class GRPOTrainer:
                                                     reuse=cfg.mrsp.embed_cache != "off")
 
     # ------------------------------------------------------------------ one step
-    def _videos(self, embedder, samples, idx, prompts, video_items, grad: bool = False) -> dict:
+    def step(self) -> dict:
+        """rollout → score → reference log-probs → optimise, then the step's metrics row."""
+        t0 = time.perf_counter()
+        batch = self._rollout()
+        times = {"rollout": time.perf_counter() - t0}
+        self._score(batch)
+        t1 = time.perf_counter()
+        self._reference_logprobs(batch)
+        times["logprobs"] = time.perf_counter() - t1
+        t2 = time.perf_counter()
+        upd = self._optimise(batch)
+        times["update"] = time.perf_counter() - t2
+        self.step_no += 1
+        times["step"] = time.perf_counter() - t0
+        row = self._metrics(batch, upd, times)
+        row["grad_norm"] = upd.grad_norm
+        return row
+
+    def _rollout(self) -> StepBatch:
+        """Draw this rank's prompts, encode each video once, sample G responses per prompt."""
+        cfg, rt, r = self.cfg, self.mrsp, self.cfg.rollout
+        self.embedder.new_step()
+        # an SP group's ranks share their replica's items; group ids name the replica
+        items = [self.items[i] for i in rt.shard(self.sampler.take(rt.global_batch(cfg.prompts_per_step)))]
+        batch = StepBatch()
+        requests = [self._request(batch, k, item) for k, item in enumerate(items)]
+        batch.samples = self.rollout.generate(requests, SamplingParams(n=self.G, temperature=r.temperature,
+                                                                       top_p=r.top_p, max_new_tokens=r.max_new_tokens,
+                                                                       stop_at_answer=r.stop_at_answer))
+        return batch
+
+    def _request(self, batch: StepBatch, k: int, item: TrainItem) -> RolloutRequest:
+        """Item `k`'s prompt (recorded in the batch) as a rollout request."""
+        ve = self.embedder(item)
+        p = batch.prompts[item.qa_id] = build_prompt(self.model, item, ve, think=self.cfg.data.think)
+        batch.video_items[ve.key] = item
+        return RolloutRequest(qa_id=item.qa_id, group_id=f"s{self.step_no}-r{self.mrsp.sp.dp_rank}-p{k}",
+                              prompt_embeds=p.inputs_embeds, position_ids=p.position_ids)
+
+    def _score(self, batch: StepBatch) -> None:
+        """Rewards and advantages, matched to the samples by explicit ids."""
+        lc, samples = self.loss_cfg, batch.samples
+        texts = [s.text for s in samples]
+        cols = [self.by_id[s.qa_id].columns() for s in samples]
+        columns = {k: [c[k] for c in cols] for k in cols[0]}
+        batch.rewards = out = self.rewards(texts, think=self.cfg.data.think, **columns)
+        total = torch.tensor(out.total, dtype=torch.float32)
+        batch.lengths = torch.tensor([len(s.token_ids) for s in samples], dtype=torch.float32)
+        batch.components = dict(out.components)
+        if lc.overlong_penalty:
+            pen = overlong_penalty(batch.lengths, self.cfg.rollout.max_new_tokens, lc.overlong_buffer,
+                                   lc.overlong_factor)
+            total = total + pen
+            batch.components["overlong"] = pen.tolist()
+        batch.total = total
+        group_ids = [s.group_id for s in samples]
+        batch.advantages = group_advantages(total, group_ids, lc.scale_rewards, batch_std=self._batch_std(total))
+        batch.keep = (informative_groups(total, group_ids) if lc.dynamic_filter
+                      else torch.ones(len(samples), dtype=torch.bool))
+        batch.active_seqs, batch.active_tokens = (x / self.mrsp.count_scale for x in all_reduce_sum(
+            [float(batch.keep.sum()), float((batch.lengths * batch.keep).sum())], self.run.dist))
+
+    def _batch_std(self, total: torch.Tensor) -> float | None:
+        """The world batch's reward std (scale_rewards=batch), each sample counted once."""
+        if self.loss_cfg.scale_rewards != "batch":
+            return None
+        s1, s2, n = (x / self.mrsp.count_scale for x in all_reduce_sum(
+            [float(total.sum()), float((total.double() ** 2).sum()), float(len(total))], self.run.dist))
+        return math.sqrt(max(0.0, (s2 - s1 * s1 / n) / max(n - 1, 1)))
+
+    def _reference_logprobs(self, batch: StepBatch) -> None:
+        """Log-probs of the old policy (num_iterations > 1) and of the reference (beta > 0), per micro-batch."""
+        mb = self.cfg.micro_batch_size
+        batch.micro = [list(range(i, i + mb)) for i in range(0, len(batch.samples), mb)]
+        self.model.eval()
+        if self.cfg.num_iterations > 1:
+            batch.old_logps = [self._logprobs(self.model, batch, idx, self._videos(self.embedder, batch, idx),
+                                              grad=False)[1].logps for idx in batch.micro]
+        if self.ref is not None:
+            ref_emb = self.ref_embedder or self.embedder   # a frozen encoder shared with the policy: its embeddings
+            if self.ref_embedder is not None:
+                self.ref_embedder.new_step()
+            batch.ref_logps = [self._logprobs(self.ref, batch, idx, self._videos(ref_emb, batch, idx),
+                                              grad=False)[1].logps for idx in batch.micro]
+        self.model.train()
+
+    def _optimise(self, batch: StepBatch) -> UpdateStats:
+        """`num_iterations` passes over the batch in micro-batches, then the new weights go to the rollout engine."""
+        upd = UpdateStats()
+        for _ in range(self.cfg.num_iterations):
+            for j, idx in enumerate(batch.micro):
+                self._policy_update(batch, j, idx, upd)
+        self.embedder.weights_updated()
+        self.rollout.update_weights(self.model)   # vLLM: push the new weights (transformers: shared module)
+        return upd
+
+    def _policy_update(self, batch: StepBatch, j: int, idx: list[int], upd: UpdateStats) -> None:
+        """Loss, backward and engine step of micro-batch `j` (sample indices `idx`), added to `upd`."""
+        lc, world = self.loss_cfg, self.run.dist.world
+        # a trainable encoder: embeddings with autograd (the step's kept graph, or a fresh encoding)
+        pol_videos = self._videos(self.embedder, batch, idx, grad=True)
+        b, lp = self._logprobs(self.model, batch, idx, pol_videos, grad=True, entropy=True)
+        mask = b.response_mask * batch.keep[idx].to(b.response_mask.device).unsqueeze(-1)
+        old_lp = batch.old_logps[j] if batch.old_logps is not None else lp.logps.detach()
+        ref_lp = batch.ref_logps[j] if batch.ref_logps is not None else None
+        per_tok, st = policy_loss_per_token(
+            lp.logps, old_lp, batch.advantages[idx].to(lp.logps.device), mask, eps_low=lc.epsilon,
+            eps_high=lc.epsilon_high, beta=lc.beta, ref_logp=ref_lp, kl_estimator=lc.kl_estimator)
+        loss = aggregate_loss(per_tok, mask, lc.type, total_seqs=batch.active_seqs, total_tokens=batch.active_tokens,
+                              max_length=self.cfg.rollout.max_new_tokens) * world
+        self.engine.backward(loss, scale_wrt_gas=False, retain_graph=self.embedder.retain_graph)
+        norm = engine_step(self.engine)
+        upd.grad_norm = norm if norm is not None else upd.grad_norm
+        upd.loss_sum += float(loss.detach()) / world
+        upd.tokens = upd.tokens.merge(st)
+        upd.entropy_sum += float(lp.entropy.sum())
+        upd.entropy_tokens += float(b.response_mask.sum())
+
+    def _videos(self, embedder: VideoEmbedder, batch: StepBatch, idx, grad: bool = False) -> dict:
         """The video embeddings of micro-batch `idx`, asked of the embedder for every pass: with the
         cache on they are the step's one encoding (memo hits), with `mrsp.embed_cache=off` each pass
         encodes again (the no-cache baseline)."""
-        keys = {prompts[samples[i].qa_id].video_key for i in idx}
+        keys = {batch.prompts[batch.samples[i].qa_id].video_key for i in idx}
         if grad:
-            return {k: embedder.encode(video_items[k], grad=True).embeds for k in keys}
-        return {k: embedder(video_items[k]).embeds for k in keys}
+            return {k: embedder.encode(batch.video_items[k], grad=True).embeds for k in keys}
+        return {k: embedder(batch.video_items[k]).embeds for k in keys}
 
-    def _logprobs(self, model, samples, idx, prompts, videos, *, grad: bool, entropy: bool = False):
+    def _logprobs(self, model, batch: StepBatch, idx, videos, *, grad: bool, entropy: bool = False):
+        samples = batch.samples
         with (nullcontext() if grad else torch.no_grad()):
-            b = build_batch(model, [samples[i].token_ids for i in idx], [samples[i].qa_id for i in idx], prompts,
-                            videos, pad_id=model.tokenizer.pad_token_id or 0)
+            b = build_batch(model, [samples[i].token_ids for i in idx], [samples[i].qa_id for i in idx],
+                            batch.prompts, videos, pad_id=model.tokenizer.pad_token_id or 0)
             lp = self.mrsp.logprobs(model, b.inputs_embeds, b.position_ids, b.response_mask,
                                     response_ids=b.response_ids, attention_mask=b.attention_mask,
                                     temperature=self.cfg.rollout.temperature, with_entropy=entropy)
         return b, lp
 
-    def step(self) -> dict:
-        cfg, dist, lc = self.cfg, self.run.dist, self.loss_cfg
-        t0 = time.perf_counter()
-        self.embedder.new_step()
-        rt = self.mrsp   # an SP group's ranks share their replica's items; group ids name the replica
-        batch_items = [self.items[i] for i in rt.shard(self.sampler.take(rt.global_batch(cfg.prompts_per_step)))]
-        prompts, video_items, requests = {}, {}, []
-        for k, item in enumerate(batch_items):
-            ve = self.embedder(item)
-            prompts[item.qa_id] = build_prompt(self.model, item, ve, think=cfg.data.think)
-            video_items[ve.key] = item
-            p = prompts[item.qa_id]
-            requests.append(RolloutRequest(qa_id=item.qa_id, group_id=f"s{self.step_no}-r{rt.sp.dp_rank}-p{k}",
-                                           prompt_embeds=p.inputs_embeds, position_ids=p.position_ids))
-        r = cfg.rollout
-        samples = self.rollout.generate(requests, SamplingParams(n=self.G, temperature=r.temperature, top_p=r.top_p,
-                                                                 max_new_tokens=r.max_new_tokens,
-                                                                 stop_at_answer=r.stop_at_answer))
-        t_rollout = time.perf_counter() - t0
-
-        # rewards and advantages, matched by explicit ids
-        texts = [s.text for s in samples]
-        cols = [self.by_id[s.qa_id].columns() for s in samples]
-        columns = {k: [c[k] for c in cols] for k in cols[0]}
-        out = self.rewards(texts, think=cfg.data.think, **columns)
-        total = torch.tensor(out.total, dtype=torch.float32)
-        lengths = torch.tensor([len(s.token_ids) for s in samples], dtype=torch.float32)
-        components = dict(out.components)
-        if lc.overlong_penalty:
-            pen = overlong_penalty(lengths, r.max_new_tokens, lc.overlong_buffer, lc.overlong_factor)
-            total = total + pen
-            components["overlong"] = pen.tolist()
-        group_ids = [s.group_id for s in samples]
-        batch_std = None
-        if lc.scale_rewards == "batch":
-            s1, s2, n = (x / rt.count_scale for x in all_reduce_sum(
-                [float(total.sum()), float((total.double() ** 2).sum()), float(len(total))], dist))
-            batch_std = math.sqrt(max(0.0, (s2 - s1 * s1 / n) / max(n - 1, 1)))
-        adv = group_advantages(total, group_ids, lc.scale_rewards, batch_std=batch_std)
-        keep = informative_groups(total, group_ids) if lc.dynamic_filter else torch.ones(len(samples), dtype=torch.bool)
-        active_seqs, active_tokens = (x / rt.count_scale for x in
-                                      all_reduce_sum([float(keep.sum()), float((lengths * keep).sum())], dist))
-
-        # log-probs of the old policy and the reference
-        t1 = time.perf_counter()
-        micro = [list(range(i, i + cfg.micro_batch_size)) for i in range(0, len(samples), cfg.micro_batch_size)]
-        self.model.eval()
-        def vids(emb, idx, grad=False):
-            return self._videos(emb, samples, idx, prompts, video_items, grad)
-
-        old = ([self._logprobs(self.model, samples, idx, prompts, vids(self.embedder, idx), grad=False)[1].logps
-                for idx in micro] if cfg.num_iterations > 1 else None)
-        ref = None
-        if self.ref is not None:
-            ref_emb = self.ref_embedder or self.embedder   # a frozen encoder shared with the policy: its embeddings
-            if self.ref_embedder is not None:
-                self.ref_embedder.new_step()
-            ref = [self._logprobs(self.ref, samples, idx, prompts, vids(ref_emb, idx), grad=False)[1].logps
-                   for idx in micro]
-        self.model.train()
-        t_logprobs = time.perf_counter() - t1
-
-        # optimisation passes
-        t2 = time.perf_counter()
-        loss_sum, ent_sum, ent_tok, grad_norm = 0.0, 0.0, 0.0, None
-        tstats = TokenStats(0.0, 0.0, 0.0, 0.0, 0.0)
-        for _ in range(cfg.num_iterations):
-            for j, idx in enumerate(micro):
-                # a trainable encoder: embeddings with autograd (the step's kept graph, or a fresh encoding)
-                pol_videos = vids(self.embedder, idx, grad=True)
-                b, lp = self._logprobs(self.model, samples, idx, prompts, pol_videos, grad=True, entropy=True)
-                mask = b.response_mask * keep[idx].to(b.response_mask.device).unsqueeze(-1)
-                old_lp = old[j] if old is not None else lp.logps.detach()
-                per_tok, st = policy_loss_per_token(
-                    lp.logps, old_lp, adv[idx].to(lp.logps.device), mask, eps_low=lc.epsilon, eps_high=lc.epsilon_high,
-                    beta=lc.beta, ref_logp=ref[j] if ref is not None else None, kl_estimator=lc.kl_estimator)
-                loss = aggregate_loss(per_tok, mask, lc.type, total_seqs=active_seqs, total_tokens=active_tokens,
-                                      max_length=r.max_new_tokens) * dist.world
-                self.engine.backward(loss, scale_wrt_gas=False, retain_graph=self.embedder.retain_graph)
-                norm = engine_step(self.engine)
-                grad_norm = norm if norm is not None else grad_norm
-                loss_sum += float(loss.detach()) / dist.world
-                tstats = tstats.merge(st)
-                ent_sum += float(lp.entropy.sum())
-                ent_tok += float(b.response_mask.sum())
-        self.embedder.weights_updated()
-        self.rollout.update_weights(self.model)   # vLLM: push the new weights (transformers: shared module)
-        t_update = time.perf_counter() - t2
-        self.step_no += 1
-        row = self._metrics(samples, out, components, total, lengths, keep, adv, loss_sum, tstats, ent_sum, ent_tok,
-                            t_rollout, t_logprobs, t_update, time.perf_counter() - t0)
-        row["grad_norm"] = grad_norm
-        return row
-
-    def _metrics(self, samples, out, components, total, lengths, keep, adv, loss_sum, ts, ent_sum, ent_tok,
-                 t_rollout, t_logprobs, t_update, t_step) -> dict:
-        cfg, dist, n_it = self.cfg, self.run.dist, self.cfg.num_iterations
-        texts = [s.text for s in samples]
-        acc_name = next((c for c in ACCURACY_COMPONENTS if c in components), None)
-        acc = components[acc_name] if acc_name else mcq_accuracy(texts, [self.by_id[s.qa_id].answer for s in samples])
-        fmt = components.get("format") or format_reward(texts, think=cfg.data.think)
+    # ------------------------------------------------------------------ metrics
+    def _metrics(self, batch: StepBatch, upd: UpdateStats, times: dict[str, float]) -> dict:
+        """The step's metrics row: per-sample columns gathered over the world, token sums all-reduced."""
+        dist, n_it = self.run.dist, self.cfg.num_iterations
         # every sample sits on the sp_size ranks of its SP group: one rank per group reports it
         w = 1.0 if self.mrsp.reports else 0.0
-        local = {"total": total.tolist(), "lengths": lengths.tolist(), "acc": acc, "fmt": fmt,
-                 "comps": components, "keep": keep.tolist(), "adv": adv.abs().tolist(),
-                 "trunc": [s.stop_reason == "length" for s in samples]}
-        if not w:
-            local = {k: ({n: [] for n in v} if k == "comps" else []) for k, v in local.items()}
-        parts = _gather(local, dist)
+        parts = _gather(self._sample_columns(batch, report=bool(w)), dist)
+
         def flat(key):
             return [x for p in parts for x in p[key]]
 
-        sums = all_reduce_sum([w * x for x in (loss_sum, ts.tokens, ts.clipped_low, ts.clipped_high, ts.kl_sum,
-                                               ts.ratio_sum, ent_sum, ent_tok)], dist)
+        ts = upd.tokens
+        sums = all_reduce_sum([w * x for x in (upd.loss_sum, ts.tokens, ts.clipped_low, ts.clipped_high, ts.kl_sum,
+                                               ts.ratio_sum, upd.entropy_sum, upd.entropy_tokens)], dist)
         loss, tok, low, high, kl, ratio, ent, etok = sums
         rmean, rstd = _stats(flat("total"))
         keep_all = flat("keep")
@@ -288,12 +341,27 @@ class GRPOTrainer:
                "response/length_mean": _stats(flat("lengths"))[0], "response/length_max": max(flat("lengths")),
                "response/truncated": _stats([float(t) for t in flat("trunc")])[0],
                "groups/filtered": 1.0 - sum(keep_all) / len(keep_all), "advantage/abs_mean": _stats(flat("adv"))[0],
-               "epoch": self.sampler.progress_epochs, "time/rollout": t_rollout, "time/logprobs": t_logprobs,
-               "time/update": t_update, "time/step": t_step, **self._cache_metrics()}
+               "epoch": self.sampler.progress_epochs, "time/rollout": times["rollout"],
+               "time/logprobs": times["logprobs"], "time/update": times["update"], "time/step": times["step"],
+               **self._cache_metrics()}
         for name in parts[0]["comps"]:
             vals = [v for p in parts for v in p["comps"][name] if v is not None]
             row[f"reward/{name}/mean"], row[f"reward/{name}/std"] = _stats(vals)
         return row
+
+    def _sample_columns(self, batch: StepBatch, *, report: bool) -> dict:
+        """This rank's per-sample metric columns (empty when another rank of its SP group reports them)."""
+        samples, components = batch.samples, batch.components
+        texts = [s.text for s in samples]
+        acc_name = next((c for c in ACCURACY_COMPONENTS if c in components), None)
+        acc = components[acc_name] if acc_name else mcq_accuracy(texts, [self.by_id[s.qa_id].answer for s in samples])
+        fmt = components.get("format") or format_reward(texts, think=self.cfg.data.think)
+        local = {"total": batch.total.tolist(), "lengths": batch.lengths.tolist(), "acc": acc, "fmt": fmt,
+                 "comps": components, "keep": batch.keep.tolist(), "adv": batch.advantages.abs().tolist(),
+                 "trunc": [s.stop_reason == "length" for s in samples]}
+        if not report:
+            local = {k: ({n: [] for n in v} if k == "comps" else []) for k, v in local.items()}
+        return local
 
     def _cache_metrics(self) -> dict:
         """The embedder's counters (one SP group's view) plus the step's hit rate."""
@@ -349,8 +417,6 @@ def train(cfg: GRPOConfig) -> dict:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
-        from lvr.config import describe
-
         print(__doc__)
         print("Keys (set in the YAML file or as key=value overrides):")
         print("\n".join("  " + line for line in describe(GRPOConfig)))

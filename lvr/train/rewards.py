@@ -22,6 +22,7 @@ a number, else the judge if configured, else normalised exact match). User funct
 """
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import math
 import re
@@ -29,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from lvr.llm import BackendConfig, BackendError, OpenAIBackend, run_coroutine
 from lvr.model.prompting import LETTERS, extract_letter, parse_response
 
 RewardFn = Callable[..., "list[float | None] | dict[str, list[float | None]]"]
@@ -228,15 +230,8 @@ def judge_answers(settings: JudgeSettings, questions: Sequence[str], references:
                   candidates: Sequence[str | None]) -> list[float | None]:
     """Ask the judge about each (question, reference, candidate); 1.0/0.0, None when the call failed.
 
-    Uses lvr.datagen's async OpenAI-compatible backend (concurrency, retries, timeouts).
+    Uses lvr.llm's async OpenAI-compatible client (concurrency, retries, timeouts).
     """
-    import asyncio
-
-    from lvr.datagen.config import BackendConfig
-    from lvr.datagen.openai_backend import OpenAIBackend
-    from lvr.datagen.protocols import BackendError
-    from lvr.datagen.runner import run_coroutine
-
     if not settings.model:
         raise ValueError("open-ended accuracy needs a judge: set reward.judge.model (and reward.judge.base_url)")
     cfg = BackendConfig.from_env(kind="openai", model=settings.model, base_url=settings.base_url,

@@ -19,9 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
+import torch.distributed as tdist
 import yaml
 
 from lvr.config import ConfigError, to_dict
+from lvr.jobs import JobContext
+from lvr.model import load_model
+from lvr.store import Workspace
 
 from . import checkpoints as ck
 from .engine import DistInfo, init_distributed, resolve_precision, seed_everything, set_rng_state, set_trainable
@@ -49,8 +54,6 @@ class Run:
 
 
 def _broadcast(obj: Any, dist: DistInfo) -> Any:
-    import torch.distributed as tdist
-
     if dist.world == 1:
         return obj
     box = [obj]
@@ -59,12 +62,6 @@ def _broadcast(obj: Any, dist: DistInfo) -> Any:
 
 
 def start_run(cfg, stage: str) -> Run:
-    import torch
-
-    from lvr.jobs import JobContext
-    from lvr.model import load_model
-    from lvr.store import Workspace
-
     if not cfg.workspace:
         raise ConfigError("workspace is required: pass workspace=DIR (or --workspace DIR)")
     dist = init_distributed(cfg.device)

@@ -1,7 +1,7 @@
-"""Prompt/response sequences for RL: video embeddings once per step, batches, response log-probs.
+"""Prompt/response sequences for RL: prompts from video embeddings, batches, response log-probs.
 
-    embedder = VideoEmbedder(model, VideoFrames(ws, num_frames=8))
-    ve = embedder(item)                         # VideoEmbeds(embeds [n_tok, d], layout, key); memoised per step
+    embedder = StepVideoEmbedder(model, VideoFrames(ws, num_frames=8))    # lvr.mrsp.embedder
+    ve = embedder(item)                         # VideoEmbeddings(key, embeds [n_tok, d], layout); once per step
     prompt = build_prompt(model, item, ve, think=True)          # PromptEntry: ids, positions (the model's own)
     batch = build_batch(model, rows, prompts, videos)           # [left-padded prompt | right-padded response]
     lp = sequence_logprobs(model, batch.inputs_embeds, batch.position_ids, batch.response_mask,
@@ -9,14 +9,13 @@
 
 Everything that touches the LM for RL goes through `sequence_logprobs` (old, reference and
 policy log-probs alike), so a sequence-parallel version can replace that one function.
-`VideoEmbedder.__call__(item)` is the one place video embeddings are computed: an embedding
-cache (MR-SP) wraps or replaces it; within a step it is memoised by (video, frame spec), so the
-G rollouts, the old/reference/policy passes and the backward reuse one encoding. Rows carry
-explicit `qa_id`s; a batch looks prompts and videos up by id, never by position.
+Video embeddings come from a `lvr.mrsp.embedder.VideoEmbedder` (the plain per-step memo or MR-SP's
+cache): within a step one encoding per (video, frame spec) serves the G rollouts, the
+old/reference/policy passes and the backward. Rows carry explicit `qa_id`s; a batch looks prompts
+and videos up by id, never by position.
 """
 from __future__ import annotations
 
-from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -24,55 +23,10 @@ import torch
 
 from lvr.model import next_positions
 from lvr.model.prompting import build_messages
+from lvr.mrsp.embedder import VideoEmbeddings
 
-from .data import TrainItem, VideoFrames
-
-
-@dataclass
-class VideoEmbeds:
-    key: str
-    embeds: torch.Tensor            # [n_tokens, d_lm]
-    layout: object                  # lvr.model.VideoLayout
-
-
-class VideoEmbedder:
-    """`video_embeddings(item)`: frames → model.encode_frames, memoised per step (see module doc)."""
-
-    def __init__(self, model, frames: VideoFrames):
-        self.model = model
-        self.frames = frames
-        self.memo: dict[str, VideoEmbeds] = {}
-        self.hits = 0
-        self.misses = 0
-
-    def new_step(self) -> None:
-        self.memo.clear()
-
-    def encode(self, item: TrainItem, grad: bool = False) -> VideoEmbeds:
-        """Encode without the memo (with autograd when `grad`)."""
-        sampled = self.frames(item)
-        frames = sampled.frames
-        with (nullcontext() if grad else torch.no_grad()):
-            embeds = self.model.encode_frames(frames)
-        layout = self.model.video_layout(len(frames), tuple(frames.shape[1:3]), sampled.timestamps)
-        return VideoEmbeds(self.frames.key(item), embeds, layout)
-
-    def __call__(self, item: TrainItem) -> VideoEmbeds:
-        key = self.frames.key(item)
-        hit = self.memo.get(key)
-        if hit is not None:
-            self.hits += 1
-            return hit
-        self.misses += 1
-        ve = self.encode(item, grad=False)
-        self.memo[key] = ve
-        return ve
-
-    def stats(self, reset: bool = True) -> dict:
-        out = {"embeds/hits": self.hits, "embeds/misses": self.misses}
-        if reset:
-            self.hits = self.misses = 0
-        return out
+from .data import TrainItem
+from .engine import gathered_embeddings
 
 
 @dataclass
@@ -86,9 +40,7 @@ class PromptEntry:
     inputs_embeds: torch.Tensor     # [P, d] (no grad; what the rollout engine receives)
 
 
-def build_prompt(model, item: TrainItem, ve: VideoEmbeds, *, think: bool = True) -> PromptEntry:
-    from .engine import gathered_embeddings
-
+def build_prompt(model, item: TrainItem, ve: VideoEmbeddings, *, think: bool = True) -> PromptEntry:
     messages = build_messages(item.question, list(item.options), think=think, answer_format=model.answer_format)
     with torch.no_grad(), gathered_embeddings(model):
         inp = model.build_inputs(messages, ve.embeds, layout=ve.layout, add_generation_prompt=True)

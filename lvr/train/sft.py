@@ -26,7 +26,7 @@ from dataclasses import replace
 import torch
 import torch.nn.functional as F
 
-from lvr.config import load_config
+from lvr.config import describe, load_config
 from lvr.model import IGNORE_INDEX, collate
 from lvr.model.prompting import answer_text, build_messages, format_target
 
@@ -183,8 +183,6 @@ def train(cfg: SFTConfig) -> dict:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
-        from lvr.config import describe
-
         print(__doc__)
         print("Keys (set in the YAML file or as key=value overrides):")
         print("\n".join("  " + line for line in describe(SFTConfig)))

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from lvr.config import ConfigError, parse_overrides
+from lvr.train.rewards import reward_names
 
 CONFIGS_DIR = Path(__file__).resolve().parents[2] / "configs"
 RECIPE_SUFFIXES = (".yaml", ".yml")
@@ -81,8 +82,6 @@ def check_overrides(overrides: Iterable[str]) -> None:
 
 def check_reward_functions(functions: Iterable[str], ws_root: str | Path) -> None:
     """Each name registered, or `file.py:function` with the file in <workspace>/rewards/ (nothing imported)."""
-    from lvr.train.rewards import reward_names
-
     rewards_dir = Path(ws_root).resolve() / REWARDS_DIR
     for name in functions:
         if name in reward_names():

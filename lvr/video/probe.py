@@ -163,7 +163,36 @@ def _ffmpeg_cause(e: BaseException) -> str:
     return getattr(e, "strerror", None) or str(e)
 
 
+@dataclass(frozen=True)
+class _StreamFacts:
+    """What one pass over a container read from its first video stream (plain values: the container
+    is closed once they are read)."""
+
+    fmt: str
+    width: int  # the coded size the stream declares
+    height: int
+    declared: int  # frames the container declares (0: it does not say)
+    codec: str
+    pix_fmt: str
+    time_base: Fraction
+    rate: float  # declared frame rate (0.0: none)
+    pts: list[int]  # of every packet, in decode order
+    key_pts: list[int]
+    durations: list[int]
+    first_size: tuple[int, int] | None  # of the first decoded frame (None: none decoded)
+    rotation: int
+    mirrored: bool
+
+
 def _probe_uncached(path: Path, size_bytes: int) -> tuple[VideoInfo, FrameTable]:
+    facts = _read_stream(path)
+    _check_stream(path, facts)
+    table, fps = _frame_table(path, facts)
+    return _video_info(path, size_bytes, facts, table, fps), table
+
+
+def _read_stream(path: Path) -> _StreamFacts:
+    """Open `path`, refuse anything but a video stream with a size, demux it and read its orientation."""
     container = open_container(path)
     try:
         fmt = container.format.name
@@ -190,30 +219,41 @@ def _probe_uncached(path: Path, size_bytes: int) -> tuple[VideoInfo, FrameTable]
         del first_frame
     finally:
         container.close()  # nothing of the container (stream, ctx, frames) may be touched after this
+    return _StreamFacts(fmt, width, height, declared, codec, pix_fmt, tb, rate, pts_list, key_pts, durations,
+                        first_size, rotation, mirrored)
 
-    if not pts_list:
+
+def _check_stream(path: Path, f: _StreamFacts) -> None:
+    """Refuse a stream with no frames, fewer frames than declared, or no first frame of the declared size."""
+    if not f.pts:
         raise VideoError(path, "video stream has no frames")
-    if declared and len(pts_list) < declared:
-        raise VideoError(path, f"truncated: the container declares {declared} frames but only "
-                               f"{len(pts_list)} are present in the file")
-    if first_size is None:
+    if f.declared and len(f.pts) < f.declared:
+        raise VideoError(path, f"truncated: the container declares {f.declared} frames but only "
+                               f"{len(f.pts)} are present in the file")
+    if f.first_size is None:
         raise VideoError(path, "no frame could be decoded")
-    if first_size != (width, height):
-        raise VideoError(path, f"decoded frame is {first_size[0]}x{first_size[1]} but the "
-                               f"stream declares {width}x{height}")
-    pts = np.asarray(pts_list, dtype=np.int64)
+    if f.first_size != (f.width, f.height):
+        raise VideoError(path, f"decoded frame is {f.first_size[0]}x{f.first_size[1]} but the "
+                               f"stream declares {f.width}x{f.height}")
+
+
+def _frame_table(path: Path, f: _StreamFacts) -> tuple[FrameTable, float]:
+    """The frames in display order, their times, keyframes and end; and the frame rate (the declared
+    one, else from the last frame's duration or the frame count)."""
+    tb = f.time_base
+    pts = np.asarray(f.pts, dtype=np.int64)
     order = np.argsort(pts, kind="stable")
     pts = pts[order]
     if np.any(np.diff(pts) == 0):
         raise VideoError(path, "several frames share one timestamp; cannot index frames")
     times = (pts - pts[0]).astype(np.float64) * float(tb)
-    key_indices = np.searchsorted(pts, np.asarray(sorted(key_pts), dtype=np.int64)).astype(np.int64)
+    key_indices = np.searchsorted(pts, np.asarray(sorted(f.key_pts), dtype=np.int64)).astype(np.int64)
     if key_indices.size == 0:
         raise VideoError(path, "video stream has no keyframe")
 
     n = int(pts.shape[0])
-    last_dur = float(durations[int(order[-1])]) * float(tb) if durations[int(order[-1])] else 0.0
-    fps = rate
+    last_dur = float(f.durations[int(order[-1])]) * float(tb) if f.durations[int(order[-1])] else 0.0
+    fps = f.rate
     if last_dur <= 0.0:
         last_dur = 1.0 / fps if fps > 0 else 0.0
     end_time = float(times[-1]) + last_dur
@@ -221,22 +261,26 @@ def _probe_uncached(path: Path, size_bytes: int) -> tuple[VideoInfo, FrameTable]
         fps = n / end_time if end_time > 0 else 1.0
     if end_time <= 0.0:
         end_time = n / fps
+    table = FrameTable(pts=pts, times=times, key_indices=key_indices, time_base=tb,
+                       end_time=end_time)
+    return table, fps
+
+
+def _video_info(path: Path, size_bytes: int, f: _StreamFacts, table: FrameTable, fps: float) -> VideoInfo:
+    key_indices, n = table.key_indices, table.n_frames
     if key_indices.size >= 2:
         interval = float(np.median(np.diff(key_indices)))
     else:  # one keyframe: the whole video is one group of pictures
         interval = float(n)
-    shown_w, shown_h = display_size(width, height, rotation)
-    info = VideoInfo(
-        path=str(path), duration=end_time, fps=fps, n_frames=n, width=shown_w, height=shown_h,
-        codec=codec, pix_fmt=pix_fmt, container=fmt, size_bytes=size_bytes,
+    shown_w, shown_h = display_size(f.width, f.height, f.rotation)
+    return VideoInfo(
+        path=str(path), duration=table.end_time, fps=fps, n_frames=n, width=shown_w, height=shown_h,
+        codec=f.codec, pix_fmt=f.pix_fmt, container=f.fmt, size_bytes=size_bytes,
         keyframe_interval=interval,
         keyframe_indices=tuple(int(i) for i in key_indices),
-        keyframe_times=tuple(float(times[i]) for i in key_indices),
-        rotation=rotation, mirrored=mirrored,
+        keyframe_times=tuple(float(table.times[i]) for i in key_indices),
+        rotation=f.rotation, mirrored=f.mirrored,
     )
-    table = FrameTable(pts=pts, times=times, key_indices=key_indices, time_base=tb,
-                       end_time=end_time)
-    return info, table
 
 
 def _demux_table(container, stream, path: Path):

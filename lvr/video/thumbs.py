@@ -22,6 +22,7 @@ from lvr.video.errors import VideoError
 from lvr.video.probe import probe_with_table
 from lvr.video.readers import decode_exact_pyav
 from lvr.video.sampling import SamplingSpec, sample_frames
+from lvr.video.timefmt import fmt_time_tenths
 
 
 def _fit(img: Image.Image, max_side: int) -> Image.Image:
@@ -70,7 +71,7 @@ def contact_sheet(path: str | os.PathLike, n: int = 16, cols: int = 4, tile_widt
         x, y = (k % cols) * tile_width, (k // cols) * tile_h
         sheet.paste(Image.fromarray(frame), (x, y))
         if label:
-            text = f"{int(ts // 60):02d}:{ts % 60:04.1f}"
+            text = fmt_time_tenths(ts)
             draw.rectangle((x, y, x + 7 * len(text) + 4, y + 14), fill=(0, 0, 0))
             draw.text((x + 2, y + 1), text, fill=(255, 255, 255))
     return _jpeg(sheet, quality)

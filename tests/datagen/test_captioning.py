@@ -111,7 +111,7 @@ def test_local_captioner_needs_a_registered_vlm(ws, monkeypatch):
 
 def test_plugged_in_captioner(ws, monkeypatch):
     from lvr.datagen import backends
-    from lvr.datagen.protocols import GenResult
+    from lvr.llm import GenResult
 
     class Echo:
         name, needs_frames = "local:echo", False

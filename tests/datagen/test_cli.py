@@ -70,7 +70,7 @@ def test_cli_errors_are_clear(ws, tmp_path, monkeypatch):
     r = CliRunner().invoke(cli, ["generate", str(ws.root), "--backend", "openai"])
     assert r.exit_code != 0 and "model is required" in r.output
     r = CliRunner().invoke(cli, ["generate", str(ws.root), "--backend", "ground-truth", "--categories", "emotion"])
-    assert r.exit_code != 0 and "categories must be some of" in r.output
+    assert r.exit_code != 0 and "categories: must be one of" in r.output
     r = CliRunner().invoke(cli, ["filter", str(ws.root)])
     assert r.exit_code != 0 and "--dedup, --balance-letters" in r.output
     r = CliRunner().invoke(cli, ["caption", str(ws.root), "--backend", "local", "--model", "smollm2"])

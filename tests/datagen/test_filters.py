@@ -6,7 +6,7 @@ import pytest
 
 from lvr.datagen import balance_letters, mark_difficulty, mark_duplicates, permute_item, remap_letters
 from lvr.datagen.dedup import SentenceEmbedder, minilm_dir, near_duplicates
-from lvr.datagen.difficulty import difficulty_flag
+from lvr.store.difficulty import difficulty_flag
 
 
 def item(vid, question, answer="B", **kw):

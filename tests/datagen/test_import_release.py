@@ -14,8 +14,9 @@ import pytest
 from click.testing import CliRunner
 
 from lvr.cli import cli
-from lvr.datagen.release import key_skew, load_category_map, option_flags
+from lvr.datagen.release import load_category_map, option_flags
 from lvr.store import Workspace
+from lvr.store.answer_key import key_skew
 
 from .test_import_real_format import write_video
 

@@ -11,7 +11,7 @@ import pytest
 from lvr.datagen import BackendConfig, GenerateConfig, generate_qa
 from lvr.datagen.generation import generate_qa_async
 from lvr.datagen.local_backend import TransformersBackend, find_smollm2_gguf, resolve_model
-from lvr.datagen.protocols import GenRequest
+from lvr.llm import GenRequest
 
 from .conftest import add_captioned_video
 

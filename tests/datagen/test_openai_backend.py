@@ -9,11 +9,10 @@ import time
 import numpy as np
 import pytest
 
-from lvr.datagen.config import BackendConfig
 from lvr.datagen.images import encode_jpeg, jpeg_data_url
-from lvr.datagen.openai_backend import OpenAIBackend, OpenAICaptioner
-from lvr.datagen.protocols import BackendError, CaptionRequest
-from lvr.datagen.retry import RetryPolicy, retry_after_seconds
+from lvr.datagen.openai_captioner import OpenAICaptioner
+from lvr.datagen.protocols import CaptionRequest
+from lvr.llm import BackendConfig, BackendError, OpenAIBackend, RetryPolicy, retry_after_seconds
 
 MSG = [{"role": "user", "content": "say something"}]
 
@@ -161,7 +160,7 @@ def test_config_from_env(monkeypatch):
 def test_config_fails_fast():
     with pytest.raises(ValueError, match="model is required"):
         BackendConfig(kind="openai", model="")
-    with pytest.raises(ValueError, match="kind must be one of"):
+    with pytest.raises(ValueError, match="kind: must be one of"):
         BackendConfig(kind="vllm", model="x")
     with pytest.raises(ValueError, match="concurrency"):
         BackendConfig(kind="openai", model="x", concurrency=0)

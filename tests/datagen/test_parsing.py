@@ -5,8 +5,8 @@ import pytest
 
 from lvr.datagen import prompts
 from lvr.datagen.parsing import ParseError, parse_item, parse_rewrite, render_item, strip_layout
-from lvr.datagen.timefmt import fmt_time, parse_time
 from lvr.datagen.validation import item_problems, rewrite_problems
+from lvr.video.timefmt import fmt_time, parse_time
 
 GOOD = """QUESTION: Why does the woman stop at the market before going home?
 A. To meet a friend

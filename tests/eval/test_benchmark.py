@@ -6,8 +6,9 @@ import shutil
 
 import pytest
 
-from lvr.eval import EvalConfig, ModelAnswerer, benchmark_report, import_benchmark, run_eval
+from lvr.eval import EvalConfig, ModelAnswerer, benchmark_report, run_eval
 from lvr.eval.benchmark import BenchmarkRowError, VideoResolver, map_category, normalize_row, split_problem
+from lvr.recipe.benchmark import import_benchmark
 
 Q = "What is the primary intention behind the sequence (0:00:00-0:00:30)?"
 

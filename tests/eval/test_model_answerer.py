@@ -93,5 +93,5 @@ def test_shuffled_videos_needs_two_videos_and_a_known_mode(ws, video_ids, answer
     ws.add_qa_many(make_items(2, "eval", seed=4, video_ids=video_ids[:1]))
     with pytest.raises(ValueError, match="at least 2 videos"):
         run_eval(ws, answerer, EvalConfig(split="eval", frames=2, figures=False, videos="shuffled"))
-    with pytest.raises(ValueError, match="videos must be one of"):
+    with pytest.raises(ValueError, match="videos: must be one of"):
         EvalConfig(videos="random")

@@ -46,7 +46,7 @@ def test_sft_and_cached_grpo_step_and_memory_per_frame_count(model_7b):
 def test_parity_at_7b_shapes(model_7b):
     from gpu7b import FRAME_SIZE, _frames
 
-    from lvr.model.parity import all_passed, check_parity, format_table
+    from lvr.train.parity import all_passed, check_parity, format_table
 
     kind, model = model_7b
     rows = check_parity(model, _frames(4, FRAME_SIZE[kind]), [0.0, 0.5, 1.0, 1.5], max_new_tokens=4)

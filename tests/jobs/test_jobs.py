@@ -1,11 +1,13 @@
-"""Jobs as real subprocesses: success with metrics, failure, cancel, dead detection, relaunch."""
+"""Jobs as real subprocesses: success with metrics, failure, cancel, dead detection, relaunch, following the
+log, a caller-named run folder, and the one (torchrun) command line."""
 import os
 import signal
+import sys
 import time
 
 import pytest
 
-from lvr.jobs import cancel, is_alive, launch, read_log, read_metrics, refresh, relaunch
+from lvr.jobs import cancel, follow, is_alive, launch, python_command, read_log, read_metrics, refresh, relaunch
 from lvr.store import Workspace
 
 WORKER = """
@@ -92,3 +94,23 @@ def test_cli_lists_and_shows_jobs(ws):
     assert out.exit_code == 0 and job in out.output and "succeeded" in out.output
     out = CliRunner().invoke(cli, ["jobs", str(ws.root), "show", job])
     assert '"metrics_rows": 1' in out.output
+
+
+def test_python_command_is_python_or_torchrun():
+    assert python_command(1, ["-m", "lvr.train.sft", "c.yaml"]) == [sys.executable, "-m", "lvr.train.sft", "c.yaml"]
+    assert python_command(2, ["-m", "lvr.train.grpo", "c.yaml"]) == [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "lvr.train.grpo",
+        "c.yaml"]
+
+
+def test_follow_streams_new_lines_into_a_named_run_folder(ws, tmp_path):
+    run_dir = tmp_path / "ws" / "runs" / "named-run"
+    run_dir.mkdir(parents=True)
+    (run_dir / "log.txt").write_text("an earlier attempt\n")
+    start = (run_dir / "log.txt").stat().st_size
+    job = launch(ws, "demo", ["-c", WORKER, "3", "0.05"], run_dir=run_dir)
+    lines: list[str] = []
+    row = follow(ws, job, lines.append, start=start, poll=0.05)
+    assert row["status"] == "succeeded" and ws.resolve(row["run_dir"]) == run_dir
+    assert [x for x in lines if x.startswith("did step")] == ["did step 0", "did step 1", "did step 2"]
+    assert "an earlier attempt" not in lines and (run_dir / "metrics.jsonl").is_file()

@@ -1,4 +1,4 @@
-"""`lvr model check` / lvr.model.parity on every adapter: the ids, positions, video embeddings and frames
+"""`lvr model check` / lvr.train.parity on every adapter: the ids, positions, video embeddings and frames
 the rollout engines are fed equal what the training forward (SFT and GRPO) uses; and the check catches
 the two known peer defects when they are injected (rollouts on subsampled frames, Long-RL's
 `max_frames_vllm`; rollout prompts without the outer vision start/end tokens, ms-swift #9668)."""
@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from lvr.cli import cli
 from lvr.model import build_tiny, load_model
-from lvr.model.parity import all_passed, check_parity, format_table
+from lvr.train.parity import all_passed, check_parity, format_table
 
 from .conftest import make_frames
 from .vila_checkpoint import write_vila_checkpoint

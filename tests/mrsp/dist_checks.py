@@ -209,8 +209,8 @@ def embedder_sp(model, sp, out: dict, cache_dir: Path) -> None:
 def sp_rollout(model, sp, out: dict) -> None:
     """SPRollout: the group splits G=3 samples; every rank gets the same full, renumbered list."""
     from lvr.model import build_messages
+    from lvr.mrsp.rollout import RolloutRequest, SamplingParams, TransformersRollout
     from lvr.mrsp.sp_rollout import SPRollout
-    from lvr.train.rollout import RolloutRequest, SamplingParams, TransformersRollout
 
     with torch.no_grad():
         inp = model.prepare(frames(2), build_messages("What first?", ["a", "b", "c", "d"]),

@@ -33,7 +33,7 @@ class FixedRollout:
         self.model = model
 
     def generate(self, requests, params):
-        from lvr.train.rollout import RolloutSample
+        from lvr.mrsp.rollout import RolloutSample
 
         vocab = self.model.input_embeddings.weight.shape[0]
         out = []

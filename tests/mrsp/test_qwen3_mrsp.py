@@ -1,5 +1,5 @@
 """MR-SP on the Qwen3-VL adapter: a GRPO-style step's loss and gradients do not change with the embedding
-cache (frozen vision tower: memo + disk; trainable tower: retain and bridge, gradients reaching the
+cache (frozen vision tower: memo + disk; trainable tower: retain and recompute, gradients reaching the
 merger and the DeepStack mergers through the cached wide rows). Sharded ≡ full encode and SP=2 ≡ SP=1
 run in tests/mrsp/test_dist.py (stage1_qwen3_5, stage2_qwen3)."""
 from __future__ import annotations
@@ -46,7 +46,7 @@ def test_cached_step_equals_uncached_step_trainable_encoder(video_items, tiny_qw
     frames = VideoFrames(ws, num_frames=4)
     loss0, g0 = grpo_like_step(m, CachedVideoEmbedder(m, frames, reuse=False), items)
     loss1, g1 = grpo_like_step(m, CachedVideoEmbedder(m, frames, grad_mode="retain"), items)
-    loss2, g2 = grpo_like_step(m, CachedVideoEmbedder(m, frames, grad_mode="bridge"), items)
+    loss2, g2 = grpo_like_step(m, CachedVideoEmbedder(m, frames, grad_mode="recompute"), items)
     assert any(".visual.deepstack_merger_list." in f".{k}" for k in g0)
     assert any(".visual.merger." in f".{k}" for k in g0)
     assert loss0 == pytest.approx(loss1, abs=1e-6) and loss0 == pytest.approx(loss2, abs=1e-6)

@@ -1,12 +1,13 @@
 """The whole recipe on a tiny corpus with very few steps: every stage runs once (GRPO as a 2-process
-torchrun with MR-SP sp_size 2 and the disk embedding cache), results.json and the report are written,
-and a second run skips every stage; a changed sweep re-runs only the sweep."""
+torchrun with MR-SP sp_size 2 and the disk embedding cache; both training stages as tracked jobs), results.json
+and the report are written, and a second run skips every stage; a changed sweep re-runs only the sweep."""
 import json
 import re
 
 import pytest
 
 from lvr.recipe import load_recipe, run_recipe, write_report
+from lvr.store import Workspace
 
 from .test_config import RECIPE
 
@@ -53,6 +54,10 @@ def test_recipe_runs_end_to_end_then_resumes(tmp_path, monkeypatch):
     assert [r["step"] for r in grpo["curve"]] == [1, 2]
     assert grpo["curve"][1]["embeds/disk_hits"] >= 1    # step 2 reused step 1's video embeddings from disk
     assert "(sp_size 2)" in (ws / grpo["run_dir"] / "log.txt").read_text()
+    # the training stages ran as tracked jobs (lvr.jobs), in the recipe's run folders
+    jobs = {j["kind"]: j for j in Workspace.open(ws).list_jobs()}
+    assert sorted(jobs) == ["grpo", "sft"] and all(j["status"] == "succeeded" for j in jobs.values())
+    assert jobs["grpo"]["run_dir"] == grpo["run_dir"] and jobs["grpo"]["config"]["_nproc"] == 2
     assert len(res["training"]["sft"]["curve"]) == 4
     assert res["timings"]["total"] > 0 and all(r["ran"] for r in res["invocation"]["stages"])
     assert any(line.startswith("held-out accuracy") for line in lines)
@@ -61,7 +66,7 @@ def test_recipe_runs_end_to_end_then_resumes(tmp_path, monkeypatch):
     lines2: list[str] = []
     res2 = run_recipe(load_recipe(RECIPE, [f"workspace={ws}", *TINY]), echo=lines2.append)
     ran = [r["stage"] for r in res2["invocation"]["stages"] if r["ran"]]
-    assert ran == ["compare"]
+    assert ran == ["compare"] and len(Workspace.open(ws).list_jobs()) == 2
     assert res2["eval"]["systems"] == res["eval"]["systems"] and res2["timings"] == res["timings"]
 
     # a new sweep re-runs only the sweep

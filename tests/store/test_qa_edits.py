@@ -1,7 +1,7 @@
 """QA edits: revisions on every edit, validation, status changes, bulk review, agreement."""
 import pytest
 
-from lvr.store import StaleEditError
+from lvr.store import ReviewError, StaleEditError
 
 from .conftest import make_item
 
@@ -63,13 +63,46 @@ def test_bulk_status_selects_by_current_status(ws, video_id):
         ws.bulk_set_status("approved", who="carol", where_status="done")
 
 
+@pytest.mark.parametrize("reason", [None, "", "  \n"])
+def test_a_rejection_needs_a_reason(ws, video_id, reason):
+    qid = ws.add_qa(make_item(video_id))
+    with pytest.raises(ReviewError, match=r"^give a reason for rejecting$"):
+        ws.set_status(qid, "rejected", expected_version=1, who="alice", reason=reason)
+    with pytest.raises(ReviewError, match="give a reason for rejecting"):
+        ws.bulk_set_status("rejected", who="carol", reason=reason)
+    with pytest.raises(ReviewError, match="give a reason for rejecting"):    # refused even when nothing matches
+        ws.bulk_set_status("rejected", who="carol", reason=reason, category="plot")
+    assert ws.get_qa(qid)["status"] == "pending" and ws.get_qa(qid)["version"] == 1 and ws.revisions(qid) == []
+
+
+def test_a_verdict_needs_a_known_status(ws, video_id):
+    qid = ws.add_qa(make_item(video_id))
+    for call in (lambda: ws.set_status(qid, "done", expected_version=1, who="alice"),
+                 lambda: ws.bulk_set_status("done", who="carol")):
+        with pytest.raises(ReviewError, match="status 'done' is not one of pending, draft, approved, rejected"):
+            call()
+    assert issubclass(ReviewError, ValueError)                 # callers catching ValueError still catch it
+    assert ws.get_qa(qid)["version"] == 1 and ws.revisions(qid) == []
+
+
+def test_a_verdict_saves_edits_in_the_same_revision(ws, video_id):
+    qid = ws.add_qa(make_item(video_id))
+    item = ws.set_status(qid, "rejected", expected_version=1, who="bob", reason="two right answers",
+                         edits={"question": "Which room?"})
+    assert item["version"] == 2 and item["question"] == "Which room?" and item["reject_reason"] == "two right answers"
+    (rev,) = ws.revisions(qid)
+    assert rev["action"] == "rejected" and rev["comment"] == "two right answers"
+    assert rev["after"] == {"question": "Which room?", "status": "rejected", "reject_reason": "two right answers"}
+
+
 def test_agreement_on_items_reviewed_twice(ws, video_id):
     ids = [ws.add_qa(make_item(video_id, i)) for i in range(4)]
     verdicts = {"alice": ["approved", "approved", "rejected", "approved"],
                 "bob": ["approved", "rejected", "rejected", "approved"]}
     for who, vs in verdicts.items():
         for qid, v in zip(ids, vs):
-            ws.set_status(qid, v, expected_version=ws.get_qa(qid)["version"], who=who)
+            ws.set_status(qid, v, expected_version=ws.get_qa(qid)["version"], who=who,
+                          reason="wrong key" if v == "rejected" else None)
     ag = ws.agreement()
     assert ag["items_reviewed_twice"] == 4
     (pair,) = ag["pairs"]
@@ -87,7 +120,8 @@ def test_qa_status_cli_mirrors_bulk_set_status(ws, video_id):
     run = lambda *a: CliRunner().invoke(cli, ["qa-status", str(ws.root), *a])  # noqa: E731
     out = run("approved", "--who", "dave", "--where-status", "pending", "--category", "goal")
     assert out.exit_code == 0 and "2 item(s) set to approved" in out.output
-    assert run("rejected", "--who", "dave").exit_code != 0                   # a rejection needs a reason
+    refused = run("rejected", "--who", "dave")                               # the store's rule, translated
+    assert refused.exit_code == 2 and "give a reason for rejecting" in refused.output
     out = run("rejected", "--who", "dave", "--reason", "ambiguous", "--where-status", "approved")
     assert out.exit_code == 0 and "2 item(s)" in out.output
     assert ws.review_progress()["by_status"] == {"pending": 6, "draft": 0, "approved": 0, "rejected": 2}

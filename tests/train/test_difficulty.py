@@ -2,8 +2,8 @@
 from click.testing import CliRunner
 
 from lvr.cli import cli
-from lvr.datagen.difficulty import difficulty_flag
 from lvr.store import Workspace
+from lvr.store.difficulty import difficulty_flag
 from lvr.train.data import load_items
 
 

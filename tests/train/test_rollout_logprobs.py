@@ -5,11 +5,12 @@ import pytest
 import torch
 
 from lvr.model import load_model
+from lvr.mrsp.embedder import StepVideoEmbedder, VideoEmbedder
+from lvr.mrsp.rollout import RolloutEngine, RolloutRequest, SamplingParams, TransformersRollout
 from lvr.store import Workspace
 from lvr.train.data import VideoFrames, load_items
 from lvr.train.grpo_loss import aggregate_loss, group_advantages, policy_loss_per_token
-from lvr.train.rollout import RolloutEngine, RolloutRequest, SamplingParams, TransformersRollout
-from lvr.train.sequences import VideoEmbedder, build_batch, build_prompt, sequence_logprobs
+from lvr.train.sequences import build_batch, build_prompt, sequence_logprobs
 
 
 @pytest.fixture(scope="module")
@@ -17,7 +18,7 @@ def setup(base_ws, tiny_model):
     ws = Workspace.open(base_ws)
     model = load_model(tiny_model)
     items = load_items(ws, split="rl", statuses=["approved", "pending"])[:2]
-    embedder = VideoEmbedder(model, VideoFrames(ws, num_frames=4))
+    embedder = StepVideoEmbedder(model, VideoFrames(ws, num_frames=4))
     prompts, videos, requests = {}, {}, []
     for k, item in enumerate(items):
         ve = embedder(item)
@@ -34,7 +35,7 @@ def setup(base_ws, tiny_model):
 
 def test_samples_carry_explicit_ids(setup):
     _, _, items, embedder, _, _, engine, samples = setup
-    assert isinstance(engine, RolloutEngine)
+    assert isinstance(engine, RolloutEngine) and isinstance(embedder, VideoEmbedder)
     assert [(s.qa_id, s.group_id, s.sample_index) for s in samples] == [
         (items[0].qa_id, "g0", 0), (items[0].qa_id, "g0", 1), (items[0].qa_id, "g0", 2),
         (items[1].qa_id, "g1", 0), (items[1].qa_id, "g1", 1), (items[1].qa_id, "g1", 2)]

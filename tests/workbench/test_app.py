@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from gradio_client import Client
 
+from lvr.recipe import demo as demo_ws
+from lvr.recipe.demo import demo_corpus_config, ensure_demo_workspace
 from lvr.synth import SynthConfig, WorldConfig
 from tests.workbench.conftest import serve
-from workbench import app
-from workbench.app import TABS, available_tabs, build_app, demo_corpus_config, ensure_demo_workspace
+from workbench.app import TABS, available_tabs, build_app
 from workbench.identity import LOCAL_USER, username
 from workbench.shortcuts import ANSWER_ELEM, KEYBOARD_JS, REASON_ELEM, SHORTCUTS, SHORTCUTS_MD
 
@@ -45,7 +46,7 @@ def test_username_and_demo_workspace(tmp_path, monkeypatch):
     ws = ensure_demo_workspace(tmp_path / "empty", build=False)
     assert (tmp_path / "empty" / "lvr.db").exists() and ws.list_videos() == []
     tiny = SynthConfig(videos=1, seed=0, world=WorldConfig(minutes=1, fps=2, size=96), workers=1, progress=False)
-    monkeypatch.setattr(app, "demo_corpus_config", lambda: tiny)
+    monkeypatch.setattr(demo_ws, "demo_corpus_config", lambda: tiny)
     ws = ensure_demo_workspace(tmp_path / "demo")
     (video,) = ws.list_videos()
     assert video["source"] == "synth" and video["n_captioned"] == video["n_clips"] == 6 and video["n_qa"] > 0
@@ -88,7 +89,7 @@ def test_empty_workspace_offers_the_demo(tmp_path, monkeypatch):
     assert "This workspace is empty" in texts and "--demo" in texts
     assert any(c.get("type") == "timer" for c in cfg["components"])     # header counts refresh on their own
     tiny = SynthConfig(videos=1, seed=0, world=WorldConfig(minutes=1, fps=2, size=96), workers=1, progress=False)
-    monkeypatch.setattr(app, "demo_corpus_config", lambda: tiny)
+    monkeypatch.setattr(demo_ws, "demo_corpus_config", lambda: tiny)
     with serve(ws, full_app=True) as url:
         msg, stats = Client(url, verbose=False).predict(api_name="/build_demo")    # (the box hides itself)
     assert "demo built" in msg and "1 videos" in stats

@@ -22,8 +22,10 @@ from lvr.ingest import ingest
 from lvr.model import init_tiny, load_model
 from lvr.store import Workspace
 from lvr.video import SamplingSpec, sample_frames
+from lvr.video.timefmt import fmt_time_tenths
 from tests.model.conftest import OPTIONS, QUESTION, TARGET_ANSWER, TARGET_THINKING, overfit, write_video
-from workbench.chat_tab import Exchange, best_checkpoint, build_chat_tab, fmt_time
+from workbench.chat import Exchange, best_checkpoint
+from workbench.chat_tab import build_chat_tab
 from workbench.model_pool import ModelBusyError, ModelPool
 
 N = 8  # frames the sft checkpoint was trained on
@@ -95,7 +97,7 @@ def test_send_streams_thinking_then_highlighted_answer(env):
     assert (answer, reasoning, source) == (TARGET_ANSWER, TARGET_THINKING, f"chat:{env['sft']}")
     assert status.startswith(f"{env['sft']} answered B")
     # the frames the model saw, captioned with their timestamps
-    assert [g["caption"] for g in gallery] == [f"#{k + 1} · {fmt_time(t)}" for k, t in
+    assert [g["caption"] for g in gallery] == [f"#{k + 1} · {fmt_time_tenths(t)}" for k, t in
                                                 enumerate(env["frames"].timestamps)]
     # streamed in increments: some intermediate chat had the reasoning still open ("pending")
     partial = [texts(o[0]) for o in job.outputs()[:-1] if isinstance(o[0], list) and len(o[0]) > 1]
@@ -108,7 +110,7 @@ def test_send_streams_thinking_then_highlighted_answer(env):
 def test_frames_gallery_for_workspace_and_uploaded_video(env):
     gallery, info = env["client"].predict(env["vid"], None, 6, api_name="/chat_frames")
     want = sample_frames(env["ws"].video_path(env["vid"]), SamplingSpec(mode="exact", num_frames=6)).timestamps
-    assert [g["caption"] for g in gallery] == [f"#{k + 1} · {fmt_time(t)}" for k, t in enumerate(want)]
+    assert [g["caption"] for g in gallery] == [f"#{k + 1} · {fmt_time_tenths(t)}" for k, t in enumerate(want)]
     assert info.startswith("6 frames") and all(Path(g["image"]).is_file() for g in gallery)
     other = write_video(env["root"] / "other.mp4", n_frames=40)
     gallery, info = env["client"].predict(None, handle_file(str(other)), 4, api_name="/chat_frames")

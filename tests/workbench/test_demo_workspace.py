@@ -3,7 +3,7 @@
     .venv/bin/pytest tests/workbench/test_demo_workspace.py                 # ~1 min
     .venv/bin/pytest tests/workbench/test_demo_workspace.py -m slow -s      # + the real `python app.py` twice
 
-The fast tests build the demo steps of workbench/app.py on a small lvr.synth corpus (3 one-minute
+The fast tests build the demo steps of lvr/recipe/demo.py on a small lvr.synth corpus (3 one-minute
 videos) in-process, and start the demo SFT job (as the Train tab starts jobs) with a 2-step
 override. The slow test runs the real entry point as a subprocess on the real demo configuration
 and times it until the server answers HTTP on loopback, first and second start.
@@ -20,11 +20,13 @@ from types import SimpleNamespace
 import pytest
 
 from lvr.jobs import cancel, is_alive, refresh
+from lvr.recipe import demo
+from lvr.recipe.demo import demo_state, ensure_demo_workspace
 from lvr.store import Workspace
 from lvr.synth import SynthConfig, WorldConfig
 from workbench import app
-from workbench.app import DEMO_SFT_OVERRIDES, demo_state, ensure_demo_workspace, start_demo_training
-from workbench.train_tab import FORM, ROOT, check_config, current_job, trained_frames
+from workbench.app import DEMO_SFT_OVERRIDES, start_demo_training
+from workbench.train import FORM, ROOT, check_config, current_job, trained_frames
 
 from .live import start_app, stop_app
 
@@ -43,16 +45,16 @@ def built(tmp_path_factory) -> Path:
     """A demo workspace built on the small corpus; the first attempt is interrupted after the corpus."""
     root = tmp_path_factory.mktemp("demo-ws") / "demo"
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(app, "demo_corpus_config", lambda: SMALL)
-        real_review = app.demo_review
-        mp.setattr(app, "demo_review", _forbid("(interrupting) the review"))
+        mp.setattr(demo, "demo_corpus_config", lambda: SMALL)
+        real_review = demo.demo_review
+        mp.setattr(demo, "demo_review", _forbid("(interrupting) the review"))
         with pytest.raises(AssertionError, match="interrupting"):
             ensure_demo_workspace(root)
         assert set(demo_state(Workspace.open(root))) == {"corpus"}
         import lvr.synth
 
         mp.setattr(lvr.synth, "synth_workspace", _forbid("lvr.synth"))   # resuming does not re-render
-        mp.setattr(app, "demo_review", real_review)
+        mp.setattr(demo, "demo_review", real_review)
         ensure_demo_workspace(root).close()
     return root
 
@@ -71,9 +73,9 @@ def test_demo_workspace_has_splits_review_and_base_checkpoint(built):
     assert review["duplicates"] == sum(q["duplicate_of"] is not None for q in items)
     for q in by["rejected"]:               # rejected = a near-duplicate the reviewer reached, the reason names it
         assert q["duplicate_of"] is not None and q["reject_reason"] == f"near-duplicate of #{q['duplicate_of']}"
-        assert ws.revisions(q["id"])[-1]["who"] == app.DEMO_REVIEWER
+        assert ws.revisions(q["id"])[-1]["who"] == demo.DEMO_REVIEWER
     assert not [q for q in by["approved"] if q["duplicate_of"] is not None]
-    for split, share in app.DEMO_REVIEWED.items():   # of each video the first share of its items was reviewed
+    for split, share in demo.DEMO_REVIEWED.items():   # of each video the first share of its items was reviewed
         for v in ws.list_videos():
             mine = [q for q in items if q["video_id"] == v["id"] and q["split"] == split]
             decided = [q["status"] != "pending" for q in mine]
@@ -92,7 +94,7 @@ def test_second_build_changes_nothing(built, monkeypatch):
     import lvr.train.checkpoints
 
     monkeypatch.setattr(lvr.synth, "synth_workspace", _forbid("lvr.synth"))
-    monkeypatch.setattr(app, "demo_review", _forbid("the review"))
+    monkeypatch.setattr(demo, "demo_review", _forbid("the review"))
     monkeypatch.setattr(lvr.train.checkpoints, "resolve_model", _forbid("the base model build"))
     again = ensure_demo_workspace(built)
     after = (demo_state(again), again.list_checkpoints(), again.scalar("SELECT count(*) FROM qa_revisions"),
@@ -108,7 +110,7 @@ def test_an_older_demo_workspace_keeps_its_videos_and_review(built, tmp_path, mo
     import lvr.synth
 
     monkeypatch.setattr(lvr.synth, "synth_workspace", _forbid("lvr.synth"))
-    monkeypatch.setattr(app, "demo_review", _forbid("the review"))   # items were reviewed: not again
+    monkeypatch.setattr(demo, "demo_review", _forbid("the review"))   # items were reviewed: not again
     state = demo_state(ensure_demo_workspace(root))
     assert state["review"] == {"skipped": "the workspace has reviewed items"} and state["corpus"]["videos"] == 3
     assert ws.list_checkpoints() == base and state["base"] == base[0]["id"]
@@ -119,7 +121,7 @@ def test_the_real_demo_overrides_validate_as_a_one_process_sft():
     path, overrides, cfg, nproc = check_config(ws, "sft", app.DEMO_RECIPE, 1, "\n".join(DEMO_SFT_OVERRIDES),
                                                *[None] * len(FORM))
     assert path == ROOT / "configs" / "tiny" / "sft.yaml" and nproc == 1
-    assert cfg.max_steps == 300 and cfg.save_every == 0 and cfg.model == app.DEMO_BASE
+    assert cfg.max_steps == 300 and cfg.save_every == 0 and cfg.model == demo.DEMO_BASE
     assert overrides[-1] == "workspace=/tmp/ws"
 
 

@@ -23,7 +23,8 @@ from lvr.eval.plots import category_bars, run_label
 from lvr.ingest import ingest
 from lvr.jobs import cancel, is_alive
 from lvr.store import CATEGORIES, Workspace
-from workbench.eval_tab import build_eval_tab, item_detail, item_rows, pick_item
+from workbench.eval import item_detail, item_rows, pick_item
+from workbench.eval_tab import build_eval_tab
 
 N_ITEMS = 12
 

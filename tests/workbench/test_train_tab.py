@@ -21,7 +21,8 @@ from gradio_client import Client
 from lvr.jobs import cancel, is_alive, read_metrics, refresh
 from lvr.store import Workspace
 from tests.train.conftest import build_workspace
-from workbench.train_tab import FORM, ROOT, build_train_tab, job_metrics, pick_checkpoint, recipe_choices
+from workbench.train import FORM, ROOT, job_metrics, pick_checkpoint, recipe_choices
+from workbench.train_tab import build_train_tab
 
 FAST = {"model": "tiny:lvr_composite", "max_steps": 3, "data.num_frames": 2, "optim.lr": "3e-3",
         "rollout.num_generations": 4, "loss.beta": 0.01, "loss.type": "grpo", "rollout.backend": "transformers",

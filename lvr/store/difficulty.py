@@ -1,6 +1,6 @@
 """Difficulty marks for RL: items the current model always gets right, or always wrong.
 
-    from lvr.datagen.difficulty import mark_difficulty
+    from lvr.store.difficulty import mark_difficulty
     report = mark_difficulty(ws, {12: 1.0, 13: 0.3, 14: 0.0}, k=10)   # pass rates over k samples
     report.always_right, report.always_wrong                           # qa ids
 
@@ -11,13 +11,15 @@ advantage is zero and the item teaches nothing. This hook only *marks* them (the
 flagged items): `qa.difficulty` = pass rate, `meta["difficulty_flag"]` = "always_right" |
 "always_wrong" | "informative", `meta["difficulty_k"]` = k. Each mark is an `update_qa` with a
 revision (action "difficulty"); an item edited meanwhile is re-read and marked again once.
+A rule of the stored items, used by lvr.train (which measures) and lvr.datagen (re-exported).
 """
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
 
-from lvr.store import StaleEditError, Workspace
+from .qa import StaleEditError
+from .workspace import Workspace
 
 FLAGS = ("always_right", "always_wrong", "informative")
 

@@ -1,17 +1,18 @@
-"""OpenAI-compatible chat-completions backend (text generation and frame captioning) over httpx.
+"""OpenAI-compatible chat-completions client over httpx: concurrency, timeouts, retries, accounting.
 
+    from lvr.llm import BackendConfig, OpenAIBackend
     cfg = BackendConfig.from_env(kind="openai", model="gpt-4o-mini", concurrency=16)
     llm = OpenAIBackend(cfg)
-    res = await llm.generate(GenRequest(messages=[{"role": "user", "content": "hi"}]))
-    cap = OpenAICaptioner(cfg)          # frames → base64 JPEG data URLs in one user message
+    res = await llm.chat([{"role": "user", "content": "hi"}], temperature=0.0)   # or llm.generate(GenRequest(…))
     await llm.aclose()
 
 Works with any server speaking `POST {base_url}/chat/completions` (OpenAI, vLLM, SGLang,
 llama.cpp server, Ollama's /v1). At most `concurrency` requests are in flight (an
 asyncio.Semaphore; spread over small httpx pools, see `_ensure`); each request has a timeout;
 429/5xx/timeouts/connection errors are retried with exponential backoff + jitter (a server's
-Retry-After wins). The `GenResult` carries the
-prompt/completion token counts from `usage`, the latency and the number of attempts.
+Retry-After wins, lvr.llm.retry). The `GenResult` carries the prompt/completion token counts from
+`usage`, the latency and the number of attempts; a request that fails for good raises `BackendError`.
+Used by lvr.datagen (text backend "openai", and its vision captioner) and lvr.train's LLM judge.
 """
 from __future__ import annotations
 
@@ -22,17 +23,11 @@ from typing import Any
 
 import httpx
 
-from lvr.datagen.config import MISSING_BASE_URL, BackendConfig
-from lvr.datagen.images import jpeg_data_url
-from lvr.datagen.protocols import BackendError, CaptionRequest, GenRequest, GenResult
-from lvr.datagen.retry import RetryPolicy, is_retryable_status, retry_after_seconds
+from lvr.llm.calls import BackendError, GenRequest, GenResult
+from lvr.llm.config import MISSING_BASE_URL, BackendConfig
+from lvr.llm.retry import RetryPolicy, is_retryable_status, retry_after_seconds
 
 LANE_SIZE = 8   # connections per httpx client (see OpenAIBackend._ensure)
-
-
-def _fmt_time(t: float) -> str:
-    t = int(round(t))
-    return f"{t // 3600}:{t % 3600 // 60:02d}:{t % 60:02d}" if t >= 3600 else f"{t // 60:02d}:{t % 60:02d}"
 
 
 class OpenAIBackend:
@@ -166,36 +161,3 @@ class OpenAIBackend:
 
     async def generate(self, req: GenRequest) -> GenResult:
         return await self.chat(req.messages, temperature=req.temperature, max_tokens=req.max_tokens)
-
-
-class OpenAICaptioner:
-    """Caption a clip by sending its frames as JPEG data URLs to an OpenAI-compatible vision model."""
-
-    needs_frames = True
-
-    def __init__(self, config: BackendConfig, *, backend: OpenAIBackend | None = None,
-                 jpeg_encoder: str = "pil"):
-        self.llm = backend or OpenAIBackend(config)
-        self.config = config
-        self.name = f"openai:{config.model}"
-        self.jpeg_encoder = jpeg_encoder
-
-    def messages(self, req: CaptionRequest) -> list[dict]:
-        if req.frames is None or len(req.frames) == 0:
-            raise BackendError(f"clip {req.clip_id}: no frames to caption")
-        times = ", ".join(_fmt_time(t) for t in req.timestamps) if req.timestamps else "evenly spaced"
-        text = (f"{req.prompt}\n\nThe clip runs from {_fmt_time(req.start)} to {_fmt_time(req.end)}; "
-                f"the {len(req.frames)} frames below are at {times}.")
-        content: list[dict] = [{"type": "text", "text": text}]
-        for frame in req.frames:
-            url = jpeg_data_url(frame, self.config.image_max_side, self.config.jpeg_quality, self.jpeg_encoder)
-            content.append({"type": "image_url", "image_url": {"url": url}})
-        return [{"role": "user", "content": content}]
-
-    async def caption(self, req: CaptionRequest) -> GenResult:
-        # JPEG encoding is CPU work: keep it off the event loop
-        messages = await asyncio.to_thread(self.messages, req)
-        return await self.llm.chat(messages)
-
-    async def aclose(self) -> None:
-        await self.llm.aclose()

@@ -1,4 +1,4 @@
-"""Rollout engines: G sampled responses per prompt, from prompt *embeddings*.
+"""Rollout types and the transformers engine: G sampled responses per prompt, from prompt *embeddings*.
 
     engine = TransformersRollout(model, gather_zero3=False)
     samples = engine.generate([RolloutRequest(qa_id=7, group_id="s3-q7", prompt_embeds=e, position_ids=p)],
@@ -9,6 +9,10 @@ The protocol is embedding-based on purpose: the video embeddings computed once p
 the prompt (vLLM's `enable_prompt_embeds` takes the same tensors), so rollout and training see
 exactly the same inputs and positions. Every sample carries its request's `qa_id` and
 `group_id` plus its own `sample_index`; consumers match by these ids, never by order.
+
+The other engines implement the same `RolloutEngine` protocol: `VLLMRollout` (vllm_rollout) and
+`SPRollout` (sp_rollout, any engine split over an SP group). `MRSPRuntime.rollout_engine` builds
+the one the rollout config names.
 """
 from __future__ import annotations
 
@@ -17,6 +21,8 @@ from dataclasses import dataclass
 from typing import Protocol, Sequence, runtime_checkable
 
 import torch
+
+from lvr.model import ModelInputs, generate_batch
 
 
 @dataclass(frozen=True)
@@ -71,8 +77,6 @@ class TransformersRollout:
         self.model = model
 
     def _inputs(self, req: RolloutRequest):
-        from lvr.model import ModelInputs
-
         p = req.prompt_embeds.shape[0]
         if req.position_ids.shape[-1] != p:
             raise ValueError(f"request qa {req.qa_id}: {p} prompt embeddings but {req.position_ids.shape[-1]} "
@@ -84,8 +88,6 @@ class TransformersRollout:
                            input_ids=torch.zeros(1, p, dtype=torch.long, device=dev))
 
     def generate(self, requests: Sequence[RolloutRequest], params: SamplingParams) -> list[RolloutSample]:
-        from lvr.model import generate_batch
-
         prompts, owners = [], []
         for req in requests:
             inp = self._inputs(req)
@@ -94,7 +96,7 @@ class TransformersRollout:
                 owners.append((req, k))
         ctx = nullcontext()
         if self.gather_zero3:
-            import deepspeed
+            import deepspeed  # an optional extra (lvr-workbench[train]): only ZeRO-3 runs need it
 
             ctx = deepspeed.zero.GatheredParameters(list(self.model.parameters()), modifier_rank=None)
         was_training = self.model.training
@@ -110,8 +112,3 @@ class TransformersRollout:
                               text=g.text, stop_reason=g.stop_reason)
                 for (req, k), g in zip(owners, gens)]
 
-
-def make_rollout_engine(backend: str, model, *, zero_stage: int = 0, batch_size: int | None = None) -> RolloutEngine:
-    if backend == "transformers":
-        return TransformersRollout(model, gather_zero3=zero_stage == 3, batch_size=batch_size)
-    raise ValueError(f"unknown rollout backend {backend!r} (available: transformers)")

@@ -29,6 +29,16 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from lvr.mrsp.embedder import CachedVideoEmbedder
+from lvr.mrsp.rollout import RolloutRequest, SamplingParams, TransformersRollout
+from lvr.mrsp.sp import shard_sequence, unshard_sequence
+from lvr.mrsp.vllm_rollout import VLLMRollout  # vllm itself is imported only when an engine is built
+from lvr.video import SampledFrames
+
+from . import sequences as seq  # module attributes: tests swap build_prompt for a defective one
+from . import sft as sft_mod
+from .data import TrainItem
+
 QUESTION = "Which event happens first in the video?"
 OPTIONS = ("a robot enters the kitchen", "a door closes", "the light turns red", "nothing happens")
 REASONING = "At the start a robot enters the kitchen; the door closes later."
@@ -63,14 +73,10 @@ class _Frames:
         return f"{item.sha256}:{self.spec(item).key()}"
 
     def __call__(self, item):
-        from lvr.video import SampledFrames
-
         return SampledFrames(frames=self.frames, indices=list(range(len(self.frames))), timestamps=self.timestamps)
 
 
 def _item(frames: np.ndarray):
-    from lvr.train.data import TrainItem
-
     sha = hashlib.sha256(np.ascontiguousarray(frames).tobytes()).hexdigest()
     return TrainItem(qa_id=1, video_id="parity", video_path="", sha256=sha, category="temporal", question=QUESTION,
                      options=OPTIONS, answer="A", reasoning=REASONING)
@@ -105,11 +111,6 @@ class _Paths:
 
 
 def _run_paths(model, frames: np.ndarray, timestamps: Sequence[float], max_new_tokens: int) -> _Paths:
-    from lvr.mrsp.embedder import CachedVideoEmbedder
-    from lvr.train import rollout as rollout_mod
-    from lvr.train import sequences as seq
-    from lvr.train import sft as sft_mod
-
     source = _Frames(frames, timestamps)
     item = _item(frames)
     sft = sft_mod.sft_inputs(model, [item], source, think=True, encoder_grad=False, max_length=None)
@@ -117,12 +118,11 @@ def _run_paths(model, frames: np.ndarray, timestamps: Sequence[float], max_new_t
     embedder.new_step()
     ve = embedder(item)
     prompt = seq.build_prompt(model, item, ve, think=True)
-    request = rollout_mod.RolloutRequest(qa_id=item.qa_id, group_id="parity-g0", prompt_embeds=prompt.inputs_embeds,
-                                         position_ids=prompt.position_ids)
-    engine = rollout_mod.TransformersRollout(model)
+    request = RolloutRequest(qa_id=item.qa_id, group_id="parity-g0", prompt_embeds=prompt.inputs_embeds,
+                             position_ids=prompt.position_ids)
+    engine = TransformersRollout(model)
     engine_inputs = engine._inputs(request)
-    params = rollout_mod.SamplingParams(n=1, temperature=0.0, top_p=1.0, max_new_tokens=max_new_tokens,
-                                        stop_at_answer=False)
+    params = SamplingParams(n=1, temperature=0.0, top_p=1.0, max_new_tokens=max_new_tokens, stop_at_answer=False)
     sample = engine.generate([request], params)[0]
     batch = seq.build_batch(model, [sample.token_ids], [item.qa_id], {item.qa_id: prompt},
                             {ve.key: embedder(item).embeds}, pad_id=model.tokenizer.pad_token_id or 0)
@@ -227,8 +227,6 @@ def _row_greedy(model, p: _Paths, tol: float) -> ParityRow:
 
 
 def _row_vllm(model, p: _Paths, tol: float) -> ParityRow:
-    from lvr.mrsp.vllm_rollout import VLLMRollout
-
     if model.causal_lm is not getattr(model, "llm", None):
         try:
             VLLMRollout(model)
@@ -247,8 +245,6 @@ def _row_vllm(model, p: _Paths, tol: float) -> ParityRow:
 
 
 def _row_sp(model, p: _Paths) -> ParityRow:
-    from lvr.mrsp.sp import shard_sequence, unshard_sequence
-
     b, size = p.batch, 2
     seq_len = b.inputs_embeds.shape[1]
     emb = [shard_sequence(b.inputs_embeds, size, r, dim=1) for r in range(size)]
