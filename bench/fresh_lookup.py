@@ -76,7 +76,7 @@ def one_run(ckpt: Path, mode: str, size: str, a, spec: WorldSpec, budget_s: floa
                       steps=a.steps, budget_s=budget_s, eval_every=a.eval_every, eval_items=a.eval_items,
                       items_per_world=a.items_per_world, text_share=a.text_share if mode == "video" else 0.0,
                       seed=a.seed)
-    probe = FreshProbe(model, mode, spec, question_first=a.question_first, match_norm=a.match_norm)
+    probe = FreshProbe(model, mode, spec, question_first=a.question_first, match_norm=a.match_norm, pool=a.pool)
     rep = train_probe(probe, cfg, log=err)
     rep["lm"] = size
     rep["lm_parameters"] = sum(p.numel() for p in model.causal_lm.parameters())
@@ -102,6 +102,7 @@ def main() -> None:
     ap.add_argument("--kinds", default="robot", help="questions: robot (zone), carrying, object (comma separated)")
     ap.add_argument("--question-first", action="store_true", help="the question before the frames")
     ap.add_argument("--match-norm", action="store_true", help="scale video tokens to the text embeddings' norm")
+    ap.add_argument("--pool", action="store_true", help="video runs: one token per frame (its tokens averaged)")
     ap.add_argument("--text-share", type=float, default=0.0, help="video runs: share of each batch as text frames")
     ap.add_argument("--no-readout", dest="readout", action="store_false",
                     help="skip the linear read-out of the robots' zones from the cached video tokens")

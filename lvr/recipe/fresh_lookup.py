@@ -23,7 +23,9 @@ curriculum (1 -> 2 -> 4 -> 8 -> 16) moves on when held-out accuracy at the curre
 Baselines: the most frequent answer, and reading a random one of the item's frames (`random_frame`); the phase
 change is the first step half-way from the better one to 100 %. Video-mode variants: `match_norm` (video tokens
 scaled to the text embeddings' norm; the recipe's are ~25x longer), `time_embed` (the frame's time-tag embedding
-added to its video tokens), `text_share` (part of each batch shown as text frames). docs/benchmarks.md has results.
+added to its video tokens), `text_share` (part of each batch shown as text frames), `pool` (a frame's video tokens
+averaged into one, so a frame is its tag and one token, as a text frame is its tag and a few words).
+docs/benchmarks.md has results.
 """
 from __future__ import annotations
 
@@ -36,6 +38,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 import torch.nn.functional as F
+from transformers import AutoModelForCausalLM
+
+from lvr.model import load_model
+from lvr.model.composite import CompositeVideoLM
+from lvr.synth.config import WorldConfig
+from lvr.synth.phrases import fmt_time
+from lvr.synth.render import Renderer
+from lvr.synth.simulate import simulate
+
+from .lookup import clock_time_tokens
 
 KINDS = ("robot", "carrying", "object")
 TRAIN_SEEDS = 1 << 32                 # fresh training worlds: TRAIN_SEEDS + k
@@ -67,9 +79,6 @@ class Item:
 
 def fresh_world(seed: int, spec: WorldSpec):
     """The event log of world `seed`; its length is drawn from the seed."""
-    from lvr.synth.config import WorldConfig
-    from lvr.synth.simulate import simulate
-
     minutes = round(random.Random(seed).uniform(*spec.minutes), 2)
     return simulate(WorldConfig(seed=seed, minutes=minutes, fps=spec.fps, size=spec.size,
                                 difficulty=spec.difficulty))
@@ -114,8 +123,6 @@ def _answer(log, kind: str, who: str, t: float) -> str:
 
 def _question(log, rng: random.Random, kinds, t: float) -> tuple[str, str, str]:
     """(kind, question, who) about time t; object questions only about an object visible then."""
-    from lvr.synth.phrases import fmt_time
-
     visible = [o for o in log.object_ids if log.object_state_at(o, t)[0] in ("floor", "held")]
     kind = rng.choice([k for k in kinds if k != "object" or visible])
     who = rng.choice(visible if kind == "object" else log.agent_ids)
@@ -163,8 +170,6 @@ OBJECT_EVENTS = ("appear", "pick_up", "drop", "hand_over", "disappear")
 def render_frames(log, size: int, fps: float, indices: list[int]) -> list[np.ndarray]:
     """Frames `indices` (ascending) of `Renderer(log, size).frames(fps)`, drawn the same way but only those (the
     renderer draws every frame up to the last one wanted: 15 ms for a minute and a half, 0.4 ms for 8 here)."""
-    from lvr.synth.render import Renderer
-
     r = Renderer(log, size)
     events = sorted((e for e in log.events if e.get("object") and e["type"] in OBJECT_EVENTS),
                     key=lambda e: (e["t"], e["id"]))
@@ -226,12 +231,14 @@ class FreshProbe:
     """Turns items into LM batches (text or video frames) and scores them."""
 
     def __init__(self, model, mode: str = "video", spec: WorldSpec | None = None, cache_frames: int = 100_000,
-                 question_first: bool = False, match_norm: bool = False, time_embed: bool = False):
+                 question_first: bool = False, match_norm: bool = False, time_embed: bool = False,
+                 pool: bool = False):
         if mode not in ("text", "video"):
             raise ValueError(f"mode must be text or video, got {mode!r}")
         self.model, self.mode, self.spec, self.question_first = model, mode, spec or WorldSpec(), question_first
         self.match_norm, self.video_scale = match_norm, None     # match_norm: video tokens as long as text ones
         self.time_embed = time_embed          # add the frame's time-tag embedding to each of its video tokens
+        self.pool = pool                      # one video token per frame: the mean of its projector tokens
         self.tok = model.tokenizer
         self.cache = FeatureCache(model, self.spec, cache_frames) if mode == "video" else None
 
@@ -241,7 +248,9 @@ class FreshProbe:
     def ids(self, it: Item) -> tuple[list[int], int]:
         """Token ids of one item (frames, question; or question, frames) and where its answer starts."""
         m = self.model
-        if self.mode == "video":
+        if self.mode == "video" and self.pool:
+            frames = [x for t in it.times for x in self._enc(m.options.timestamp_tag(t)) + [m.video_token_id]]
+        elif self.mode == "video":
             frames = m._expand_video(m.video_layout(len(it.frames), timestamps=it.times))
         else:
             frames = [x for t, line in zip(it.times, it.lines)
@@ -263,7 +272,8 @@ class FreshProbe:
             mask[b, :len(r)] = 1
         embeds = self.model.input_embeddings(ids)
         if self.mode == "video":
-            tokens = self.model.projector(self.cache.features(items)).flatten(0, 1)
+            tokens = self.model.projector(self.cache.features(items))
+            tokens = tokens.mean(1) if self.pool else tokens.flatten(0, 1)
             if self.video_scale is None:          # fixed at the first batch: 1, or text-embedding / video-token norm
                 emb = self.model.causal_lm.get_input_embeddings().weight.norm(dim=-1).mean()
                 self.video_scale = float(emb / tokens.norm(dim=-1).mean()) if self.match_norm else 1.0
@@ -271,7 +281,7 @@ class FreshProbe:
             if self.time_embed:
                 tags = [self._enc(self.model.options.timestamp_tag(t)) for it in items for t in it.times]
                 tag = torch.stack([self.model.input_embeddings(torch.tensor(x)).mean(0) for x in tags])
-                tokens = tokens + tag.repeat_interleave(self.model.tokens_per_frame, 0)
+                tokens = tokens + tag.repeat_interleave(1 if self.pool else self.model.tokens_per_frame, 0)
             embeds = embeds.masked_scatter((ids == self.model.video_token_id).unsqueeze(-1), tokens.to(embeds.dtype))
         return embeds, mask, labels
 
@@ -318,13 +328,6 @@ def probe_model(checkpoint, *, layers: int = 4, hidden: int = 128, clock_tokens:
     (the checkpoint LM's config otherwise, `init_std` its initializer_range: the recipe's 0.1 unless given); its
     projector too when the widths match, else a new one.
     `clock_tokens`: frame tags "00:35", one token each, the same token as the question's time (lookup.py)."""
-    from transformers import AutoModelForCausalLM
-
-    from lvr.model import load_model
-    from lvr.model.composite import CompositeVideoLM
-
-    from .lookup import clock_time_tokens
-
     base = load_model(checkpoint) if not hasattr(checkpoint, "causal_lm") else copy.deepcopy(checkpoint)
     cfg = copy.deepcopy(base.causal_lm.config)
     heads = max(1, hidden // 32)

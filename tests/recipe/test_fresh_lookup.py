@@ -109,3 +109,16 @@ def test_a_few_steps_reduce_the_answer_loss(model):
     assert losses[-1] < losses[0] * 0.7
     acc = probe.accuracy(items)
     assert 0.0 <= acc["all"] <= 1.0 and set(acc) <= {"all", "robot", "carrying", "object"}
+
+
+def test_pooled_frames_are_one_token_each_the_mean_of_the_frames_tokens(model):
+    items = list(itertools.islice(item_stream(SPEC, 3), 2))
+    full, pooled = FreshProbe(model, "video", SPEC), FreshProbe(model, "video", SPEC, pool=True)
+    vid = model.video_token_id
+    ids, start = pooled.ids(items[0])
+    assert ids[:start].count(vid) == 3 and full.ids(items[0])[0].count(vid) == 3 * model.tokens_per_frame
+    with torch.no_grad():
+        embeds, _, _ = pooled.batch(items[:1])
+        tokens = model.projector(full.cache.features(items[:1])).mean(1)
+    row = torch.tensor(ids) == vid
+    assert torch.allclose(embeds[0, :len(ids)][row], tokens, atol=1e-6)
