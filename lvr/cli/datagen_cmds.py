@@ -100,6 +100,18 @@ def _fail(e: Exception) -> None:
     raise click.ClickException(str(e))
 
 
+def _run_job(desc: str, run):
+    """`run(progress)` under a progress bar, SIGTERM ending it like Ctrl-C; a refused input ends the command."""
+    update, close = _bar(desc)
+    try:
+        with _stop_on_sigterm():
+            return run(update)
+    except (ValueError, KeyError, FileNotFoundError) as e:
+        _fail(e)
+    finally:
+        close()
+
+
 def _print_failures(ws, tasks, limit, show_raw) -> None:
     rows = failures(ws, tasks=tasks, limit=limit)
     if not rows:
@@ -135,14 +147,7 @@ def caption_cmd(workspace, kind, model, base_url, concurrency, timeout, max_retr
         cfg = CaptionConfig(frames=frames, videos=videos or None, concurrency=concurrency, overwrite=overwrite)
     except ValueError as e:
         _fail(e)
-    update, close = _bar("caption")
-    try:
-        with _stop_on_sigterm():
-            report = caption_clips(ws, bcfg, cfg, factory=factory, progress=update)
-    except (ValueError, KeyError, FileNotFoundError) as e:
-        _fail(e)
-    finally:
-        close()
+    report = _run_job("caption", lambda progress: caption_clips(ws, bcfg, cfg, factory=factory, progress=progress))
     click.echo(report.summary())
     for key, reason in report.failures[:10]:
         click.echo(f"FAILED {key}: {reason}", err=True)
@@ -175,14 +180,7 @@ def generate_cmd(workspace, kind, model, base_url, concurrency, timeout, max_ret
                              temperature=temperature, max_tokens=max_tokens)
     except ValueError as e:
         _fail(e)
-    update, close = _bar("generate")
-    try:
-        with _stop_on_sigterm():
-            report = generate_qa(ws, bcfg, cfg, factory=factory, progress=update)
-    except (ValueError, KeyError, FileNotFoundError) as e:
-        _fail(e)
-    finally:
-        close()
+    report = _run_job("generate", lambda progress: generate_qa(ws, bcfg, cfg, factory=factory, progress=progress))
     click.echo(report.summary())
     skipped = report.extra.get("videos_without_captions") or []
     if skipped:
