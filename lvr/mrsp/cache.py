@@ -223,8 +223,12 @@ class EmbeddingCache:
             embeds, meta = compute()
             self.counters.encode_s += time.perf_counter() - t0
             self.counters.misses += 1
-            if self.disk is not None and self.writer:
-                self.disk.put(content_hash, spec_key, self.weights_hash, embeds, meta)
+            if self.disk is not None:
+                if self.writer:
+                    self.disk.put(content_hash, spec_key, self.weights_hash, embeds, meta)
+                # every rank of the group took this branch (the miss was agreed): wait until the file is
+                # written, else a rank that runs ahead misses it on its next look-up and encodes again
+                self.agree(True)
             entry = CachedEmbeds(embeds, dict(meta), "computed")
         self.memo[key] = entry
         return entry

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -195,6 +196,13 @@ def embedder_sp(model, sp, out: dict, cache_dir: Path) -> None:
     item = SimpleNamespace(sha256="cd" * 32, qa_id=1)
     src = FakeFrames(f)
     emb = CachedVideoEmbedder(m, src, cache_dir=cache_dir, sp=sp)
+    put = emb.cache.disk.put
+
+    def slow_put(*args, **kwargs):       # a slow disk on the writer: the other rank must still find the file
+        time.sleep(0.5)
+        return put(*args, **kwargs)
+
+    emb.cache.disk.put = slow_put
     first = emb(item)
     with torch.no_grad():
         ref = m.encode_frames(f)
