@@ -29,7 +29,7 @@ def _free_port() -> int:
 
 
 def test_lvr_ulysses_equals_deepspeed_distributed_attention(tmp_path):
-    pytest.importorskip("deepspeed")
+    import deepspeed  # noqa: F401  (the train extra installs it; a missing DeepSpeed must fail, not skip)
     out = tmp_path / "report.json"
     env = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1")
     cmd = [PY, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={_free_port()}",
