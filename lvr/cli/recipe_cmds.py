@@ -25,7 +25,7 @@ def recipe_group() -> None:
 @recipe_group.command("run", context_settings={"ignore_unknown_options": True})
 @click.argument("config", type=click.Path(exists=True, dir_okay=False))
 @click.argument("overrides", nargs=-1, type=click.UNPROCESSED)
-@click.option("--until", type=click.Choice(["data", "base", "sft", "grpo", "eval", "sweep"]), default=None,
+@click.option("--until", type=click.Choice(["data", "base", "videolm", "sft", "grpo", "eval", "sweep"]), default=None,
               help="stop after this stage")
 def run_cmd(config, overrides, until):
     """Run CONFIG (YAML) with key=value overrides, e.g. workspace=DIR sft.set.max_steps=50."""

@@ -13,6 +13,7 @@ Positions are plain 1-D (the LM's own RoPE), so prompt embeddings work in vLLM a
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Sequence
@@ -114,6 +115,16 @@ class CompositeVideoLM(VideoLM):
         gc.eos_token_id = self.eos_token_ids()
         gc.pad_token_id = self.tokenizer.pad_token_id
         self.llm.config.pad_token_id = self.tokenizer.pad_token_id
+
+    def use_clock_tags(self, max_seconds: int = 3600) -> int:
+        """Frame tags read like the prompts' time stamps and each time is one token: tags become "00:35"
+        (`timestamp_format` "{clock}") and "00:00" … up to `max_seconds` join the tokenizer (embeddings resized),
+        so "at 00:35" in a question and the tag before the frame at 35.4 s are the same token: finding the frame is
+        matching a token (the copying an induction head does). Saved with the checkpoint. Returns tokens added."""
+        self.options = dataclasses.replace(self.options, timestamp_format="{clock}")
+        added = self.tokenizer.add_tokens([self.options.timestamp_tag(s) for s in range(max_seconds + 1)])
+        self.llm.resize_token_embeddings(len(self.tokenizer), mean_resizing=False)
+        return added
 
     # ------------------------------------------------------------------ contract
     @property

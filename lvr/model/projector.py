@@ -5,7 +5,11 @@
     proj.save("ckpt/mm_projector"); VideoProjector.load("ckpt/mm_projector")
 
 Each frame's patch grid is average-pooled (adaptive) to `pool_size × pool_size`, so the number
-of video tokens per frame is `pool_size**2`, independent of the other frames.
+of video tokens per frame is `pool_size**2`, independent of the other frames. `frame_merge` then
+makes a frame one video token (the tiny recipe's LM learns to choose among frames only then:
+docs/benchmarks.md, fresh look-up probe): "mean" averages its pool² output tokens, "linear" maps
+their concatenation to one token (VILA-style spatial-to-channel merge; initialised to the mean, so
+it starts where "mean" does and can keep where in the frame each token was).
 """
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ from .config import ConfigError, write_json
 
 PROJECTOR_CONFIG = "config.json"
 PROJECTOR_WEIGHTS = "model.safetensors"
+FRAME_MERGES = ("", "mean", "linear")
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,7 @@ class ProjectorConfig:
     mlp_hidden: int = 0         # 0: lm_hidden
     layer_norm: bool = True     # LayerNorm on the pooled vision features before the MLP
     projector_type: str = "pool_mlp2x_gelu"
+    frame_merge: str = ""       # "": pool² tokens per frame; "mean" / "linear": one token per frame
 
     def __post_init__(self):
         for name in ("vision_hidden", "lm_hidden", "grid_size", "pool_size"):
@@ -42,12 +48,14 @@ class ProjectorConfig:
                 raise ConfigError(f"ProjectorConfig.{name} must be >= 1, got {getattr(self, name)}")
         if self.pool_size > self.grid_size:
             raise ConfigError(f"ProjectorConfig.pool_size {self.pool_size} exceeds the patch grid {self.grid_size}")
+        if self.frame_merge not in FRAME_MERGES:
+            raise ConfigError(f"ProjectorConfig.frame_merge must be one of {FRAME_MERGES}, got {self.frame_merge!r}")
         if self.projector_type != "pool_mlp2x_gelu":
             raise ConfigError(f"ProjectorConfig.projector_type {self.projector_type!r} is not supported")
 
     @property
     def tokens_per_frame(self) -> int:
-        return self.pool_size * self.pool_size
+        return 1 if self.frame_merge else self.pool_size * self.pool_size
 
     @classmethod
     def from_dict(cls, data: dict, where: str = "projector config") -> "ProjectorConfig":
@@ -65,9 +73,26 @@ class VideoProjector(nn.Module):
         self.norm = nn.LayerNorm(config.vision_hidden) if config.layer_norm else nn.Identity()
         self.fc1 = nn.Linear(config.vision_hidden, hidden)
         self.fc2 = nn.Linear(hidden, config.lm_hidden)
+        self.merge = self._merge_layer(config) if config.frame_merge == "linear" else None
+
+    @staticmethod
+    def _merge_layer(config: ProjectorConfig) -> nn.Linear:
+        """[pool² · lm_hidden] → [lm_hidden], initialised to the mean of the pool² tokens."""
+        k, d = config.pool_size ** 2, config.lm_hidden
+        layer = nn.Linear(k * d, d, bias=False)
+        with torch.no_grad():
+            layer.weight.copy_(torch.eye(d).repeat(1, k) / k)
+        return layer
+
+    def set_frame_merge(self, mode: str) -> None:
+        """Switch to one token per frame ("mean" or "linear", a new merge layer that starts as the mean) or back
+        to pool² tokens (""); the recipe does this after perception pretraining, which reads out pool² tokens."""
+        self.config = dataclasses.replace(self.config, frame_merge=mode)
+        ref = self.fc2.weight
+        self.merge = self._merge_layer(self.config).to(ref.device, ref.dtype) if mode == "linear" else None
 
     def forward(self, patch_tokens: torch.Tensor) -> torch.Tensor:
-        """[N, grid*grid, C] patch tokens → [N, pool*pool, lm_hidden]."""
+        """[N, grid*grid, C] patch tokens → [N, pool*pool, lm_hidden] ([N, 1, lm_hidden] with frame_merge)."""
         n, p, c = patch_tokens.shape
         g = self.config.grid_size
         if p != g * g:
@@ -77,7 +102,12 @@ class VideoProjector(nn.Module):
         if k != g:
             x = F.adaptive_avg_pool2d(x, (k, k))
         x = x.flatten(2).transpose(1, 2)
-        return self.fc2(F.gelu(self.fc1(self.norm(x))))
+        out = self.fc2(F.gelu(self.fc1(self.norm(x))))
+        if self.config.frame_merge == "mean":
+            return out.mean(1, keepdim=True)
+        if self.config.frame_merge == "linear":
+            return self.merge(out.flatten(1)).unsqueeze(1)
+        return out
 
     def save(self, directory: str | Path) -> None:
         from safetensors.torch import save_file

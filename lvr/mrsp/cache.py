@@ -80,6 +80,9 @@ def encoder_weights_hash(model) -> str:
     extra = {"model_type": getattr(model, "model_type", type(model).__name__)}
     if opts is not None and hasattr(opts, "to_dict"):
         extra["options"] = opts.to_dict()
+    proj = getattr(getattr(model, "projector", None), "config", None)
+    if proj is not None and hasattr(proj, "to_dict"):      # same weights, other pooling (frame_merge): other tokens
+        extra["projector"] = proj.to_dict()
     return weights_hash(vision_modules(model), json.dumps(extra, sort_keys=True, default=str))
 
 

@@ -31,7 +31,9 @@ REFERENCES = ("random", "most-frequent", "text-only")
 @dataclass
 class DataStage:
     videos: int = option(60, "synthetic videos (lvr.synth), split by video into sft / rl / eval", ge=3)
-    minutes: float = option(1.0, "minutes per video", ge=1.0, le=60.0)
+    minutes: float = option(1.0, "minutes per video (the shortest, with max_minutes)", ge=1.0, le=60.0)
+    max_minutes: float | None = option(None, "each video's length drawn between minutes and this (so a frame's "
+                                       "time tag says more than its index); null: all last `minutes`", le=60.0)
     size: int = option(112, "rendered frame size in pixels (even; the model resizes to model.image_size)",
                        ge=64, le=1024)
     fps: float = option(4.0, "frames per second of the rendered videos", gt=0, le=60)
@@ -53,6 +55,8 @@ class DataStage:
             fail(self, "split_fractions", f"need three fractions >= 0 (sft, rl, eval) summing to 1, got {fr}")
         if min(fr) == 0:
             fail(self, "split_fractions", f"the recipe needs sft, rl and eval videos, got {fr}")
+        if self.max_minutes is not None and self.max_minutes < self.minutes:
+            fail(self, "max_minutes", f"must be >= minutes {self.minutes}, got {self.max_minutes}")
         if self.size % 2:
             fail(self, "size", f"must be even (H.264), got {self.size}")
         if not self.categories:
@@ -74,7 +78,14 @@ class ModelStage:
     vision_layers: int = option(2, "vision tower layers", ge=1)
     image_size: int = option(56, "frame resolution the vision tower sees (pixels, a multiple of patch_size)", ge=14)
     patch_size: int = option(14, "vision patch size", ge=2)
-    pool_size: int = option(2, "video tokens per frame = pool_size²", ge=1)
+    pool_size: int = option(2, "video tokens per frame = pool_size² (what perception pretraining reads out)", ge=1)
+    frame_merge: str = option("", "after perception pretraining, merge each frame's pool² tokens into one video "
+                              "token (mean, or linear: a map of their concatenation that starts as the mean): one "
+                              "token per frame is what lets the tiny LM learn to choose among frames "
+                              "(docs/benchmarks.md, fresh look-up probe); empty: pool² tokens",
+                              choices=("", "mean", "linear"))
+    clock_tags: int = option(0, "frame tags written like the prompts' times (\"00:35\"), each time up to this many "
+                             "seconds one token shared with the questions; 0: the default \"<t=35.4s>\" tags", ge=0)
     init_std: float = option(0.1, "LM initializer_range (std of the random init)", gt=0)
     vocab_size: int = option(3000, "BPE vocabulary trained on the sft + rl texts", ge=300)
     seed: int = option(0, "initialisation seed")
@@ -104,6 +115,36 @@ class PerceptionStage:
     facts: list[str] = option(["robots", "carrying", "objects"], "what the frame labels say: where each robot is, "
                               "what it carries, which object colours/kinds lie in each zone",
                               choices=("robots", "carrying", "objects"))
+
+
+@dataclass
+class VideoLMStage:
+    steps: int = option(0, "base video-LM steps (lvr.recipe.videolm): the LM + projector learn look-ups by time, "
+                        "first/last-frame states, most frames, counts on freshly simulated worlds, answer only, "
+                        "tower frozen (stands in for LongVILA); 0: off, CoT-SFT starts from the perception base", ge=0)
+    budget_s: float = option(1200.0, "wall-clock limit of the stage in seconds (it stops at steps or here)", gt=0)
+    batch_size: int = option(32, "items per step", ge=1)
+    lr: float = option(1e-3, "AdamW learning rate (constant after warm-up)", gt=0)
+    warmup_steps: int = option(100, "linear learning-rate warm-up", ge=0)
+    frames: list[int] = option([1, 2, 4, 8], "frame-count curriculum: move on when held-out accuracy at the "
+                               "current count reaches advance_at")
+    advance_at: float = option(0.8, "held-out accuracy that moves the curriculum on", gt=0, le=1)
+    patience: int = option(2, "... or that many checks in a row without min_gain over the best earlier one", ge=1)
+    min_gain: float = option(0.02, "accuracy gain that counts as still rising", ge=0)
+    replay: float = option(0.2, "share of items at an earlier frame count once moved on", ge=0, lt=1)
+    kinds: list[str] = option(["time", "carrying", "object", "first", "last", "most", "count"], "question kinds",
+                              choices=("time", "carrying", "object", "first", "last", "most", "count"))
+    items_per_world: int = option(4, "items per fresh world (each with its own frame times and question)", ge=1)
+    minutes: list[float] = option([1.0, 2.0], "video length range of the fresh worlds (drawn per world)")
+    eval_every: int = option(200, "steps between held-out accuracy checks", ge=1)
+    eval_items: int = option(256, "held-out worlds (one item each) per frame count", ge=8)
+    cache_frames: int = option(100_000, "tower features kept in memory (frames)", ge=1000)
+
+    def check(self) -> None:
+        if not self.frames or min(self.frames) < 1 or sorted(self.frames) != list(self.frames):
+            fail(self, "frames", f"needs ascending frame counts >= 1, got {self.frames}")
+        if len(self.minutes) != 2 or not 0.5 <= self.minutes[0] <= self.minutes[1]:
+            fail(self, "minutes", f"needs [low, high] minutes with 0.5 <= low <= high, got {self.minutes}")
 
 
 @dataclass
@@ -148,6 +189,7 @@ class RecipeConfig:
     data: DataStage = option(DataStage, "the synthetic corpus")
     model: ModelStage = option(ModelStage, "the tiny base model")
     perception: PerceptionStage = option(PerceptionStage, "perception pretraining of the base model's vision side")
+    videolm: VideoLMStage = option(VideoLMStage, "base video-LM stage: the LM learns to read frames (fresh worlds)")
     sft: TrainStage = option(help="CoT-SFT stage", factory=_sft_default)
     grpo: TrainStage = option(help="GRPO stage with MR-SP (nproc 2, mrsp.sp_size 2 on CPU)", factory=_grpo_default)
     eval: EvalStage = option(EvalStage, "evaluation on the held-out split")

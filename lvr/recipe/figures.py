@@ -25,8 +25,8 @@ CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SIZES = {"categories": (1000, 520), "frames": (800, 480), "significance": (1000, 480), "training": (1100, 420)}
-SYSTEM_LABELS = {"base": "base (random init)", "sft": "CoT-SFT", "grpo": "CoT-SFT + GRPO",
-                 "grpo-shuffled": "CoT-SFT + GRPO, another video's frames"}
+SYSTEM_LABELS = {"base": "base (random init)", "videolm": "base video LM (answer only)", "sft": "CoT-SFT",
+                 "grpo": "CoT-SFT + GRPO", "grpo-shuffled": "CoT-SFT + GRPO, another video's frames"}
 
 
 def recipe_figures(res: dict) -> dict:

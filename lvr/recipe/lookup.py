@@ -106,14 +106,8 @@ def state_items(ws, *, splits=("sft", "rl"), num_frames: int = 8) -> list[Lookup
 
 
 def clock_time_tokens(model, max_seconds: int = 3600) -> int:
-    """Make the frame tags read like the questions' time stamps and make each time one token: tags become
-    "00:35" (CompositeOptions "{clock}"), and "00:00" … up to `max_seconds` join the tokenizer (embeddings
-    resized), so "at 00:35" in a question and the tag before the frame at 35.4 s are the same token and
-    finding the frame is matching a token (the copying an induction head does). Returns the tokens added."""
-    model.options = dataclasses.replace(model.options, timestamp_format="{clock}")
-    added = model.tokenizer.add_tokens([model.options.timestamp_tag(s) for s in range(max_seconds + 1)])
-    model.causal_lm.resize_token_embeddings(len(model.tokenizer), mean_resizing=False)
-    return added
+    """`model.use_clock_tags(max_seconds)`: frame tags "00:35", one token each, the same token as the question's."""
+    return model.use_clock_tags(max_seconds)
 
 
 def lookup_accuracy(model, items: list[LookupItem], frames, *, batch_size: int = 50) -> dict[str, float]:

@@ -79,6 +79,7 @@ def render_markdown(res: dict, images: dict[str, str], *, results_path: str, wor
     L += _significance_section(res["significance"], images)
     L += _frames_section(res["sweep"], images)
     L += _ideal_section(res.get("ideal_reader"), res["eval"]["systems"])
+    L += _videolm_section(res.get("videolm"))
     L += _training_section(res["training"], images)
     L += _wall_time_section(res["timings"], res["invocation"])
     if res["config"].get("notes"):
@@ -107,7 +108,10 @@ def _summary_section(res: dict) -> list[str]:
     v, m = res["verdict"], res["machine"]
     fr = v["frames"]
     return ["## Summary", "",
-            _verdict("CoT-SFT vs base", v["sft_vs_base"], v["alpha"]),
+            *([_verdict("Base video LM (answer only) vs the text-only reference", v["videolm_vs_text_only"],
+                        v["alpha"]),
+               _verdict("CoT-SFT vs base video LM", v.get("sft_vs_videolm"), v["alpha"])]
+              if v.get("videolm_vs_text_only") else [_verdict("CoT-SFT vs base", v["sft_vs_base"], v["alpha"])]),
             _verdict("CoT-SFT + GRPO vs CoT-SFT", v["grpo_vs_sft"], v["alpha"]),
             f"- Accuracy vs frames (final model): {fr['first']} frames {_pct(fr['acc_first'])} % → {fr['last']} "
             f"frames {_pct(fr['acc_last'])} % ({frames_trend(fr, v['alpha'])}"
@@ -133,8 +137,8 @@ def _reproduce_section(command: str, workspace_arg: str, recipe_arg: str) -> lis
             f".venv/bin/{command}" + ("" if default_recipe else f" --recipe {recipe_arg}"),
             "```", "",
             "Every stage skips when its output exists, so running the first command again resumes a killed run "
-            "(training stages continue from their last saved state). Stage by stage: `--until data|base|sft|grpo|"
-            "eval|sweep`.", ""]
+            "(training stages continue from their last saved state). Stage by stage: `--until data|base|videolm|"
+            "sft|grpo|eval|sweep`.", ""]
 
 
 def _setup_section(res: dict) -> list[str]:
@@ -144,7 +148,7 @@ def _setup_section(res: dict) -> list[str]:
     mrsp, roll = grpo_cfg.get("mrsp", {}), grpo_cfg.get("rollout", {})
     splits = d["qa_by_split"]
     return ["## Setup", "", *_table(["stage", "settings"], [
-        ["data", f"{d['videos']} synthetic videos (lvr.synth, {cfg['data']['difficulty']}, {cfg['data']['minutes']:g} "
+        ["data", f"{d['videos']} synthetic videos (lvr.synth, {cfg['data']['difficulty']}, {_lengths(cfg['data'])} "
                  f"min, {cfg['data']['size']} px), split by video: {d['videos_by_split']}; QA items sft "
                  f"{splits.get('sft', 0)} / rl {splits.get('rl', 0)} / eval {splits.get('eval', 0)} (held out)"],
         ["base model", f"tiny composite ({cfg['model']['vision']} + {cfg['model']['llm']}), LM "
@@ -153,6 +157,7 @@ def _setup_section(res: dict) -> list[str]:
                        f"{res['model']['tokens_per_frame']} video tokens per frame, {res['model']['parameters']:,} "
                        "parameters, random init, tokenizer trained on the sft + rl texts"
                        + _perception(res["model"].get("perception"))],
+        *([["base video LM", _videolm_setup(res["videolm"], cfg["videolm"])]] if res.get("videolm") else []),
         ["CoT-SFT", f"{sft_cfg['max_steps']} steps × {sft_cfg['micro_batch_size'] * sft_cfg.get('grad_accum', 1)} "
                     f"items, lr {sft_cfg['optim']['lr']:g} ({sft_cfg['optim']['schedule']}), "
                     f"{sft_cfg['data']['num_frames']} frames, trains {_trainable(sft_cfg)}"],
@@ -191,7 +196,7 @@ def _significance_section(pairs: list[dict], images: dict[str, str]) -> list[str
          "interval; b = right→wrong, c = wrong→right; p = exact two-sided McNemar. Per category for the two "
          "recipe steps (SFT vs base, GRPO vs SFT), overall for the rest.", ""]
     rows = []
-    main = {("sft", "base"), ("grpo", "sft")}
+    main = {("sft", "base"), ("grpo", "sft"), ("sft", "videolm"), ("videolm", "text-only")}
     for p in pairs:
         for g in GROUPS if (p["new"], p["base"]) in main else ("overall",):
             x = p["groups"].get(g) or {}
@@ -203,6 +208,41 @@ def _significance_section(pairs: list[dict], images: dict[str, str]) -> list[str
                          f"{x['b']} / {x['c']}", _p(x["p"])])
     L += _table(["comparison", "group", "n", "accuracy %", "Δ points [95 % CI]", "b / c", "McNemar p"], rows)
     return L + ["", _img(images, "significance", "paired differences"), ""]
+
+
+def _lengths(d: dict) -> str:
+    hi = d.get("max_minutes")
+    return f"{d['minutes']:g}" if hi is None or hi == d["minutes"] else f"{d['minutes']:g}–{hi:g}"
+
+
+def _videolm_setup(v: dict, c: dict) -> str:
+    """The base video-LM stage in one table cell: what it trains on and where it got."""
+    reached = str(v["reached_frames"])
+    return (f"the LM + projector (tower frozen) on {v['items']:,} answer-only questions from {v['worlds']:,} freshly "
+            f"simulated worlds (seeds {v['train_seeds'][0]:,}–{v['train_seeds'][1]:,}; held-out worlds from "
+            f"{v['held_out_seeds'][0]:,}; the corpus's are 32-bit): {', '.join(c['kinds'])}; {v['steps']} steps × "
+            f"{c['batch_size']}, lr {c['lr']:g}, frame-count curriculum {c['frames']} (moves on at "
+            f"{_pct(c['advance_at'])} %), reached {reached} frames, {_minutes(v['seconds'])}; held-out accuracy at "
+            f"{reached} frames {_pct(v['final'][reached]['all'])} % (most frequent answer "
+            f"{_pct(v['baselines'][reached]['most_frequent'])}, a random frame "
+            f"{_pct(v['baselines'][reached]['random_frame'])})")
+
+
+def _videolm_section(v: dict | None) -> list[str]:
+    """The base video LM's held-out accuracy per question kind at each frame count of its curriculum."""
+    if not v:
+        return []
+    kinds = sorted({k for f in v["final"].values() for k in f if k != "all"})
+    rows = [[n, _pct(f["all"]), *(_pct(f.get(k)) if f.get(k) is not None else "—" for k in kinds),
+             _pct(v["baselines"][n]["most_frequent"]), _pct(v["baselines"][n]["random_frame"])]
+            for n, f in v["final"].items()]
+    steps = ", ".join(f"{r['step']}: " + " / ".join(f"{_pct(a)}" for a in r["acc"].values()) for r in v["curve"])
+    return ["## Base video LM", "",
+            "Held-out accuracy in % of the base video LM on fresh worlds no stage trains on (one question per world, "
+            "teacher-forced exact match of the answer), by frame count and kind of question, with the most "
+            "frequent answer and reading a random one of the item's frames as baselines:", "",
+            *_table(["frames", "all", *kinds, "most frequent", "random frame"], rows), "",
+            f"Learning curve (step: accuracy at 1 / 2 / … frames so far): {steps}.", ""]
 
 
 def _frames_section(curve: dict, images: dict[str, str]) -> list[str]:

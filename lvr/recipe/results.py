@@ -27,7 +27,7 @@ from lvr.train.metrics import read_metrics
 from .config import RecipeConfig
 from .stages import CONTROL, SYSTEMS, Recipe, machine
 
-STAGE_ORDER = ("data", "base", "sft", "grpo", "eval", "sweep", "compare")
+STAGE_ORDER = ("data", "base", "videolm", "sft", "grpo", "eval", "sweep", "compare")
 RESULTS = "results.json"
 
 
@@ -46,13 +46,20 @@ def run_recipe(cfg: RecipeConfig, echo: Callable[[str], None] = print, until: st
     ckpts = {"base": r.base()}
     if stop("base"):
         return None
-    ckpts["sft"] = r._train("sft", ckpts["base"], r.keys["base"])
+    start = "base"
+    if cfg.videolm.steps:
+        ckpts["videolm"] = r.videolm(ckpts["base"])
+        start = "videolm"
+    if stop("videolm"):
+        return None
+    ckpts["sft"] = r._train("sft", ckpts[start], r.keys[start])
     if stop("sft"):
         return None
     ckpts["grpo"] = r._train("grpo", ckpts["sft"], r.keys["sft"])
     if stop("grpo"):
         return None
-    runs = r.evaluate(ckpts)
+    # with a base video LM, it is the base every later stage is compared with (a random-init LM scores 0)
+    runs = r.evaluate({k: v for k, v in ckpts.items() if not (k == "base" and "videolm" in ckpts)})
     if stop("eval"):
         return None
     curve = r.sweep("grpo", ckpts["grpo"])
@@ -128,6 +135,7 @@ def collect(r: Recipe, data: dict, ckpts: dict, runs: dict, curve: dict, sig: li
     stages = {k: v for k, v in r.state["stages"].items()}
     eval_s = r.state.get("eval_seconds", {})
     timings = {"data": stages["data"]["seconds"], "base": stages["base"]["seconds"],
+               **({"videolm": stages["videolm"]["seconds"]} if "videolm" in ckpts else {}),
                "sft": stages["sft"]["seconds"], "grpo": stages["grpo"]["seconds"],
                "eval": round(sum(v for k, v in eval_s.items() if k != "sweep"), 2), "sweep": eval_s.get("sweep", 0.0)}
     timings["total"] = round(sum(timings.values()), 2)
@@ -138,7 +146,9 @@ def collect(r: Recipe, data: dict, ckpts: dict, runs: dict, curve: dict, sig: li
         "machine": machine(),
         "data": data,
         "model": {"path": stages["base"]["path"], "parameters": stages["base"]["parameters"],
-                  "tokens_per_frame": cfg.model.pool_size ** 2, "perception": stages["base"].get("perception")},
+                  "tokens_per_frame": 1 if cfg.model.frame_merge else cfg.model.pool_size ** 2,
+                  "perception": stages["base"].get("perception")},
+        "videolm": {"path": stages["videolm"]["path"], **stages["videolm"]["report"]} if "videolm" in ckpts else None,
         "training": {"sft": _training(r, "sft", ("loss", "eval_loss", "lr")),
                      "grpo": _training(r, "grpo", ("reward/mean", "accuracy", "format_rate", "kl", "entropy",
                                                    "response/length_mean", "time/step", "embeds/hits",
@@ -149,6 +159,8 @@ def collect(r: Recipe, data: dict, ckpts: dict, runs: dict, curve: dict, sig: li
         "significance": sig,
         "sweep": curve,
         "verdict": {"alpha": cfg.eval.alpha, "sft_vs_base": _verdict(sig, cfg.eval.alpha, "sft", "base"),
+                    "videolm_vs_text_only": _verdict(sig, cfg.eval.alpha, "videolm", "text-only"),
+                    "sft_vs_videolm": _verdict(sig, cfg.eval.alpha, "sft", "videolm"),
                     "grpo_vs_sft": _verdict(sig, cfg.eval.alpha, "grpo", "sft"), "frames": frames,
                     "own_vs_shuffled": _verdict(sig, cfg.eval.alpha, "grpo", CONTROL)},
         "ideal_reader": ideal_reader(ws, runs, systems, cfg),

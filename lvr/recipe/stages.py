@@ -8,9 +8,10 @@ upstream, so a changed setting re-runs that stage and the ones after it, never a
 
     data      lvr.synth corpus, split by video into sft / rl / eval   recipe/state.json "data"
     base      tiny random-init composite, tokenizer from sft+rl text  checkpoints/recipe-base-<fp>/
+    videolm   base video LM on fresh worlds (lvr.recipe.videolm)      checkpoints/recipe-videolm-<fp>/
     sft       CoT-SFT subprocess (python -m lvr.train.sft)            runs/recipe-sft-<fp>/summary.yaml
     grpo      GRPO subprocess under torchrun (MR-SP: sp_size, cache)  runs/recipe-grpo-<fp>/summary.yaml
-    eval      base / sft / grpo / references on the held-out split    eval run recipe-<system>-<fp> succeeded
+    eval      base / videolm / sft / grpo / references, held-out split  eval run recipe-<system>-<fp> succeeded
     sweep     the final model at eval.sweep_frames                    sweep recipe-sweep-<fp> runs succeeded
     compare   exact McNemar + paired bootstrap (sft vs base, …)       recomputed (cheap)
 
@@ -48,7 +49,7 @@ from lvr.eval import (
 from lvr.eval.runner import select_items
 from lvr.eval.sweep import sweep_runs
 from lvr.jobs import cancel, follow, launch, python_command
-from lvr.model import build_from_spec, format_mcq, format_target, register_checkpoint
+from lvr.model import build_from_spec, format_mcq, format_target, load_model, register_checkpoint
 from lvr.model.tiny import tiny_spec
 from lvr.model.tokenizer import train_tiny_tokenizer
 from lvr.store import Workspace
@@ -58,11 +59,13 @@ from lvr.synth.pipeline import SOURCE_QA
 
 from .config import RecipeConfig, fingerprint, stage_config
 from .perception import perception_data, pretrain_perception, world_perception_data
+from .videolm import VideoLMTrainer
 
-SYSTEMS = ("base", "sft", "grpo")
+SYSTEMS = ("base", "videolm", "sft", "grpo")
 CONTROL = "grpo-shuffled"   # the final model shown another video's frames: does it use the video at all?
-PAIRS = (("sft", "base"), ("grpo", "sft"), ("grpo", "base"), ("grpo", "text-only"), ("sft", "text-only"),
-         ("grpo", CONTROL))
+PAIRS = (("videolm", "text-only"), ("sft", "videolm"), ("sft", "base"), ("grpo", "sft"), ("grpo", "base"),
+         ("grpo", "text-only"), ("sft", "text-only"), ("grpo", CONTROL))
+ANSWER_ONLY = ("videolm",)  # systems scored without reasoning (the base video LM was trained to answer directly)
 STATE = "state.json"
 
 
@@ -164,6 +167,7 @@ class Recipe:
         qa = QAConfig(per_template=d.per_template, categories=tuple(d.categories))
         summary: dict = {}
         s = synth_workspace(self.ws, SynthConfig(videos=d.videos, seed=d.seed, world=world, qa=qa, workers=d.workers,
+                                                 max_minutes=d.max_minutes,
                                                  split_fractions=tuple(d.split_fractions), progress=True))
         if d.letter_tags:
             summary["letter_tags"] = add_letter_tags(self.ws)
@@ -205,6 +209,8 @@ class Recipe:
             perception = pretrain_perception(model, data, val=val, steps=pc.steps, batch_size=pc.batch_size,
                                              lr=pc.lr, seed=m.seed, log=self.echo)
             perception["worlds"] = pc.worlds
+        if m.frame_merge:                    # perception reads out pool² tokens; the LM sees one per frame
+            model.projector.set_frame_merge(m.frame_merge)
         model.save(tmp)
         os.replace(tmp, out)
         register_checkpoint(self.ws, out.resolve(), stage="base")
@@ -214,7 +220,35 @@ class Recipe:
         seen = (f", perception robot-zone accuracy {perception['before']['robot_zone_accuracy']:.2f} → "
                 f"{perception['after']['robot_zone_accuracy']:.2f} on "
                 f"{'the sft/rl videos' if pc.worlds else 'held-out videos'}" if perception else "")
-        self.log.record("base", True, dt, f"{n:,} parameters, {m.pool_size ** 2} video tokens per frame{seen}, {out}")
+        self.log.record("base", True, dt, f"{n:,} parameters, {model.tokens_per_frame} video tokens per frame{seen}, "
+                                          f"{out}")
+        return out
+
+    def videolm(self, base: Path) -> Path:
+        """The base video LM: the perception base's LM + projector trained on fresh-world questions."""
+        v = self.cfg.videolm
+        fmt = stage_config(self.cfg, "sft", model=str(base), workspace=str(self.ws.root)).data.answer_format
+        key = self.keys["videolm"] = fingerprint("videolm", self.keys["base"], v, self.cfg.seed, fmt)
+        out = self.ws.checkpoints_dir / f"recipe-videolm-{key}"
+        if (out / "lvr_config.json").is_file():
+            self.log.record("videolm", False, 0.0, str(out))
+            return out
+        t0 = time.perf_counter()
+        torch_threads(self.cfg.threads)
+        model = load_model(base)
+        model.set_answer_format(fmt)
+        report = VideoLMTrainer(model, v, seed=self.cfg.seed).train(log=self.echo)
+        tmp = out.with_name(f".{out.name}.tmp")
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        model.save(tmp)
+        os.replace(tmp, out)
+        register_checkpoint(self.ws, out.resolve(), stage="videolm", parent=self.ws.relativize(base))
+        dt = time.perf_counter() - t0
+        self._done("videolm", key, dt, path=self.ws.relativize(out), report=report)
+        final = report["final"][str(report["reached_frames"])]["all"]
+        self.log.record("videolm", True, dt, f"{report['steps']} steps, {report['worlds']:,} worlds, reached "
+                                             f"{report['reached_frames']} frames (held-out {final:.2f}), {out}")
         return out
 
     # ------------------------------------------------------------------ training
@@ -262,9 +296,9 @@ class Recipe:
         except KeyError:
             return False
 
-    def _answerer(self, ckpt: Path):
+    def _answerer(self, ckpt: Path, think: bool = True):
         hf_logging.disable_progress_bar()
-        return ModelAnswerer(ckpt, max_new_tokens=self.cfg.eval.max_new_tokens, temperature=0.0, think=True,
+        return ModelAnswerer(ckpt, max_new_tokens=self.cfg.eval.max_new_tokens, temperature=0.0, think=think,
                              frame_cache_dir=self.ws.frames_cache_dir)
 
     def _ckpt_id(self, path: Path) -> str:
@@ -290,7 +324,8 @@ class Recipe:
                 self.log.record(f"eval {system}", False, 0.0, run_id)
                 continue
             t0 = time.perf_counter()
-            res = run_eval(self.ws, self._answerer(ckpt), self._eval_config(e.frames, videos),
+            res = run_eval(self.ws, self._answerer(ckpt, think=system not in ANSWER_ONLY),
+                           self._eval_config(e.frames, videos),
                            checkpoint=self._ckpt_id(ckpt), run_id=run_id,
                            progress=_progress(self.echo, f"eval {system}"))
             dt = time.perf_counter() - t0
@@ -403,7 +438,10 @@ def build_model(m, ws):
                                description=f"recipe tiny composite ({m.vision} + {m.llm}, LM {m.hidden_size}x"
                                            f"{m.layers}, {m.pool_size ** 2} tokens/frame)")
     torch.manual_seed(m.seed)
-    return build_from_spec(spec, tokenizer=tok).float().eval()
+    model = build_from_spec(spec, tokenizer=tok).float().eval()
+    if m.clock_tags:
+        model.use_clock_tags(m.clock_tags)
+    return model
 
 
 def torch_threads(n: int) -> None:

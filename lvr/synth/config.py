@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import random
 from dataclasses import dataclass
 
 from lvr.config import ConfigError, check_fields, option
@@ -95,6 +96,8 @@ class SynthConfig:
     videos: int = option(20, "number of videos", ge=1, le=100000)
     seed: int = option(0, "corpus seed; video i gets derive_seed(seed, i)")
     world: WorldConfig = option(WorldConfig, "settings of every video's world (its seed is replaced)")
+    max_minutes: float | None = option(None, "each video's length drawn (from its seed) between world.minutes and "
+                                       "this; null: every video lasts world.minutes", gt=0)
     qa: QAConfig = option(QAConfig, "question generation")
     workers: int = option(2, "rendering processes", ge=1, le=256)
     split_fractions: tuple = option((0.6, 0.3, 0.1), "fractions of videos for sft, rl, eval")
@@ -117,4 +120,8 @@ class SynthConfig:
         self.split_fractions = fr
 
     def world_for(self, index: int) -> WorldConfig:
-        return dataclasses.replace(self.world, seed=derive_seed(self.seed, index))
+        seed = derive_seed(self.seed, index)
+        if self.max_minutes is None:
+            return dataclasses.replace(self.world, seed=seed)
+        minutes = round(random.Random(seed).uniform(self.world.minutes, self.max_minutes), 2)
+        return dataclasses.replace(self.world, seed=seed, minutes=minutes)

@@ -57,6 +57,8 @@ def corpus_stem(cfg: SynthConfig, index: int) -> str:
     """File stem of video `index`: the seed, a hash of the world/QA settings, the index."""
     world = dataclasses.asdict(cfg.world)
     world.pop("seed")
+    if cfg.max_minutes is not None:             # lengths vary per video (absent otherwise: old stems stay)
+        world["max_minutes"] = cfg.max_minutes
     key = json.dumps({"world": world, "qa": dataclasses.asdict(cfg.qa)}, sort_keys=True, default=list)
     return f"synth-s{cfg.seed}-{hashlib.sha256(key.encode()).hexdigest()[:8]}-{index:04d}"
 

@@ -48,6 +48,31 @@ def test_tokens_per_frame_follow_the_pool_size():
         CompositeVideoLM.from_configs(vis, lm, {"pool_size": 7}, CompositeOptions())
 
 
+def test_frame_merge_makes_one_token_per_frame_that_starts_as_the_mean_and_survives_a_save(tiny_composite, tmp_path):
+    import copy
+
+    from lvr.model import load_model
+
+    frames = make_frames(3)
+    grid = tiny_composite.encode_frames(frames)                        # [3 * pool², d]
+    m = copy.deepcopy(tiny_composite)
+    m.projector.set_frame_merge("mean")
+    mean = m.encode_frames(frames)
+    assert m.tokens_per_frame == 1 and mean.shape == (3, grid.shape[1])
+    assert torch.allclose(mean, grid.view(3, -1, grid.shape[1]).mean(1), atol=1e-6)
+    m.projector.set_frame_merge("linear")                              # a new layer, initialised to the mean
+    assert torch.allclose(m.encode_frames(frames), mean, atol=1e-5)
+    torch.nn.init.normal_(m.projector.merge.weight, std=0.05)          # trained: keeps where each token was
+    trained = m.encode_frames(frames)
+    assert not torch.allclose(trained, mean, atol=1e-3)
+    m.save(tmp_path / "ckpt")
+    back = load_model(tmp_path / "ckpt")
+    assert back.projector.config.frame_merge == "linear" and back.tokens_per_frame == 1
+    assert torch.allclose(back.encode_frames(frames), trained, atol=1e-6)
+    with pytest.raises(Exception, match="frame_merge"):
+        back.projector.config.__class__(**{**back.projector.config.to_dict(), "frame_merge": "max"})
+
+
 def test_inputs_embeds_path_equals_input_ids_path_text_only(tiny_composite):
     model = tiny_composite
     inputs = model.build_inputs(build_messages("Which event happens first?", ["a", "b", "c", "d"], video=False))

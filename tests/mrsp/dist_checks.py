@@ -243,18 +243,24 @@ def main() -> None:
     sp = init_sp_groups(2)
     out: dict = {"world": dist.get_world_size()}
     comp = synced(build_tiny("composite", seed=0))
+    pooled = build_tiny("composite", seed=0)                    # one video token per frame (projector frame_merge)
+    pooled.projector.set_frame_merge("linear")
+    torch.nn.init.normal_(pooled.projector.merge.weight, std=0.02)   # a trained merge, not the mean it starts as
+    pooled = synced(pooled)
     qwen = synced(build_tiny("qwen2_5_vl", seed=0))
     qwen3 = synced(build_tiny("qwen3_vl", seed=0))
-    for m in (comp, qwen, qwen3):
+    for m in (comp, pooled, qwen, qwen3):
         m.eval()
         for p in m.parameters():
             p.requires_grad_(True)
     (Path(sys.argv[1]).parent / "embeds").mkdir(exist_ok=True)
     stage1(comp, 7, sp, out, "stage1_composite_7")
     stage1(comp, 1, sp, out, "stage1_composite_1")
+    stage1(pooled, 7, sp, out, "stage1_pooled_7")
     stage1(qwen, 5, sp, out, "stage1_qwen_5")
     stage1(qwen3, 5, sp, out, "stage1_qwen3_5")
     stage2(comp, 13, sp, out, "stage2_composite")
+    stage2(pooled, 13, sp, out, "stage2_pooled")
     stage2(qwen, 19, sp, out, "stage2_qwen")
     stage2(qwen3, 19, sp, out, "stage2_qwen3")
     embedder_sp(comp, sp, out, Path(sys.argv[1]).parent / "embeds")

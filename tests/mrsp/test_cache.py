@@ -209,11 +209,29 @@ def _close(a: dict, b: dict, atol=1e-6) -> bool:
     return a.keys() == b.keys() and all(torch.allclose(a[k], b[k], atol=atol) for k in a)
 
 
-def test_cached_step_equals_uncached_step_frozen_encoder(video_items, tiny_composite, tmp_path):
+@pytest.fixture(params=["grid", "pooled"])
+def composite(request, tiny_composite):
+    """The tiny composite with pool² video tokens per frame, and with one (projector frame_merge linear)."""
+    if request.param == "grid":
+        return tiny_composite
+    m = copy.deepcopy(tiny_composite)
+    m.projector.set_frame_merge("linear")
+    torch.nn.init.normal_(m.projector.merge.weight, std=0.02)
+    return m
+
+
+def test_weights_hash_tells_pooled_frames_from_grid_frames(tiny_composite):
+    m = copy.deepcopy(tiny_composite)
+    m.projector.set_frame_merge("mean")
+    assert m.tokens_per_frame == 1 and tiny_composite.tokens_per_frame > 1
+    assert encoder_weights_hash(m) != encoder_weights_hash(tiny_composite)     # same tensors, other video tokens
+
+
+def test_cached_step_equals_uncached_step_frozen_encoder(video_items, composite, tmp_path):
     from lvr.train.data import VideoFrames
 
     ws, items = video_items
-    m = frozen_model(tiny_composite)
+    m = frozen_model(composite)
     m.eval()
     base_frames = CountingFrames(VideoFrames(ws, num_frames=4))
     baseline = CachedVideoEmbedder(m, base_frames, reuse=False)               # re-encode every pass
@@ -231,11 +249,11 @@ def test_cached_step_equals_uncached_step_frozen_encoder(video_items, tiny_compo
     assert not any(k.startswith(("vision_tower.", "projector.")) for k in g0)
 
 
-def test_cached_step_equals_uncached_step_trainable_projector(video_items, tiny_composite):
+def test_cached_step_equals_uncached_step_trainable_projector(video_items, composite):
     from lvr.train.data import VideoFrames
 
     ws, items = video_items
-    m = copy.deepcopy(tiny_composite)
+    m = copy.deepcopy(composite)
     m.eval()
     for name, p in m.named_parameters():
         p.requires_grad_(not name.startswith("vision_tower."))

@@ -48,7 +48,8 @@ def _grads_ok(pair) -> bool:
     return diff <= RTOL_GRADS * max(1.0, scale)
 
 
-@pytest.mark.parametrize("name", ["stage1_composite_7", "stage1_composite_1", "stage1_qwen_5", "stage1_qwen3_5"])
+@pytest.mark.parametrize("name", ["stage1_composite_7", "stage1_composite_1", "stage1_pooled_7", "stage1_qwen_5",
+                                  "stage1_qwen3_5"])
 def test_stage1_sharded_encoding_equals_single_rank(report, name):
     r = report[name]
     assert r["shape_equal"]
@@ -59,7 +60,7 @@ def test_stage1_sharded_encoding_equals_single_rank(report, name):
     assert _grads_ok(r["grad_sum"]), r
 
 
-@pytest.mark.parametrize("name", ["stage2_composite", "stage2_qwen", "stage2_qwen3"])
+@pytest.mark.parametrize("name", ["stage2_composite", "stage2_pooled", "stage2_qwen", "stage2_qwen3"])
 def test_stage2_sp2_logprobs_and_grads_equal_sp1(report, name):
     r = report[name]
     assert r["logps"] <= ATOL_LOGPS, r
@@ -69,7 +70,7 @@ def test_stage2_sp2_logprobs_and_grads_equal_sp1(report, name):
     assert _grads_ok(r["vision_grads"]), r
 
 
-@pytest.mark.parametrize("name", ["stage2_composite", "stage2_qwen", "stage2_qwen3"])
+@pytest.mark.parametrize("name", ["stage2_composite", "stage2_pooled", "stage2_qwen", "stage2_qwen3"])
 def test_split_is_exact_with_text_after_the_video(report, name):
     s = report[name]["split"]
     assert s["ids_equal"] and s["pos_equal"]

@@ -15,6 +15,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.dist]
 
 TINY = ["data.videos=4", "data.split_fractions=[0.25,0.25,0.5]", "data.workers=1", "model.vocab_size=600",
         "perception.steps=20", "perception.worlds=2",
+        "videolm.steps=4", "videolm.batch_size=4", "videolm.eval_every=2", "videolm.eval_items=8",
+        "videolm.frames=[1,2]", "videolm.warmup_steps=1",
         "sft.set.max_steps=4", "sft.set.log_every=1", "sft.set.micro_batch_size=2", "sft.set.save_every=2",
         "sft.set.eval_every=0",
         "sft.set.data.eval_max_items=2", "grpo.set.max_steps=2", "grpo.set.save_every=0",
@@ -33,13 +35,18 @@ def test_recipe_runs_end_to_end_then_resumes(tmp_path, monkeypatch):
     saved = json.loads((ws / "recipe" / "results.json").read_text())
     assert saved["verdict"] == json.loads(json.dumps(res["verdict"]))
     systems = res["eval"]["systems"]
-    assert set(systems) == {"base", "sft", "grpo", "grpo-shuffled", "random", "most-frequent", "text-only"}
+    # the base video LM is the base later stages are compared with (answer only); the random-init LM is not scored
+    assert set(systems) == {"videolm", "sft", "grpo", "grpo-shuffled", "random", "most-frequent", "text-only"}
+    v = res["videolm"]
+    assert v["steps"] == 4 and v["items"] == 16 and set(v["final"]) == {"1", "2"} and len(v["curve"]) == 2
     n = systems["grpo"]["overall"]["n"]
     for s in systems.values():
         assert s["overall"]["n"] == n and 0 <= s["overall"]["acc"] <= 1
         assert set(s["categories"]) >= {"temporal", "goal", "spatial", "plot"}
     pairs = {(p["new"], p["base"]) for p in res["significance"]}
-    assert {("sft", "base"), ("grpo", "sft"), ("grpo", "grpo-shuffled"), ("2 frames", "1 frames")} <= pairs
+    assert {("videolm", "text-only"), ("sft", "videolm"), ("grpo", "sft"), ("grpo", "grpo-shuffled"),
+            ("2 frames", "1 frames")} <= pairs
+    assert res["verdict"]["videolm_vs_text_only"]["n"] == res["verdict"]["sft_vs_videolm"]["n"] == n
     for p in res["significance"]:
         assert p["n_common"] == n and 0 <= p["groups"]["overall"]["p"] <= 1
     # the no-video control: the final model, every item shown the other eval video's frames
@@ -78,6 +85,7 @@ def test_recipe_runs_end_to_end_then_resumes(tmp_path, monkeypatch):
     out = write_report(ws, tmp_path / "doc" / "results.md", png=False)
     text = out["report"].read_text()
     assert "## Held-out accuracy by category" in text and "## Significance" in text
+    assert "## Base video LM" in text and "| base video LM |" in text
     assert "| CoT-SFT + GRPO, another video's frames |" in text and "Uses the video (final model" in text
     acc = 100 * res3["eval"]["systems"]["grpo"]["overall"]["acc"]
     assert re.search(rf"\| CoT-SFT \+ GRPO \| {acc:.1f} \[", text)

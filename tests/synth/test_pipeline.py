@@ -89,3 +89,23 @@ def test_a_failing_render_leaves_nothing_half_registered(tmp_path, monkeypatch):
     monkeypatch.setattr(pipeline, "make_video", real)
     done = synth_workspace(ws, cfg)  # the rest completes on a re-run
     assert (done["skipped"], done["new_videos"]) == (1, 2)
+
+
+def test_max_minutes_draws_each_video_length_from_its_seed(tmp_path):
+    from lvr.synth import SynthConfig, WorldConfig, synth_workspace
+    from lvr.synth.pipeline import corpus_stem
+
+    cfg = SynthConfig(videos=6, seed=3, world=WorldConfig(minutes=1.0, size=64), max_minutes=2.0, workers=1,
+                      progress=False)
+    lengths = [cfg.world_for(i).minutes for i in range(6)]
+    assert all(1.0 <= x <= 2.0 for x in lengths) and len(set(lengths)) == 6
+    assert lengths == [cfg.world_for(i).minutes for i in range(6)]                  # the seed decides
+    fixed = SynthConfig(videos=6, seed=3, world=WorldConfig(minutes=1.0, size=64))
+    assert {fixed.world_for(i).minutes for i in range(6)} == {1.0}
+    assert corpus_stem(cfg, 0) != corpus_stem(fixed, 0)                             # never mixed in one folder
+    ws_videos = synth_workspace(tmp_path / "ws", SynthConfig(**{**cfg.__dict__, "videos": 2}))
+    assert ws_videos["videos"] == 2
+    from lvr.store import Workspace
+
+    got = sorted(v["duration"] for v in Workspace.open(tmp_path / "ws").list_videos())
+    assert got == pytest.approx(sorted(60 * x for x in lengths[:2]), abs=0.5)

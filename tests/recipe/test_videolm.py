@@ -1,0 +1,115 @@
+"""The base video-LM stage (lvr.recipe.videolm): fresh-world questions, the chat inputs, one-token frames, training."""
+import itertools
+
+import pytest
+import torch
+
+from lvr.model.prompting import LETTERS
+from lvr.recipe.config import VideoLMStage
+from lvr.recipe.fresh_lookup import HELD_OUT_SEEDS, TRAIN_SEEDS, WorldSpec, fresh_world
+from lvr.recipe.fresh_lookup_tower import base_without_workspace
+from lvr.recipe.videolm import (
+    VIDEOLM_KINDS,
+    VideoLMTrainer,
+    baselines,
+    held_out_questions,
+    question_stream,
+    world_questions,
+)
+from lvr.synth.phrases import fmt_time
+
+SPEC = WorldSpec(minutes=(1.0, 1.5), kinds=("robot", "carrying", "object"))
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    m = base_without_workspace(SPEC, vocab_size=400)
+    m.projector.set_frame_merge("linear")
+    m.use_clock_tags(130)
+    m.set_answer_format("text")
+    return m
+
+
+def _zone(log, robot, t):
+    return f"the {log.zone_at(robot, t)}"
+
+
+def test_every_kind_answers_what_the_sampled_frames_show():
+    seen = set()
+    for seed in range(TRAIN_SEEDS, TRAIN_SEEDS + 30):
+        for q in world_questions(seed, SPEC, 4, count=3):
+            log, key = fresh_world(seed, SPEC), q.answer_option
+            seen.add(q.kind)
+            assert len(q.options) == 4 and len(set(q.options)) == 4 and q.answer in LETTERS[:4]
+            assert len({round(t) for t in q.times}) == 4 and q.times == tuple(i / SPEC.fps for i in q.frames)
+            robot = q.question.split(" robot")[0].rsplit("the ", 1)[1] if " robot" in q.question else None
+            if q.kind == "time":
+                k = [fmt_time(t) for t in q.times].index(q.question.rsplit(" at ", 1)[1].rstrip("?"))
+                assert key == _zone(log, robot, q.times[k])
+            elif q.kind == "first":
+                assert key == _zone(log, robot, q.times[0])
+            elif q.kind == "last":
+                assert key == _zone(log, robot, q.times[-1])
+            elif q.kind == "most":
+                zones = [_zone(log, robot, t) for t in q.times]
+                assert zones.count(key) > max(zones.count(z) for z in set(zones) - {key})
+            elif q.kind == "count":
+                zone = q.question.split(" in ")[-1].rstrip("?")
+                assert key == str(sum(_zone(log, robot, t) == zone for t in q.times))
+            assert key in q.per_frame or q.kind in ("most", "count")
+    assert seen == set(VIDEOLM_KINDS)
+
+
+def test_training_and_held_out_worlds_are_disjoint_fresh_seeds():
+    stream = question_stream(SPEC, lambda: 2, VIDEOLM_KINDS, start=TRAIN_SEEDS, items_per_world=2)
+    train = list(itertools.islice(stream, 20))
+    assert len({q.seed for q in train}) == 10 and max(q.seed for q in train) < HELD_OUT_SEEDS
+    held = held_out_questions(SPEC, (1, 2), 6, VIDEOLM_KINDS)
+    assert [q.seed for q in held[1]] == [q.seed for q in held[2]] == list(range(HELD_OUT_SEEDS, HELD_OUT_SEEDS + 6))
+    b = baselines(held[2])
+    assert 0 < b["most_frequent"] <= 1 and 0 <= b["random_frame"] <= 1
+
+
+def test_inputs_are_the_chat_format_with_one_token_per_frame_and_the_answer_as_target(model):
+    trainer = VideoLMTrainer(model, VideoLMStage(steps=1), spec=SPEC)
+    q = world_questions(TRAIN_SEEDS + 3, SPEC, 4, kinds=("time",))[0]
+    inputs = trainer.inputs([q])
+    ids = inputs.input_ids[0].tolist()
+    assert ids.count(model.video_token_id) == 4                          # one video token per frame
+    tags = [model.tokenizer.convert_tokens_to_ids(fmt_time(t)) for t in q.times]
+    at = [i for i, t in enumerate(ids) if t == model.video_token_id]
+    assert [ids[i - 1] for i in at] == tags                              # each frame follows its one-token clock tag
+    asked = q.question.rsplit(" at ", 1)[1].rstrip("?")
+    assert model.tokenizer.convert_tokens_to_ids(asked) in ids[max(at):]  # the question's time is the same token
+    target = model.tokenizer.decode([t for t in inputs.labels[0].tolist() if t != -100])
+    assert target.strip().startswith(f"<answer>{q.answer_option}</answer>")
+
+
+def test_a_few_steps_lower_the_loss_and_report_a_curve(model):
+    cfg = VideoLMStage(steps=30, batch_size=8, lr=3e-3, warmup_steps=5, frames=[1, 2], eval_every=15,
+                       eval_items=16, minutes=[1.0, 1.5])
+    trainer = VideoLMTrainer(model, cfg, spec=SPEC)
+    items = held_out_questions(SPEC, (1,), 16, VIDEOLM_KINDS)[1]
+    with torch.no_grad():
+        before = float(trainer.forward(items)[0])
+    report = trainer.train(log=lambda s: None)
+    with torch.no_grad():
+        after = float(trainer.forward(items)[0])
+    assert report["steps"] == 30 and report["items"] == 240 and [r["step"] for r in report["curve"]] == [15, 30]
+    assert after < before
+    assert set(report["final"]) == {"1", "2"} and report["cache"]["misses"] > 0
+    assert not any(p.requires_grad for p in model.vision_tower.parameters())
+    assert report["held_out_seeds"][0] == HELD_OUT_SEEDS and report["train_seeds"][0] == TRAIN_SEEDS
+
+
+@pytest.mark.parametrize("accs, moves", [
+    ([0.5, 0.81], True),                   # reached advance_at
+    ([0.5, 0.6], False),                   # still rising, too few checks for a plateau
+    ([0.5, 0.6, 0.61, 0.615], True),       # two checks without a 2-point gain over the best before them
+    ([0.5, 0.6, 0.61, 0.63], False),       # rising again
+])
+def test_the_curriculum_moves_on_at_advance_at_or_a_plateau(model, accs, moves):
+    trainer = VideoLMTrainer(model, VideoLMStage(advance_at=0.8, patience=2, min_gain=0.02), spec=SPEC)
+    curve = [{"frames": 1, "acc": {"1": 0.9}}] + [{"frames": 2, "acc": {"2": a}} for a in accs]
+    assert trainer._advance(curve, 2) is moves
