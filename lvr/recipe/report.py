@@ -160,14 +160,20 @@ def _setup_section(res: dict) -> list[str]:
         *([["base video LM", _videolm_setup(res["videolm"], cfg["videolm"])]] if res.get("videolm") else []),
         ["CoT-SFT", f"{sft_cfg['max_steps']} steps × {sft_cfg['micro_batch_size'] * sft_cfg.get('grad_accum', 1)} "
                     f"items, lr {sft_cfg['optim']['lr']:g} ({sft_cfg['optim']['schedule']}), "
-                    f"{sft_cfg['data']['num_frames']} frames, trains {_trainable(sft_cfg)}"],
+                    f"{sft_cfg['data']['num_frames']} frames (each item drawn from "
+                    f"{sft_cfg['data'].get('frames_choices') or [sft_cfg['data']['num_frames']]}), trains "
+                    f"{_trainable(sft_cfg)}; reasoning targets: "
+                    + ("what the sampled frames show, frame by frame with their times, then the conclusion "
+                       "(frame-grounded)" if sft_cfg["data"].get("reasoning") == "frames" else
+                       "the corpus's reasoning (written from the whole event log)")
+                    + _kept(res["training"]["sft"])],
         ["GRPO", f"{grpo_cfg['max_steps']} steps × {grpo_cfg['prompts_per_step']} prompts × G = "
                  f"{roll.get('num_generations')} (temperature {roll.get('temperature')}), lr "
                  f"{grpo_cfg['optim']['lr']:g}, β = {grpo_cfg['loss']['beta']}, loss {grpo_cfg['loss']['type']}, "
                  f"reward {grpo_cfg['reward']['functions']}, {grpo_cfg['data']['num_frames']} frames, trains "
                  f"{_trainable(grpo_cfg)}; MR-SP: {res['training']['grpo']['nproc']} processes (torchrun, gloo), "
                  f"sp_size {mrsp.get('sp_size')}, embedding cache {mrsp.get('embed_cache')}, rollout "
-                 f"{roll.get('backend')}"],
+                 f"{roll.get('backend')}" + _kept(res["training"]["grpo"])],
         ["evaluation", f"held-out split `{ev['split']}` ({ev['n_items']} items), {ev['frames']} frames, greedy, "
                        f"≤ {ev['max_new_tokens']} new tokens; 95 % percentile bootstrap ({ev['bootstrap']['n']} "
                        "resamples; overall stratified by category); references: random letter, most frequent "
@@ -208,6 +214,12 @@ def _significance_section(pairs: list[dict], images: dict[str, str]) -> list[str
                          f"{x['b']} / {x['c']}", _p(x["p"])])
     L += _table(["comparison", "group", "n", "accuracy %", "Δ points [95 % CI]", "b / c", "McNemar p"], rows)
     return L + ["", _img(images, "significance", "paired differences"), ""]
+
+
+def _kept(training: dict) -> str:
+    a = training.get("answerable")
+    return (f"; trains on the {a['kept']:,} of {a['items']:,} items an ideal reader of {a['frames']} frames can answer "
+            f"({a['items'] - a['kept']:,} dropped by lvr.synth.visibility, a rule fixed before scoring)" if a else "")
 
 
 def _lengths(d: dict) -> str:

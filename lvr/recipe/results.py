@@ -13,6 +13,7 @@ interval of the difference), the accuracy-vs-frames curve, per-stage wall times 
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 from typing import Callable
@@ -89,8 +90,18 @@ def _training(r: Recipe, stage: str, keys: tuple[str, ...]) -> dict:
     cfg = yaml.safe_load((run_dir / "recipe_stage.yaml").read_text())
     return {"run_dir": row["run_dir"], "checkpoint": row["checkpoint"], "nproc": row.get("nproc", 1),
             "seconds": row["seconds"], "summary": {k: v for k, v in summary.items() if k != "checkpoints"},
+            "answerable": _answerable_rule(run_dir / "log.txt"),
             "config": {k: v for k, v in cfg.items() if k not in ("workspace", "output_dir")},
             "curve": _metrics(run_dir, keys)}
+
+
+_KEPT = re.compile(r"\[data\] require_answerable: kept (\d+) of (\d+) item\(s\) that (\d+) frames")
+
+
+def _answerable_rule(log: Path) -> dict | None:
+    """What the training stage's answerable-items rule kept (the last such line of its log), or None."""
+    hits = _KEPT.findall(log.read_text(errors="replace")) if log.is_file() else []
+    return dict(zip(("kept", "items", "frames"), map(int, hits[-1]))) if hits else None
 
 
 def _system(ws, run_id: str, kind: str) -> dict:

@@ -41,7 +41,7 @@ def test_a_changed_model_setting_rebuilds_only_the_model(tmp_path):
     r, _ = _recipe(tmp_path)
     r.data()
     first = r.base()
-    r2, _ = _recipe(tmp_path, "model.pool_size=1", "model.frame_merge=mean")
+    r2, _ = _recipe(tmp_path, "model.pool_size=1", "model.frame_merge=linear")
     r2.data()
     second = r2.base()
     assert second != first and first.is_dir()
@@ -49,8 +49,8 @@ def test_a_changed_model_setting_rebuilds_only_the_model(tmp_path):
     from lvr.model import load_model
 
     a, b = load_model(first).projector.config, load_model(second).projector.config
-    assert (a.pool_size, a.frame_merge, a.tokens_per_frame) == (2, "linear", 1)    # the recipe's: 2 x 2 merged
-    assert (b.pool_size, b.frame_merge, b.tokens_per_frame) == (1, "mean", 1)
+    assert (a.pool_size, a.frame_merge, a.tokens_per_frame) == (2, "mean", 1)      # the recipe's: 2 x 2 merged
+    assert (b.pool_size, b.frame_merge, b.tokens_per_frame) == (1, "linear", 1)
 
 
 def test_another_corpus_in_the_same_workspace_is_refused(tmp_path):
