@@ -1,16 +1,13 @@
-"""The demo workspace `make app` opens: a small corpus, a first review round, a tiny base model, the recipe's model.
+"""The demo workspace `make app` opens: a small corpus, a first review round, a tiny base model.
 
     from lvr.recipe.demo import demo_state, ensure_demo_workspace
-    ws = ensure_demo_workspace("workspaces/demo")     # corpus, review, base model, shipped reasoner (~30 s once)
+    ws = ensure_demo_workspace("workspaces/demo")     # corpus, review round, tiny base model (~30 s once)
     demo_state(ws)                                     # what was built: {"corpus": …, "review": …, "base": …}
 
 The demo workspace is built step by step, each step once (recorded in `<workspace>/demo.json`, so
 a second start rebuilds nothing and an interrupted build resumes): the lvr.synth corpus (6 videos
 x 2 min, sft/rl/eval splits by video), a scripted first review round (`demo_review`), and the
-tiny random-init base model registered as a checkpoint, and the reasoner: the CPU recipe's final
-model (base video LM → CoT-SFT → GRPO, docs/results.md), shipped in `lvr/recipe/demo_model/` and
-registered as the GRPO checkpoint it is, so the Chat tab opens on a model that reads the video
-(the demo corpus uses the recipe's world settings, other seeds). The workbench (`workbench.app`) calls
+tiny random-init base model registered as a checkpoint. The workbench (`workbench.app`) calls
 `ensure_demo_workspace` and then starts the demo's quick SFT job the way its Train tab does
 (`start_demo_training`, which records its job here with `record_demo`).
 """
@@ -18,13 +15,11 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
 from pathlib import Path
 
 from lvr import synth
 from lvr.datagen.dedup import mark_duplicates
-from lvr.model import register_checkpoint
 from lvr.store import Workspace
 from lvr.train import checkpoints
 
@@ -36,16 +31,9 @@ DEMO_REVIEWED = {"eval": 1.0, "sft": 2 / 3, "rl": 1 / 3}
 DUPLICATE_THRESHOLD = 0.9
 
 
-DEMO_MODEL_DIR = Path(__file__).with_name("demo_model")    # the recipe's final model (configs/tiny/recipe.yaml)
-DEMO_REASONER = "demo-video-reasoner"                        # its folder under the workspace's checkpoints
-DEMO_SEED = 7                                                # the recipe's corpus is seed 0: other worlds here
-
-
 def demo_corpus_config() -> synth.SynthConfig:
-    """The demo corpus: 6 synthetic 2-minute videos (lvr.synth) with ground-truth captions and pending QAs, in
-    the world settings the shipped reasoner was trained on (easy, 112 px), seeds it never saw."""
-    world = synth.WorldConfig(minutes=2, size=112, difficulty="easy")
-    return synth.SynthConfig(videos=6, seed=DEMO_SEED, world=world, workers=2, progress=True)
+    """The demo corpus: 6 synthetic 2-minute videos (lvr.synth) with ground-truth captions and pending QAs."""
+    return synth.SynthConfig(videos=6, seed=0, world=synth.WorldConfig(minutes=2), workers=2, progress=True)
 
 
 def demo_state(ws: Workspace) -> dict:
@@ -103,21 +91,6 @@ def demo_base_model(ws: Workspace) -> str:
     return checkpoints.resolve_model(ws, DEMO_BASE)[1]
 
 
-def install_demo_model(ws: Workspace, source: Path | None = None) -> str | None:
-    """Copy the shipped reasoner into `<ws>/checkpoints/demo-video-reasoner` and register it as a GRPO
-    checkpoint; returns its id (None when this tree ships no model)."""
-    source = source or DEMO_MODEL_DIR
-    if not (source / "lvr_config.json").is_file():
-        return None
-    out = ws.checkpoints_dir / DEMO_REASONER
-    if not (out / "lvr_config.json").is_file():
-        tmp = out.with_name(f".{out.name}.tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.copytree(source, tmp, ignore=shutil.ignore_patterns("README.md"))
-        os.replace(tmp, out)
-    return register_checkpoint(ws, out.resolve(), stage="grpo")
-
-
 def ensure_demo_workspace(path: Path, build: bool = True) -> Workspace:
     """Open the demo workspace (creating it); with `build`, do the demo steps not done yet (~30 s the
     first time: corpus, review round, base model; nothing on later starts). A demo workspace made
@@ -148,12 +121,6 @@ def ensure_demo_workspace(path: Path, build: bool = True) -> Workspace:
         print("building the tiny base model (tiny:lvr_composite) …", flush=True)
         base = demo_base_model(ws)
         state = record_demo(ws, base=base, base_seconds=round(time.monotonic() - t0, 1))
-    reasoner = state.get("reasoner")
-    if not reasoner or not _has_checkpoint(ws, reasoner):
-        reasoner = install_demo_model(ws)
-        if reasoner:
-            print(f"installed the recipe's model as {reasoner} (what the Chat tab opens on)", flush=True)
-            record_demo(ws, reasoner=reasoner)
     return ws
 
 

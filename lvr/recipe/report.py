@@ -234,7 +234,8 @@ def _videolm_setup(v: dict, c: dict) -> str:
             f"simulated worlds (seeds {v['train_seeds'][0]:,}–{v['train_seeds'][1]:,}; held-out worlds from "
             f"{v['held_out_seeds'][0]:,}; the corpus's are 32-bit): {', '.join(c['kinds'])}; {v['steps']} steps × "
             f"{c['batch_size']}, lr {c['lr']:g}, frame-count curriculum {c['frames']} (moves on at "
-            f"{_pct(c['advance_at'])} %), reached {reached} frames, {_minutes(v['seconds'])}; held-out accuracy at "
+            f"{_pct(c['advance_at'])} % or when it stops rising), reached {reached} frames, {_minutes(v['seconds'])}; "
+            f"held-out accuracy at "
             f"{reached} frames {_pct(v['final'][reached]['all'])} % (most frequent answer "
             f"{_pct(v['baselines'][reached]['most_frequent'])}, a random frame "
             f"{_pct(v['baselines'][reached]['random_frame'])})")

@@ -222,8 +222,10 @@ def summary_table(res: dict) -> str:
     t = res["timings"]
     lines.append("stage wall time (s): " + ", ".join(f"{k} {v:.0f}" for k, v in t.items()))
     v = res["verdict"]
+    steps = ((("base video LM > text-only", v["videolm_vs_text_only"]), ("SFT > base video LM", v["sft_vs_videolm"]))
+             if v.get("videolm_vs_text_only") else (("SFT > base", v["sft_vs_base"]),))
     lines.append("verdict: " + ", ".join(f"{k}: {'significant' if x and x['significant'] else 'NOT significant'}"
-                                          for k, x in (("SFT > base", v["sft_vs_base"]),
-                                                       ("GRPO > SFT", v["grpo_vs_sft"])))
+                                          for k, x in (*steps, ("GRPO > SFT", v["grpo_vs_sft"]),
+                                                       ("own video > another's", v.get("own_vs_shuffled"))))
                  + f", frames {frames_trend(v['frames'], v['alpha'])}")
     return "\n".join(lines)

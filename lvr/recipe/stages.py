@@ -106,9 +106,28 @@ class Recipe:
         os.replace(tmp, self.dir / STATE)
 
     def _done(self, stage: str, key: str, seconds: float, **info) -> None:
-        self.state["stages"][stage] = {"key": key, "seconds": round(seconds, 2),
-                                       "finished": time.strftime("%Y-%m-%dT%H:%M:%S"), **info}
+        row = {"key": key, "seconds": round(seconds, 2), "finished": time.strftime("%Y-%m-%dT%H:%M:%S"), **info}
+        self.state["stages"][stage] = row
+        self.state.setdefault("runs", {})[f"{stage}-{key}"] = row     # every output's row, by fingerprint
         self._write_state()
+
+    def _skip(self, stage: str, key: str, detail: str) -> None:
+        """The stage's output exists: its row becomes the stage's again (a workspace that ran another setting of
+        the stage since then reports this output's times and curves, not the other's)."""
+        row = self.state.get("runs", {}).get(f"{stage}-{key}")
+        if row is not None and self.state["stages"].get(stage) != row:
+            self.state["stages"][stage] = row
+            self._write_state()
+        self.log.record(stage, False, 0.0, detail)
+
+    def _eval_seconds(self, name: str, run_id: str, seconds: float | None = None) -> None:
+        """Record (or, when skipped, restore) the wall time of eval run / sweep `run_id` under `name`."""
+        by_run = self.state.setdefault("eval_seconds_by_run", {})
+        if seconds is not None:
+            by_run[run_id] = round(seconds, 2)
+        if run_id in by_run:
+            self.state.setdefault("eval_seconds", {})[name] = by_run[run_id]
+            self._write_state()
 
     def stage_seconds(self, stage: str) -> float | None:
         row = self.state["stages"].get(stage)
@@ -188,7 +207,7 @@ class Recipe:
         key = self.keys["base"] = fingerprint("base", self.keys["data"], m, *([pc] if pc.steps else []))
         out = self.ws.checkpoints_dir / f"recipe-base-{key}"
         if (out / "lvr_config.json").is_file():
-            self.log.record("base", False, 0.0, str(out))
+            self._skip("base", key, str(out))
             return out
         t0 = time.perf_counter()
         tmp = out.with_name(f".{out.name}.tmp")
@@ -231,7 +250,7 @@ class Recipe:
         key = self.keys["videolm"] = fingerprint("videolm", self.keys["base"], v, self.cfg.seed, fmt)
         out = self.ws.checkpoints_dir / f"recipe-videolm-{key}"
         if (out / "lvr_config.json").is_file():
-            self.log.record("videolm", False, 0.0, str(out))
+            self._skip("videolm", key, str(out))
             return out
         t0 = time.perf_counter()
         torch_threads(self.cfg.threads)
@@ -262,7 +281,7 @@ class Recipe:
         run_dir = self.ws.runs_dir / name
         final = self.ws.checkpoints_dir / name / f"step-{probe.max_steps:07d}"
         if (run_dir / "summary.yaml").is_file() and (final / "lvr_config.json").is_file():
-            self.log.record(stage, False, 0.0, str(final))
+            self._skip(stage, key, str(final))
             return final
         cfg = stage_config(self.cfg, stage, model=str(model_dir), workspace=str(self.ws.root), name=name,
                            output_dir=str(run_dir), resume=True)
@@ -321,6 +340,7 @@ class Recipe:
             run_id = f"recipe-{system}-f{e.frames}-{self._eval_key(self.keys[system.split('-')[0]])}"
             runs[system] = run_id
             if self._finished(run_id):
+                self._eval_seconds(system, run_id)
                 self.log.record(f"eval {system}", False, 0.0, run_id)
                 continue
             t0 = time.perf_counter()
@@ -329,8 +349,7 @@ class Recipe:
                            checkpoint=self._ckpt_id(ckpt), run_id=run_id,
                            progress=_progress(self.echo, f"eval {system}"))
             dt = time.perf_counter() - t0
-            self.state.setdefault("eval_seconds", {})[system] = round(dt, 2)
-            self._write_state()
+            self._eval_seconds(system, run_id, dt)
             o = res.summary["overall"]
             self.log.record(f"eval {system}", True, dt, f"{run_id}: accuracy {o['acc']:.3f} (n={o['n']})")
         for name in e.references:
@@ -347,6 +366,7 @@ class Recipe:
         sweep_id = f"recipe-sweep-{system}-{fingerprint(self._eval_key(self.keys[system]), sorted(e.sweep_frames))}"
         done = [r for r in sweep_runs(self.ws, sweep_id) if r["status"] == "succeeded"]
         if len(done) == len(set(e.sweep_frames)):
+            self._eval_seconds("sweep", sweep_id)
             self.log.record("sweep", False, 0.0, sweep_id)
             return sweep_curve(self.ws, sweep_id)
         t0 = time.perf_counter()
@@ -355,8 +375,7 @@ class Recipe:
                         checkpoint=self._ckpt_id(ckpt), sweep_id=sweep_id,
                         progress=lambda n, d, t: prog(d, t, n))
         dt = time.perf_counter() - t0
-        self.state.setdefault("eval_seconds", {})["sweep"] = round(dt, 2)
-        self._write_state()
+        self._eval_seconds("sweep", sweep_id, dt)
         pts = ", ".join(f"{p['frames']}f {p['acc']:.3f}" for p in res.curve["series"]["overall"])
         self.log.record("sweep", True, dt, pts)
         return res.curve

@@ -260,7 +260,7 @@ def main() -> None:
     stage1(qwen, 5, sp, out, "stage1_qwen_5")
     stage1(qwen3, 5, sp, out, "stage1_qwen3_5")
     stage2(comp, 13, sp, out, "stage2_composite")
-    stage2(pooled, 13, sp, out, "stage2_pooled")
+    stage2(pooled, 14, sp, out, "stage2_pooled")      # one token per frame: 14 frames give an odd length
     stage2(qwen, 19, sp, out, "stage2_qwen")
     stage2(qwen3, 19, sp, out, "stage2_qwen3")
     embedder_sp(comp, sp, out, Path(sys.argv[1]).parent / "embeds")

@@ -11,6 +11,7 @@ from lvr.recipe.config import fingerprint
 
 ROOT = Path(__file__).resolve().parents[2]
 RECIPE = ROOT / "configs" / "tiny" / "recipe.yaml"
+VIDEOLM_RECIPE = ROOT / "configs" / "tiny" / "recipe-videolm.yaml"     # + base video LM, grounded CoT
 
 
 def test_shipped_recipe_loads_and_resolves_stage_configs():

@@ -1,4 +1,5 @@
-"""The whole recipe on a tiny corpus with very few steps: every stage runs once (GRPO as a 2-process
+"""The whole recipe (configs/tiny/recipe-videolm.yaml: every stage there is, the base video LM included) on a tiny
+corpus with very few steps: every stage runs once (GRPO as a 2-process
 torchrun with MR-SP sp_size 2 and the disk embedding cache; both training stages as tracked jobs), results.json
 and the report are written, and a second run skips every stage; a changed sweep re-runs only the sweep."""
 import json
@@ -9,7 +10,7 @@ import pytest
 from lvr.recipe import load_recipe, run_recipe, write_report
 from lvr.store import Workspace
 
-from .test_config import RECIPE
+from .test_config import VIDEOLM_RECIPE as RECIPE
 
 pytestmark = [pytest.mark.slow, pytest.mark.dist]
 
@@ -66,6 +67,8 @@ def test_recipe_runs_end_to_end_then_resumes(tmp_path, monkeypatch):
     assert sorted(jobs) == ["grpo", "sft"] and all(j["status"] == "succeeded" for j in jobs.values())
     assert jobs["grpo"]["run_dir"] == grpo["run_dir"] and jobs["grpo"]["config"]["_nproc"] == 2
     assert len(res["training"]["sft"]["curve"]) == 4
+    kept = res["training"]["sft"]["answerable"]             # the answerable-items rule, as its log line said
+    assert kept["frames"] == 16 and 0 < kept["kept"] <= kept["items"]
     assert res["timings"]["total"] > 0 and all(r["ran"] for r in res["invocation"]["stages"])
     assert any(line.startswith("held-out accuracy") for line in lines)
 

@@ -129,3 +129,27 @@ def test_ideal_reader_section(results, tmp_path):
     assert "## What the frames can answer" in text
     assert re.search(r"\| 8 \| 34\.0 \| [^|]*\| 29\.6 \|", text), text[text.index("## What the frames"):][:600]
     assert "answerable at 8 frames" in text and "50.0 [40.0, 60.0]" in text
+
+
+def test_base_video_lm_and_the_answerable_rule_are_reported(results, tmp_path):
+    path = results / "recipe" / "results.json"
+    res = json.loads(path.read_text())
+    res["config"]["videolm"] = {"kinds": ["time", "last"], "batch_size": 32, "lr": 0.001, "frames": [1, 2, 4],
+                                "advance_at": 0.8}
+    res["videolm"] = {"path": "checkpoints/recipe-videolm-x", "steps": 1800, "items": 57600, "worlds": 14400,
+                      "seconds": 900.0, "reached_frames": 2, "train_seeds": [2 ** 32, 2 ** 32 + 14400],
+                      "held_out_seeds": [2 ** 32 + 2 ** 31, 2 ** 32 + 2 ** 31 + 256],
+                      "baselines": {"1": {"most_frequent": 0.3, "random_frame": 1.0},
+                                    "2": {"most_frequent": 0.3, "random_frame": 0.62}},
+                      "final": {"1": {"all": 0.91, "last": 0.9, "time": 0.92}, "2": {"all": 0.83, "time": 0.8}},
+                      "curve": [{"step": 200, "acc": {"1": 0.5, "2": 0.3}}]}
+    res["training"]["sft"]["answerable"] = {"kept": 812, "items": 1729, "frames": 16}
+    sig = dict(res["verdict"]["sft_vs_base"])
+    res["verdict"].update(videolm_vs_text_only=sig, sft_vs_videolm=sig)
+    path.write_text(json.dumps(res))
+    text = write_report(results, tmp_path / "r.md", png=False)["report"].read_text()
+    assert "Base video LM (answer only) vs the text-only reference" in text and "CoT-SFT vs base video LM" in text
+    assert "57,600 answer-only questions from 14,400 freshly simulated worlds" in text
+    assert "reached 2 frames" in text and "held-out accuracy at 2 frames 83.0 %" in text
+    assert "## Base video LM" in text and "| 2 | 83.0 | — | 80.0 | 30.0 | 62.0 |" in text
+    assert "trains on the 812 of 1,729 items an ideal reader of 16 frames can answer (917 dropped" in text

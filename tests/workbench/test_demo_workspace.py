@@ -26,7 +26,6 @@ from lvr.store import Workspace
 from lvr.synth import SynthConfig, WorldConfig
 from workbench import app
 from workbench.app import DEMO_SFT_OVERRIDES, start_demo_training
-from workbench.chat import best_checkpoint
 from workbench.train import FORM, ROOT, check_config, current_job, trained_frames
 
 from .live import start_app, stop_app
@@ -63,7 +62,7 @@ def built(tmp_path_factory) -> Path:
 def test_demo_workspace_has_splits_review_and_base_checkpoint(built):
     ws = Workspace.open(built)
     state = demo_state(ws)
-    assert set(state) == {"corpus", "review", "base", "base_seconds", "reasoner"} and state["corpus"]["videos"] == 3
+    assert set(state) == {"corpus", "review", "base", "base_seconds"} and state["corpus"]["videos"] == 3
     assert sorted(v["split"] for v in ws.list_videos()) == ["eval", "rl", "sft"]
     items = list(ws.iter_qa())
     by = {s: [q for q in items if q["status"] == s] for s in ("approved", "rejected", "pending")}
@@ -85,14 +84,6 @@ def test_demo_workspace_has_splits_review_and_base_checkpoint(built):
     assert base["stage"] == "base" and base["kind"] == "lvr_composite" and base["parent"] is None
     assert (Path(base["abspath"]) / "lvr_config.json").is_file()
     assert Path(base["abspath"]) == ws.checkpoints_dir / "tiny-lvr_composite"
-    # the recipe's final model, shipped with the code, is what the Chat tab opens on
-    reasoner = ws.get_checkpoint(state["reasoner"])
-    assert reasoner["stage"] == "grpo" and Path(reasoner["abspath"]) == ws.checkpoints_dir / demo.DEMO_REASONER
-    assert best_checkpoint(ws) == state["reasoner"]
-    from lvr.model import load_model
-
-    model = load_model(reasoner["abspath"])
-    assert model.tokens_per_frame == 1 and model.options.timestamp_tag(35.0) == "00:35"
 
 
 def test_second_build_changes_nothing(built, monkeypatch):
