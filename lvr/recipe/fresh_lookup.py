@@ -298,18 +298,24 @@ class FreshProbe:
         return loss, ok.all(1)
 
     def accuracy(self, items: list[Item], batch_size: int = 64) -> dict[str, float]:
-        hits, total = Counter(), Counter()
-        was = self.model.training
-        self.model.eval()
-        with torch.no_grad():
-            for i in range(0, len(items), batch_size):
-                chunk = items[i:i + batch_size]
-                for it, ok in zip(chunk, self.forward(chunk)[1].tolist()):
-                    for key in (it.kind, "all"):
-                        hits[key] += ok
-                        total[key] += 1
-        self.model.train(was)
-        return {k: round(hits[k] / total[k], 4) for k in sorted(total)}
+        return kind_accuracy(self.model, self.forward, items, batch_size)
+
+
+def kind_accuracy(model, forward, items: list, batch_size: int = 64) -> dict[str, float]:
+    """Share of `items` whose answer `forward(chunk) -> (loss, exact match per item)` gets right, per `item.kind`
+    and "all", with `model` in eval mode and no gradients (its mode is restored)."""
+    hits, total = Counter(), Counter()
+    was = model.training
+    model.eval()
+    with torch.no_grad():
+        for i in range(0, len(items), batch_size):
+            chunk = items[i:i + batch_size]
+            for it, ok in zip(chunk, forward(chunk)[1].tolist()):
+                for key in (it.kind, "all"):
+                    hits[key] += ok
+                    total[key] += 1
+    model.train(was)
+    return {k: round(hits[k] / total[k], 4) for k in sorted(total)}
 
 
 def baselines(train: list[Item], test: list[Item]) -> dict[str, float]:

@@ -42,7 +42,15 @@ from lvr.model.base import IGNORE_INDEX, collate
 from lvr.model.prompting import LETTERS, answer_text, build_messages, format_target
 from lvr.synth.phrases import fmt_time
 
-from .fresh_lookup import HELD_OUT_SEEDS, TRAIN_SEEDS, FeatureCache, WorldSpec, frame_indices, fresh_world
+from .fresh_lookup import (
+    HELD_OUT_SEEDS,
+    TRAIN_SEEDS,
+    FeatureCache,
+    WorldSpec,
+    frame_indices,
+    fresh_world,
+    kind_accuracy,
+)
 
 VIDEOLM_KINDS = ("time", "carrying", "object", "first", "last", "most", "count")
 
@@ -214,18 +222,7 @@ class VideoLMTrainer:
         return loss, ok.all(1)
 
     def accuracy(self, items: list[VideoQuestion], batch_size: int = 64) -> dict[str, float]:
-        hits, total = Counter(), Counter()
-        was = self.model.training
-        self.model.eval()
-        with torch.no_grad():
-            for i in range(0, len(items), batch_size):
-                chunk = items[i:i + batch_size]
-                for it, ok in zip(chunk, self.forward(chunk)[1].tolist()):
-                    for key in (it.kind, "all"):
-                        hits[key] += ok
-                        total[key] += 1
-        self.model.train(was)
-        return {k: round(hits[k] / total[k], 4) for k in sorted(total)}
+        return kind_accuracy(self.model, self.forward, items, batch_size)
 
     def _params(self) -> list:
         self.model.vision_tower.requires_grad_(False)
