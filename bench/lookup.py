@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 from lvr.model import load_model  # noqa: E402
-from lvr.recipe.lookup import clock_time_tokens, lookup_items, state_items, train_lookup  # noqa: E402
+from lvr.recipe.lookup import lookup_items, state_items, train_lookup  # noqa: E402
 from lvr.store import Workspace  # noqa: E402
 
 
@@ -93,7 +93,7 @@ def main() -> None:
             one_frame_train, one_frame_test = train, test
         model = load_model(ckpt)
         if a.clock_tokens:
-            clock_time_tokens(model, max_seconds=120)
+            model.use_clock_tags(120)
         if a.curriculum and not single:          # read first (the one-frame arm's data), then choose
             out["curriculum_one_frame"] = train_lookup(model, ws, one_frame_train, one_frame_test,
                                                        num_frames=a.frames, single=True, steps=a.curriculum,

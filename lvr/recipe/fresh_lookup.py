@@ -47,8 +47,6 @@ from lvr.synth.phrases import fmt_time
 from lvr.synth.render import Renderer
 from lvr.synth.simulate import simulate
 
-from .lookup import clock_time_tokens
-
 KINDS = ("robot", "carrying", "object")
 TRAIN_SEEDS = 1 << 32                 # fresh training worlds: TRAIN_SEEDS + k
 HELD_OUT_SEEDS = TRAIN_SEEDS + (1 << 31)
@@ -148,20 +146,21 @@ def world_items(seed: int, spec: WorldSpec, n_frames: int, count: int = 1, log=N
     return out
 
 
-def item_stream(spec: WorldSpec, n_frames, *, start: int = TRAIN_SEEDS, items_per_world: int = 1):
-    """Endless items, a fresh world every `items_per_world` items; `n_frames` an int or a callable() -> int."""
+def item_stream(spec: WorldSpec, n_frames, *, start: int = TRAIN_SEEDS, items_per_world: int = 1,
+                make=world_items):
+    """Endless items, a fresh world every `items_per_world` items; `n_frames` an int or a callable() -> int;
+    `make(seed, spec, n_frames, count)` writes a world's items (lvr.recipe.videolm passes its questions)."""
     k = start
     while True:
         n = n_frames() if callable(n_frames) else n_frames
-        yield from world_items(k, spec, n, items_per_world)
+        yield from make(k, spec, n, items_per_world)
         k += 1
 
 
-def held_out_items(spec: WorldSpec, frame_counts, count: int) -> dict[int, list[Item]]:
+def held_out_items(spec: WorldSpec, frame_counts, count: int, make=world_items) -> dict[int, list]:
     """Per frame count, `count` items, each from its own held-out world (the same worlds for every count)."""
     logs = [fresh_world(HELD_OUT_SEEDS + j, spec) for j in range(count)]
-    return {n: [world_items(HELD_OUT_SEEDS + j, spec, n, log=lg)[0] for j, lg in enumerate(logs)]
-            for n in frame_counts}
+    return {n: [make(HELD_OUT_SEEDS + j, spec, n, log=lg)[0] for j, lg in enumerate(logs)] for n in frame_counts}
 
 
 OBJECT_EVENTS = ("appear", "pick_up", "drop", "hand_over", "disappear")
@@ -351,7 +350,7 @@ def probe_model(checkpoint, *, layers: int = 4, hidden: int = 128, clock_tokens:
     if base.projector.config.lm_hidden == hidden:
         model.projector.load_state_dict(base.projector.state_dict())
     if clock_tokens:
-        clock_time_tokens(model, max_seconds=max_seconds)
+        model.use_clock_tags(max_seconds)
     model.vision_tower.requires_grad_(False)
     return model
 

@@ -5,7 +5,7 @@
     test = lookup_items(ws, splits=("eval",), num_frames=8)
     report = train_lookup(model, ws, train, test, num_frames=8, steps=1500) # trains LM + projector in place
     # the same questions with only the frame they ask about: lookup_items(..., single=True)
-    clock_time_tokens(model)      # frame tags "00:35" as one token, the same token the question uses
+    model.use_clock_tags()        # frame tags "00:35" as one token, the same token the question uses
     state_items(ws, num_frames=8) # questions that pick no frame: "most of its time", "in the last frame"
 
 Every question asks for one fact that a frame shows at its time stamp, taken from the synthetic
@@ -103,11 +103,6 @@ def state_items(ws, *, splits=("sft", "rl"), num_frames: int = 8) -> list[Lookup
             facts.append((it, {}, "last_frame", f"Where is the {a} robot in the last frame?",
                           f"the {log.zone_at(a, last)}"))
     return _items(facts)
-
-
-def clock_time_tokens(model, max_seconds: int = 3600) -> int:
-    """`model.use_clock_tags(max_seconds)`: frame tags "00:35", one token each, the same token as the question's."""
-    return model.use_clock_tags(max_seconds)
 
 
 def lookup_accuracy(model, items: list[LookupItem], frames, *, batch_size: int = 50) -> dict[str, float]:

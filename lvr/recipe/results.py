@@ -157,7 +157,7 @@ def collect(r: Recipe, data: dict, ckpts: dict, runs: dict, curve: dict, sig: li
         "machine": machine(),
         "data": data,
         "model": {"path": stages["base"]["path"], "parameters": stages["base"]["parameters"],
-                  "tokens_per_frame": 1 if cfg.model.frame_merge else cfg.model.pool_size ** 2,
+                  "tokens_per_frame": stages["base"].get("tokens_per_frame", cfg.model.pool_size ** 2),
                   "perception": stages["base"].get("perception")},
         "videolm": {"path": stages["videolm"]["path"], **stages["videolm"]["report"]} if "videolm" in ckpts else None,
         "training": {"sft": _training(r, "sft", ("loss", "eval_loss", "lr")),

@@ -235,7 +235,8 @@ class Recipe:
         register_checkpoint(self.ws, out.resolve(), stage="base")
         n = sum(p.numel() for p in model.parameters())
         dt = time.perf_counter() - t0
-        self._done("base", key, dt, path=self.ws.relativize(out), parameters=n, perception=perception)
+        self._done("base", key, dt, path=self.ws.relativize(out), parameters=n, perception=perception,
+                   tokens_per_frame=model.tokens_per_frame)
         seen = (f", perception robot-zone accuracy {perception['before']['robot_zone_accuracy']:.2f} → "
                 f"{perception['after']['robot_zone_accuracy']:.2f} on "
                 f"{'the sft/rl videos' if pc.worlds else 'held-out videos'}" if perception else "")

@@ -34,6 +34,7 @@ import random
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import partial
 
 import torch
 import torch.nn.functional as F
@@ -49,6 +50,8 @@ from .fresh_lookup import (
     WorldSpec,
     frame_indices,
     fresh_world,
+    held_out_items,
+    item_stream,
     kind_accuracy,
 )
 
@@ -159,18 +162,14 @@ def world_questions(seed: int, spec: WorldSpec, n_frames: int, count: int = 1, k
 
 
 def question_stream(spec: WorldSpec, n_frames, kinds, *, start: int, items_per_world: int):
-    """Endless items, a fresh world every `items_per_world` items; `n_frames` a callable() -> int."""
-    k = start
-    while True:
-        yield from world_questions(k, spec, n_frames(), items_per_world, kinds)
-        k += 1
+    """`fresh_lookup.item_stream` of these questions: a fresh world every `items_per_world` items."""
+    return item_stream(spec, n_frames, start=start, items_per_world=items_per_world,
+                       make=partial(world_questions, kinds=kinds))
 
 
 def held_out_questions(spec: WorldSpec, frame_counts, count: int, kinds) -> dict[int, list[VideoQuestion]]:
-    """Per frame count, `count` items, each from its own held-out world (the same worlds for every count)."""
-    logs = [fresh_world(HELD_OUT_SEEDS + j, spec) for j in range(count)]
-    return {n: [world_questions(HELD_OUT_SEEDS + j, spec, n, kinds=kinds, log=lg)[0] for j, lg in enumerate(logs)]
-            for n in frame_counts}
+    """`fresh_lookup.held_out_items` of these questions (one per held-out world, the same worlds per count)."""
+    return held_out_items(spec, frame_counts, count, make=partial(world_questions, kinds=kinds))
 
 
 def baselines(test: list[VideoQuestion]) -> dict[str, float]:

@@ -4,7 +4,6 @@ import torch
 from lvr.recipe.lookup import (
     LOOKUP_KINDS,
     STATE_KINDS,
-    clock_time_tokens,
     lookup_accuracy,
     lookup_items,
     state_items,
@@ -69,7 +68,7 @@ def test_clock_time_tokens_make_the_tag_and_the_question_time_one_shared_token(t
     before = model._expand_video(layout)
     assert len(before) > 2 * model.tokens_per_frame + 2          # "<t=34.6s>" is several tokens
     n_vocab = model.causal_lm.get_input_embeddings().weight.shape[0]
-    added = clock_time_tokens(model, max_seconds=3725)
+    added = model.use_clock_tags(3725)
     assert added > 0 and model.causal_lm.get_input_embeddings().weight.shape[0] == n_vocab + added
     ids = model._expand_video(layout)
     vid = model.video_token_id
