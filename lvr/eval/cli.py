@@ -26,7 +26,7 @@ from lvr.store import Workspace
 
 from .benchmark import benchmark_report
 from .compare import compare_runs, save_comparison
-from .model_answerer import ModelAnswerer
+from .model_answerer import ANSWER_MODES, ModelAnswerer
 from .reference import REFERENCE_NAMES, make_reference
 from .report import format_comparison, format_run, format_sweep, table
 from .runner import EvalConfig, run_eval
@@ -124,6 +124,9 @@ def eval_group() -> None:
 @click.option("--max-new-tokens", type=int, default=512, show_default=True)
 @click.option("--temperature", type=float, default=0.0, show_default=True)
 @click.option("--think/--no-think", default=True, show_default=True, help="Expect <think> before <answer>.")
+@click.option("--answer-mode", type=click.Choice(ANSWER_MODES), default="free", show_default=True,
+              help="free: parse the written answer; choice: the option the model finds likeliest after its "
+                   "reasoning (decoding restricted to the options).")
 @click.option("--run-id", default=None, help="Resume (or name) this run.")
 @click.option("--sweep", "sweep_id", default=None, help="Resume (or name) this frames sweep.")
 @click_option(EvalConfig, "n_boot", "--bootstrap")
@@ -133,7 +136,7 @@ def eval_group() -> None:
 @click_option(EvalConfig, "figures")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def run_cmd(workspace, checkpoint, answerer, split, source, categories, frames, limit, videos, batch_size,
-            max_new_tokens, temperature, think, run_id, sweep_id, n_boot, seed, reference_split, references,
+            max_new_tokens, temperature, think, answer_mode, run_id, sweep_id, n_boot, seed, reference_split, references,
             figures, as_json) -> None:
     """Evaluate a checkpoint or a reference answerer on a split (or imported benchmark)."""
     if (checkpoint is None) == (answerer is None):
@@ -154,7 +157,7 @@ def run_cmd(workspace, checkpoint, answerer, split, source, categories, frames, 
         if checkpoint:
             ckpt_id, ckpt_dir = _checkpoint(ws, checkpoint)
             agent = ModelAnswerer(ckpt_dir, max_new_tokens=max_new_tokens, temperature=temperature,
-                                  think=think, frame_cache_dir=ws.frames_cache_dir)
+                                  think=think, frame_cache_dir=ws.frames_cache_dir, answer_mode=answer_mode)
         else:
             ckpt_id = None
             agent = make_reference(answerer, ws, reference_split=reference_split, seed=seed)

@@ -10,7 +10,9 @@ optionally through the workspace frame cache, and encoded once (`model.encode_fr
 question on that video reuses the embeddings (`model.build_inputs`). Then
 `lvr.model.generate_batch` generates greedily (temperature 0 by default) and each output is
 parsed with `lvr.model.prompting.parse_response` (with the item's options, so an answer
-written as the option text counts). `lvr.model` (torch, transformers) is imported when the
+written as the option text counts). `answer_mode="choice"` keeps the generated reasoning but
+scores the option the model finds most likely after it (`lvr.model.choice`: decoding restricted
+to the four allowed answers); the free answer and its format check stay on the prediction. `lvr.model` (torch, transformers) is imported when the
 answerer is built, so `lvr.eval` itself imports without the model stack.
 
 The runner puts `video_path` (absolute) and `video_sha` on each item before calling.
@@ -23,7 +25,9 @@ from typing import Any, Sequence
 
 from lvr.media import frame_spec, video_frames
 
-from .answerer import Prediction, prediction_from_text
+from .answerer import LETTERS, Prediction, prediction_from_text
+
+ANSWER_MODES = ("free", "choice")   # free: parse what it wrote; choice: the likeliest option after its reasoning
 
 
 class ModelAnswerer:
@@ -33,7 +37,9 @@ class ModelAnswerer:
 
     def __init__(self, checkpoint_dir: str | Path | None = None, *, model: Any = None, max_new_tokens: int = 512,
                  temperature: float = 0.0, think: bool = True, sampling_mode: str = "exact",
-                 frame_cache_dir: str | Path | None = None, device: str | None = None):
+                 frame_cache_dir: str | Path | None = None, device: str | None = None, answer_mode: str = "free"):
+        if answer_mode not in ANSWER_MODES:
+            raise ValueError(f"answer_mode must be one of {ANSWER_MODES}, got {answer_mode!r}")
         if max_new_tokens < 1:
             raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
         if temperature < 0:
@@ -42,7 +48,7 @@ class ModelAnswerer:
             raise ValueError("ModelAnswerer needs a checkpoint directory (or a loaded model=)")
         self.checkpoint_dir = None if checkpoint_dir is None else str(checkpoint_dir)
         self.max_new_tokens, self.temperature, self.think = int(max_new_tokens), float(temperature), bool(think)
-        self.sampling_mode = sampling_mode
+        self.sampling_mode, self.answer_mode = sampling_mode, answer_mode
         self.frame_cache_dir = Path(frame_cache_dir) if frame_cache_dir else None
         if model is None:
             # imported here: lvr.model loads torch, ~1.3 s more on `import lvr.eval` (~1.5 s), measured
@@ -99,10 +105,20 @@ class ModelAnswerer:
                               temperature=self.temperature, think=self.think)
         if len(gens) != len(items):
             raise RuntimeError(f"generate_batch returned {len(gens)} outputs for {len(items)} prompts")
+        preds = [prediction_from_text(g.text, it["options"], tokens=g.n_tokens, think=self.think)
+                 for it, g in zip(items, gens)]
+        if self.answer_mode == "choice":
+            from lvr.model.choice import choose_options
+
+            picks = choose_options(self.model, prompts, gens, [it["options"] for it in items], think=self.think)
+            for p, k in zip(preds, picks):
+                p.letter = LETTERS[k]
         per_item = (time.perf_counter() - t0) / max(1, len(items))
-        return [prediction_from_text(g.text, it["options"], tokens=g.n_tokens, latency=per_item, think=self.think)
-                for it, g in zip(items, gens)]
+        for p in preds:
+            p.latency = per_item
+        return preds
 
     def describe(self) -> dict:
         return {"answerer": self.name, "checkpoint_dir": self.checkpoint_dir, "max_new_tokens": self.max_new_tokens,
-                "temperature": self.temperature, "think": self.think, "sampling_mode": self.sampling_mode}
+                "temperature": self.temperature, "think": self.think, "sampling_mode": self.sampling_mode,
+                "answer_mode": self.answer_mode}

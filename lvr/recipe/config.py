@@ -160,6 +160,9 @@ class EvalStage:
     frames: int = option(4, "frames per video for the main comparison", ge=1)
     sweep_frames: list[int] = option([2, 4, 8], "frame counts of the final model's accuracy-vs-frames sweep")
     max_new_tokens: int = option(160, "generation budget (greedy) per answer", ge=8)
+    answer_mode: str = option("free", "free: parse the written answer; choice: the option the model finds likeliest "
+                              "after its own reasoning (decoding restricted to the options, as the references "
+                              "answer)", choices=("free", "choice"))
     batch_size: int = option(16, "items per generate call", ge=1)
     limit: int | None = option(None, "only the first N held-out items (null: all)", ge=1)
     references: list[str] = option(list(REFERENCES), "reference answerers scored as runs", choices=REFERENCES)

@@ -175,10 +175,18 @@ def _setup_section(res: dict) -> list[str]:
                  f"sp_size {mrsp.get('sp_size')}, embedding cache {mrsp.get('embed_cache')}, rollout "
                  f"{roll.get('backend')}" + _kept(res["training"]["grpo"])],
         ["evaluation", f"held-out split `{ev['split']}` ({ev['n_items']} items), {ev['frames']} frames, greedy, "
-                       f"≤ {ev['max_new_tokens']} new tokens; 95 % percentile bootstrap ({ev['bootstrap']['n']} "
+                       f"≤ {ev['max_new_tokens']} new tokens{_answer_mode(cfg['eval'])}; 95 % percentile bootstrap ({ev['bootstrap']['n']} "
                        "resamples; overall stratified by category); references: random letter, most frequent "
                        f"key letter of the {cfg['eval']['reference_split']} split, text-only naive Bayes (no video)"],
     ])]
+
+
+def _answer_mode(ev_cfg: dict) -> str:
+    """How a model's answer is read, when it is not parsed from the written text (lvr.model.choice)."""
+    if ev_cfg.get("answer_mode", "free") != "choice":
+        return ""
+    return (", answers restricted to the options (after its own reasoning, the option the model finds likeliest; "
+            "the references always answer with an option)")
 
 
 def _accuracy_section(ev: dict, images: dict[str, str]) -> list[str]:

@@ -307,8 +307,9 @@ class Recipe:
 
     def _eval_key(self, upstream: str) -> str:
         e = self.cfg.eval
+        mode = () if e.answer_mode == "free" else (e.answer_mode,)    # free-mode keys unchanged
         return fingerprint("eval", upstream, e.split, e.frames, e.max_new_tokens, e.limit, e.reference_split,
-                           e.n_boot)
+                           e.n_boot, *mode)
 
     def _finished(self, run_id: str) -> bool:
         try:
@@ -319,7 +320,7 @@ class Recipe:
     def _answerer(self, ckpt: Path, think: bool = True):
         hf_logging.disable_progress_bar()
         return ModelAnswerer(ckpt, max_new_tokens=self.cfg.eval.max_new_tokens, temperature=0.0, think=think,
-                             frame_cache_dir=self.ws.frames_cache_dir)
+                             frame_cache_dir=self.ws.frames_cache_dir, answer_mode=self.cfg.eval.answer_mode)
 
     def _ckpt_id(self, path: Path) -> str:
         try:

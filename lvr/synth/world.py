@@ -151,7 +151,8 @@ def make_layout(cfg, rng: random.Random) -> Layout:
     kinds = [k for k in OBJECT_KINDS if k != "key"]
     rng.shuffle(colours)
     rng.shuffle(kinds)
-    kinds = (["key"] if cfg.chest else []) + kinds
+    # the chest's key comes first; without a chest a key is the last kind drawn (so the other draws are unchanged)
+    kinds = ["key"] + kinds if cfg.chest else kinds + ["key"]
     objects = []
     for i in range(cfg.n_objects):
         col, kind = colours[i], kinds[i]

@@ -95,3 +95,21 @@ def test_shuffled_videos_needs_two_videos_and_a_known_mode(ws, video_ids, answer
         run_eval(ws, answerer, EvalConfig(split="eval", frames=2, figures=False, videos="shuffled"))
     with pytest.raises(ValueError, match="videos: must be one of"):
         EvalConfig(videos="random")
+
+
+def test_choice_mode_answers_with_an_option_and_keeps_the_free_answer(ws, video_ids, tiny_checkpoint):
+    # a random-init model writes no option; restricted to the options, every item still gets one of A-D
+    ws.add_qa_many(make_items(4, "eval", seed=3, video_ids=video_ids))
+    free = run_eval(ws, ModelAnswerer(tiny_checkpoint, max_new_tokens=8), EvalConfig(
+        split="eval", frames=2, batch_size=4, n_boot=100, figures=False, references=()))
+    choice = run_eval(ws, ModelAnswerer(tiny_checkpoint, max_new_tokens=8, answer_mode="choice"), EvalConfig(
+        split="eval", frames=2, batch_size=4, n_boot=100, figures=False, references=()))
+    rows_free, rows_choice = ws.eval_items(free.run_id), ws.eval_items(choice.run_id)
+    assert all(r["answer"] in ("A", "B", "C", "D") for r in rows_choice)
+    assert any(r["answer"] not in ("A", "B", "C", "D") for r in rows_free)
+    # the same greedy generation: its text, thinking and format check are kept
+    assert [(r["prediction"], r["thinking"], r["format_ok"]) for r in rows_choice] == \
+           [(r["prediction"], r["thinking"], r["format_ok"]) for r in rows_free]
+    assert ws.get_eval_run(choice.run_id)["config"]["answerer"]["answer_mode"] == "choice"
+    with pytest.raises(ValueError, match="answer_mode"):
+        ModelAnswerer(tiny_checkpoint, answer_mode="letters")

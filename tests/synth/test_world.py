@@ -52,6 +52,13 @@ def test_layout_has_named_zones_agents_objects(difficulty):
     assert any(o["kind"] == "key" for o in log.layout.objects)
 
 
+@pytest.mark.parametrize("difficulty", ["easy", "medium", "hard"])
+def test_worlds_without_a_chest_have_every_object(difficulty):
+    # hard worlds use every object kind: without the chest's key the kinds ran out (IndexError)
+    log = simulate(WorldConfig(seed=1, minutes=1, difficulty=difficulty, chest=False))
+    assert log.layout.chest is None and len(set(log.object_ids)) == len(log.object_ids) >= 4
+
+
 def test_event_log_invariants(log3):
     log = log3
     times = [e["t"] for e in log.events]

@@ -1,0 +1,66 @@
+"""Answers constrained to the options: the option a model finds most likely after its own reasoning.
+
+    from lvr.model.choice import choose_options
+    gens = generate_batch(model, prompts, max_new_tokens=320)          # free generation, reasoning included
+    picks = choose_options(model, prompts, gens, [it["options"] for it in items])   # option index per prompt
+
+A multiple-choice item has four allowed answers. Free generation can write something that is none of them (a tiny
+model asked "how many times…" may answer "the garage"); a parser then scores it wrong whatever the model believed.
+`choose_options` keeps the model's own reasoning and replaces only what it wrote inside `<answer>`: it appends each
+option (as the model was trained to write it: the option's text, or its letter) and `</answer>` after the reasoning
+and `<answer>`, and picks the option whose tokens have the highest total log-probability. This is decoding
+restricted to the allowed answers (vLLM's `guided_choice`, scored on whole options rather than token by token),
+the way base language models are scored on multiple-choice benchmarks, and the way the reference answerers (random,
+most-frequent, text-only) always answer. A generation cut off before `<answer>` is closed first (`</think>` if it
+was thinking, then `<answer>`).
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+
+from .base import collate
+from .prompting import ANSWER_CLOSE, ANSWER_OPEN, LETTERS, THINK_CLOSE, answer_text
+
+
+def answer_prefix(text: str, think: bool = True) -> str:
+    """The generated text up to and including `<answer>`, closing the reasoning first when it was cut off."""
+    if ANSWER_OPEN in text:
+        return text[:text.index(ANSWER_OPEN) + len(ANSWER_OPEN)]
+    text = text.rstrip()
+    if think and THINK_CLOSE not in text:
+        text += f"\n{THINK_CLOSE}"
+    return f"{text}\n{ANSWER_OPEN}" if text else ANSWER_OPEN
+
+
+def option_scores(model, prompt, prefix: str, candidates: Sequence[str]) -> list[float]:
+    """Total log-probability of each `candidate` + `</answer>` after `prompt` (one ModelInputs row) and `prefix`."""
+    tok = model.tokenizer
+    head = tok.encode(prefix, add_special_tokens=False)
+    tails = [tok.encode(f"{c}{ANSWER_CLOSE}", add_special_tokens=False) for c in candidates]
+    width = len(head) + max(len(t) for t in tails)
+    ids = torch.full((len(tails), width), tok.pad_token_id or 0, dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    scored = torch.zeros(ids.shape, dtype=torch.bool)
+    for r, tail in enumerate(tails):
+        row = head + tail
+        ids[r, :len(row)] = torch.tensor(row)
+        mask[r, :len(row)] = 1
+        scored[r, len(head):len(row)] = True
+    inputs = collate([prompt] * len(tails), padding_side="left", pad_token_id=tok.pad_token_id or 0)
+    with torch.no_grad():
+        logps = model.response_logprobs(inputs, ids, mask)
+    return (logps * scored).sum(1).tolist()
+
+
+def choose_options(model, prompts, generations, options: Sequence[Sequence[str]], *, think: bool = True,
+                   answer_format: str | None = None) -> list[int]:
+    """Per prompt, the index of the option the model finds most likely after its generation's reasoning."""
+    fmt = answer_format or model.answer_format
+    picks = []
+    for prompt, gen, opts in zip(prompts, generations, options):
+        candidates = [answer_text(LETTERS[i], list(opts), fmt) for i in range(len(opts))]
+        scores = option_scores(model, prompt, answer_prefix(gen.text, think), candidates)
+        picks.append(max(range(len(scores)), key=scores.__getitem__))
+    return picks
