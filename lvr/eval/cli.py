@@ -136,8 +136,8 @@ def eval_group() -> None:
 @click_option(EvalConfig, "figures")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def run_cmd(workspace, checkpoint, answerer, split, source, categories, frames, limit, videos, batch_size,
-            max_new_tokens, temperature, think, answer_mode, run_id, sweep_id, n_boot, seed, reference_split, references,
-            figures, as_json) -> None:
+            max_new_tokens, temperature, think, answer_mode, run_id, sweep_id, n_boot, seed, reference_split,
+            references, figures, as_json) -> None:
     """Evaluate a checkpoint or a reference answerer on a split (or imported benchmark)."""
     if (checkpoint is None) == (answerer is None):
         raise click.UsageError("give exactly one of --checkpoint or --answerer")

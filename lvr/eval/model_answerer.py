@@ -12,8 +12,9 @@ question on that video reuses the embeddings (`model.build_inputs`). Then
 parsed with `lvr.model.prompting.parse_response` (with the item's options, so an answer
 written as the option text counts). `answer_mode="choice"` keeps the generated reasoning but
 scores the option the model finds most likely after it (`lvr.model.choice`: decoding restricted
-to the four allowed answers); the free answer and its format check stay on the prediction. `lvr.model` (torch, transformers) is imported when the
-answerer is built, so `lvr.eval` itself imports without the model stack.
+to the four allowed answers); the free answer and its format check stay on the prediction.
+`lvr.model` (torch, transformers) is imported when the answerer is built, so `lvr.eval` itself
+imports without the model stack.
 
 The runner puts `video_path` (absolute) and `video_sha` on each item before calling.
 """

@@ -175,9 +175,10 @@ def _setup_section(res: dict) -> list[str]:
                  f"sp_size {mrsp.get('sp_size')}, embedding cache {mrsp.get('embed_cache')}, rollout "
                  f"{roll.get('backend')}" + _kept(res["training"]["grpo"])],
         ["evaluation", f"held-out split `{ev['split']}` ({ev['n_items']} items), {ev['frames']} frames, greedy, "
-                       f"≤ {ev['max_new_tokens']} new tokens{_answer_mode(cfg['eval'])}; 95 % percentile bootstrap ({ev['bootstrap']['n']} "
-                       "resamples; overall stratified by category); references: random letter, most frequent "
-                       f"key letter of the {cfg['eval']['reference_split']} split, text-only naive Bayes (no video)"],
+                       f"≤ {ev['max_new_tokens']} new tokens{_answer_mode(cfg['eval'])}; 95 % percentile bootstrap "
+                       f"({ev['bootstrap']['n']} resamples; overall stratified by category); references: random "
+                       f"letter, most frequent key letter of the {cfg['eval']['reference_split']} split, "
+                       "text-only naive Bayes (no video)"],
     ])]
 
 
