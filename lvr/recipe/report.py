@@ -98,7 +98,8 @@ def _verdict(name: str, x: dict | None, alpha: float) -> str:
     """One paired comparison as a summary bullet: Δ with its interval, McNemar p, significant or not."""
     if not x:
         return f"- {name}: not measured"
-    word = "**significant**" if x["significant"] else "**not significant**"
+    lower = x["p"] is not None and x["p"] < alpha and x["delta"] < 0
+    word = "**significant**" if x["significant"] else "**lower, significantly**" if lower else "**not significant**"
     return (f"- {name}: Δ {_pct(x['delta'], True)} points [{_pct(x['lo'], True)}, {_pct(x['hi'], True)}] on "
             f"{x['n']} paired items, exact McNemar p = {_p(x['p'])} ({x['b']} right→wrong, {x['c']} wrong→right) "
             f"— {word} at α = {alpha}")

@@ -153,3 +153,12 @@ def test_base_video_lm_and_the_answerable_rule_are_reported(results, tmp_path):
     assert "reached 2 frames" in text and "held-out accuracy at 2 frames 83.0 %" in text
     assert "## Base video LM" in text and "| 2 | 83.0 | — | 80.0 | 30.0 | 62.0 |" in text
     assert "trains on the 812 of 1,729 items an ideal reader of 16 frames can answer (917 dropped" in text
+
+
+def test_a_significant_drop_is_not_called_not_significant():
+    from lvr.recipe.report import _verdict
+
+    x = {"delta": -0.043, "lo": -0.083, "hi": 0.0, "p": 0.049, "b": 176, "c": 140, "n": 841, "significant": False}
+    assert "**lower, significantly**" in _verdict("CoT-SFT vs base", x, 0.05)
+    assert "**not significant**" in _verdict("CoT-SFT vs base", {**x, "p": 0.31}, 0.05)
+    assert "**significant**" in _verdict("GRPO vs SFT", {**x, "delta": 0.054, "significant": True}, 0.05)
