@@ -157,8 +157,9 @@ class Exchange:
 
     def __init__(self, options: list[str], think: bool):
         self.options, self.think = options, think
-        self.thinking = self.answer = self.text = ""
+        self.thinking = self.answer = self.text = self.full = ""
         self.done, self.seconds, self.footer = False, 0.0, ""
+        self.option_probs: list[float] | None = None   # the options' shares after this reasoning (lvr.model.choice)
 
     def feed(self, kind: str, text: str) -> None:
         if kind == "thinking":
@@ -168,7 +169,7 @@ class Exchange:
         elif kind == "text":
             self.text += text
         elif kind == "done":
-            self.done = True
+            self.done, self.full = True, text
 
     @property
     def letter(self) -> str | None:
@@ -186,13 +187,23 @@ class Exchange:
             return f"**Answer: {self.answer.strip()}**"
         return "_No answer: the model stopped without an `<answer>` tag._"
 
+    def choice_line(self) -> str:
+        """The option the model finds likeliest after its reasoning, with each option's share (what eval's
+        `--answer-mode choice` scores); empty without four options."""
+        if not self.option_probs:
+            return ""
+        best = max(range(len(self.option_probs)), key=self.option_probs.__getitem__)
+        shares = " · ".join(f"{LETTERS[i]} {p:.0%}" for i, p in enumerate(self.option_probs))
+        return (f"Likeliest option after this reasoning: **{LETTERS[best]} — {self.options[best]}** "
+                f"({shares})")
+
     def render(self) -> str:
         """Chat text: `<think>…</think>` (left open while the model still thinks) then the answer."""
         parts = []
         if self.thinking.strip():
             closed = self.done or self.answer or self.text.strip()
             parts.append(f"<think>{self.thinking.strip()}" + ("</think>" if closed else ""))
-        for piece in (self.text.strip(), self.answer_line(), self.footer):
+        for piece in (self.text.strip(), self.answer_line(), self.choice_line(), self.footer):
             if piece:
                 parts.append(piece)
         return "\n\n".join(parts) or "…"
@@ -211,11 +222,14 @@ def stream_exchange(pool: ModelPool, ckpt_dir: str, ckpt_id: str, sampled: Sampl
                              seed=None if seed is None else int(seed))
         for ev in events:
             ex.feed(ev.kind, ev.text)
-            if ev.kind == "done":
-                ex.seconds = time.monotonic() - t0
-                ex.footer = (f"_{ckpt_id} · {len(sampled)} frames · thinking {'on' if think else 'off'} · "
-                             f"{ex.seconds:.1f} s_")
-            yield ex
+            if ev.kind != "done":
+                yield ex
+        ex.seconds = time.monotonic() - t0           # the stream has ended, so the model slot is free again
+        if len(options) == len(LETTERS) and ex.done:
+            ex.option_probs = pool.option_probabilities(ckpt_dir, sampled.frames, question, options, ex.full,
+                                                        timestamps=sampled.timestamps, think=bool(think))
+        ex.footer = f"_{ckpt_id} · {len(sampled)} frames · thinking {'on' if think else 'off'} · {ex.seconds:.1f} s_"
+        yield ex
     except (CheckpointError, FileNotFoundError, ValueError) as e:
         raise gr.Error(f"checkpoint {ckpt_id}: {e}") from None
 

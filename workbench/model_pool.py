@@ -19,7 +19,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
-from lvr.model import StreamEvent, generate_stream, load_model
+from lvr.model import StreamEvent, generate_stream, load_model, prompt_inputs
+from lvr.model.choice import option_probabilities
 
 CONCURRENCY_ID = "model"
 
@@ -113,6 +114,15 @@ class ModelPool:
                 yield from stream
             finally:
                 stream.close()
+
+
+    def option_probabilities(self, directory: str | Path, frames, question: str, options, text: str, *,
+                             timestamps=None, think: bool = True) -> list[float]:
+        """`lvr.model.choice.option_probabilities` after the generated `text`, inside the generation slot."""
+        with self.slot():
+            model = self.get(directory)
+            prompt = prompt_inputs(model, frames, question, options, timestamps=timestamps, think=think)
+            return option_probabilities(model, prompt, text, options, think=think)
 
 
 _DEFAULT: ModelPool | None = None

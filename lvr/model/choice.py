@@ -1,8 +1,9 @@
 """Answers constrained to the options: the option a model finds most likely after its own reasoning.
 
-    from lvr.model.choice import choose_options
+    from lvr.model.choice import choose_options, option_probabilities
     gens = generate_batch(model, prompts, max_new_tokens=320)          # free generation, reasoning included
     picks = choose_options(model, prompts, gens, [it["options"] for it in items])   # option index per prompt
+    option_probabilities(model, prompt, gens[0].text, options)        # the four options' shares (Chat shows them)
 
 A multiple-choice item has four allowed answers. Free generation can write something that is none of them (a tiny
 model asked "how many times…" may answer "the garage"); a parser then scores it wrong whatever the model believed.
@@ -54,13 +55,19 @@ def option_scores(model, prompt, prefix: str, candidates: Sequence[str]) -> list
     return (logps * scored).sum(1).tolist()
 
 
+def option_probabilities(model, prompt, text: str, options: Sequence[str], *, think: bool = True,
+                         answer_format: str | None = None) -> list[float]:
+    """The options' shares of probability (softmax of their total log-probabilities) after `text`'s reasoning."""
+    fmt = answer_format or model.answer_format
+    candidates = [answer_text(LETTERS[i], list(options), fmt) for i in range(len(options))]
+    return torch.tensor(option_scores(model, prompt, answer_prefix(text, think), candidates)).softmax(0).tolist()
+
+
 def choose_options(model, prompts, generations, options: Sequence[Sequence[str]], *, think: bool = True,
                    answer_format: str | None = None) -> list[int]:
     """Per prompt, the index of the option the model finds most likely after its generation's reasoning."""
-    fmt = answer_format or model.answer_format
     picks = []
     for prompt, gen, opts in zip(prompts, generations, options):
-        candidates = [answer_text(LETTERS[i], list(opts), fmt) for i in range(len(opts))]
-        scores = option_scores(model, prompt, answer_prefix(gen.text, think), candidates)
-        picks.append(max(range(len(scores)), key=scores.__getitem__))
+        probs = option_probabilities(model, prompt, gen.text, opts, think=think, answer_format=answer_format)
+        picks.append(max(range(len(probs)), key=probs.__getitem__))
     return picks

@@ -94,6 +94,8 @@ def test_send_streams_thinking_then_highlighted_answer(env):
     prose = [m[2] for m in msgs[1:] if m[0] is None]
     assert prose and prose[0].startswith(f"**Answer: {TARGET_ANSWER} — {OPTIONS[1]}**")
     assert f"{env['sft']} · {N} frames · thinking on" in prose[0] and "<think>" not in prose[0]
+    # what eval's answer_mode choice scores: the likeliest of the four options after this reasoning
+    assert f"Likeliest option after this reasoning: **B — {OPTIONS[1]}** (A " in prose[0]
     assert (answer, reasoning, source) == (TARGET_ANSWER, TARGET_THINKING, f"chat:{env['sft']}")
     assert status.startswith(f"{env['sft']} answered B")
     # the frames the model saw, captioned with their timestamps
