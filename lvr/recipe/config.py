@@ -139,6 +139,7 @@ class VideoLMStage:
     eval_every: int = option(200, "steps between held-out accuracy checks", ge=1)
     eval_items: int = option(256, "held-out worlds (one item each) per frame count", ge=8)
     cache_frames: int = option(100_000, "tower features kept in memory (frames)", ge=1000)
+    threads: int = option(0, "torch threads of this stage, which runs alone (0: the recipe's threads)", ge=0)
 
     def check(self) -> None:
         if not self.frames or min(self.frames) < 1 or sorted(self.frames) != list(self.frames):
@@ -152,6 +153,7 @@ class TrainStage:
     config: str = option(help="the stage's YAML (e.g. sft.yaml next to the recipe, or configs/tiny/sft.yaml)")
     set: dict = option({}, "keys over the stage YAML as a nested mapping (e.g. {max_steps: 300, optim: {lr: 1e-4}})")
     nproc: int = option(1, "processes (torchrun --nproc_per_node when > 1)", ge=1)
+    threads: int = option(0, "torch threads per process of this stage (0: the recipe's threads)", ge=0)
 
 
 @dataclass
@@ -160,6 +162,8 @@ class EvalStage:
     frames: int = option(4, "frames per video for the main comparison", ge=1)
     sweep_frames: list[int] = option([2, 4, 8], "frame counts of the final model's accuracy-vs-frames sweep")
     max_new_tokens: int = option(160, "generation budget (greedy) per answer", ge=8)
+    threads: int = option(0, "torch threads while evaluating, in the recipe's process (0: the recipe's threads)",
+                          ge=0)
     answer_mode: str = option("free", "free: parse the written answer; choice: the option the model finds likeliest "
                               "after its own reasoning (decoding restricted to the options, as the references "
                               "answer)", choices=("free", "choice"))

@@ -133,18 +133,18 @@ class Recipe:
         row = self.state["stages"].get(stage)
         return row.get("seconds") if row else None
 
-    def _env(self) -> dict:
-        n = str(self.cfg.threads)
+    def _env(self, threads: int = 0) -> dict:
+        n = str(threads or self.cfg.threads)
         return {**os.environ, "OMP_NUM_THREADS": n, "MKL_NUM_THREADS": n, "TOKENIZERS_PARALLELISM": "false",
                 "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 
-    def _run_job(self, stage: str, cfg, nproc: int, run_dir: Path) -> None:
+    def _run_job(self, stage: str, cfg, nproc: int, run_dir: Path, threads: int = 0) -> None:
         """Run `python -m lvr.train.<stage> <run_dir>/recipe_stage.yaml` (torchrun when nproc > 1) as a
         tracked job in `run_dir`; its step lines are echoed here, all its output is in run_dir/log.txt."""
         args = ["-m", f"lvr.train.{stage}", str(run_dir / "recipe_stage.yaml")]
         log_path = run_dir / "log.txt"
         start = log_path.stat().st_size if log_path.exists() else 0     # earlier attempts' output stays there
-        job_id = launch(self.ws, stage, args, config=to_dict(cfg), nproc=nproc, env=self._env(), run_dir=run_dir)
+        job_id = launch(self.ws, stage, args, config=to_dict(cfg), nproc=nproc, env=self._env(threads), run_dir=run_dir)
         cmd = python_command(nproc, args)
         self.echo("[recipe] $ " + " ".join(cmd) + f"  (job {job_id})")
         try:
@@ -254,10 +254,12 @@ class Recipe:
             self._skip("videolm", key, str(out))
             return out
         t0 = time.perf_counter()
-        torch_threads(self.cfg.threads)
+        torch_threads(v.threads or self.cfg.threads)
         model = load_model(base)
         model.set_answer_format(fmt)
         report = VideoLMTrainer(model, v, seed=self.cfg.seed).train(log=self.echo)
+        torch_threads(self.cfg.threads)
+        report["threads"] = v.threads or self.cfg.threads
         tmp = out.with_name(f".{out.name}.tmp")
         if tmp.exists():
             shutil.rmtree(tmp)
@@ -289,7 +291,7 @@ class Recipe:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "recipe_stage.yaml").write_text(dump_yaml(cfg))
         t0 = time.perf_counter()
-        self._run_job(stage, cfg, st.nproc, run_dir)
+        self._run_job(stage, cfg, st.nproc, run_dir, st.threads)
         if not (final / "lvr_config.json").is_file():
             raise RuntimeError(f"{stage} finished but its final checkpoint {final} is missing (see {run_dir}/log.txt)")
         dt = time.perf_counter() - t0
@@ -319,6 +321,7 @@ class Recipe:
 
     def _answerer(self, ckpt: Path, think: bool = True):
         hf_logging.disable_progress_bar()
+        torch_threads(self.cfg.eval.threads or self.cfg.threads)
         return ModelAnswerer(ckpt, max_new_tokens=self.cfg.eval.max_new_tokens, temperature=0.0, think=think,
                              frame_cache_dir=self.ws.frames_cache_dir, answer_mode=self.cfg.eval.answer_mode)
 

@@ -182,11 +182,37 @@ def baselines(test: list[VideoQuestion]) -> dict[str, float]:
     return {"most_frequent": round(mf, 4), "random_frame": round(rf, 4)}
 
 
+def plain_logits(lm, inputs, keep: int) -> torch.Tensor:
+    """The last `keep` positions' logits of a right-padded batch, every row run in full."""
+    return lm(inputs_embeds=inputs.inputs_embeds, position_ids=inputs.position_ids,
+              attention_mask=inputs.attention_mask, use_cache=False, logits_to_keep=keep).logits
+
+
+def shared_prefix_logits(lm, inputs, keep: int) -> torch.Tensor:
+    """`plain_logits`, with the leading tokens every row shares (the chat's system prompt: about half of a look-up
+    question's tokens) run once, as one row, and its keys/values repeated for the batch; gradients flow through it
+    as through the full rows. Falls back to `plain_logits` when the rows share fewer than 8 tokens."""
+    from transformers import DynamicCache
+
+    emb, n = inputs.inputs_embeds, inputs.inputs_embeds.shape[0]
+    same = (emb == emb[:1]).all(-1).all(0) & (inputs.attention_mask == 1).all(0)
+    shared = min(int(same.int().cumprod(0).sum()), emb.shape[1] - keep)
+    if n == 1 or shared < 8:
+        return plain_logits(lm, inputs, keep)
+    cache = DynamicCache()
+    lm(inputs_embeds=emb[:1, :shared], position_ids=inputs.position_ids[:1, :shared], past_key_values=cache,
+       use_cache=True, logits_to_keep=1)
+    cache.batch_repeat_interleave(n)
+    return lm(inputs_embeds=emb[:, shared:], position_ids=inputs.position_ids[:, shared:],
+              attention_mask=inputs.attention_mask, past_key_values=cache, use_cache=True, logits_to_keep=keep).logits
+
+
 class VideoLMTrainer:
     """Trains `model.llm` + `model.projector` on the fresh-world stream; the vision tower stays frozen."""
 
-    def __init__(self, model, cfg, seed: int = 0, spec: WorldSpec | None = None):
+    def __init__(self, model, cfg, seed: int = 0, spec: WorldSpec | None = None, share_prefix: bool = True):
         self.model, self.cfg, self.seed = model, cfg, seed
+        self.share_prefix = share_prefix      # the system prompt every row shares runs once per batch (same numbers)
         self.spec = spec or WorldSpec(minutes=tuple(cfg.minutes), kinds=("robot", "carrying", "object"))
         self.kinds = tuple(cfg.kinds)
         self.cache = FeatureCache(model, self.spec, cfg.cache_frames)
@@ -212,9 +238,8 @@ class VideoLMTrainer:
         labels = inputs.labels
         first = int((labels != IGNORE_INDEX).float().argmax(1).min())
         keep = labels.shape[1] - first + 1
-        logits = self.model.causal_lm(inputs_embeds=inputs.inputs_embeds, position_ids=inputs.position_ids,
-                                      attention_mask=inputs.attention_mask, use_cache=False,
-                                      logits_to_keep=keep).logits[:, :-1].float()
+        run = shared_prefix_logits if self.share_prefix else plain_logits
+        logits = run(self.model.causal_lm, inputs, keep)[:, :-1].float()
         target = labels[:, first:]
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1), ignore_index=IGNORE_INDEX)
         ok = (logits.argmax(-1) == target) | (target == IGNORE_INDEX)

@@ -113,3 +113,22 @@ def test_the_curriculum_moves_on_at_advance_at_or_a_plateau(model, accs, moves):
     trainer = VideoLMTrainer(model, VideoLMStage(advance_at=0.8, patience=2, min_gain=0.02), spec=SPEC)
     curve = [{"frames": 1, "acc": {"1": 0.9}}] + [{"frames": 2, "acc": {"2": a}} for a in accs]
     assert trainer._advance(curve, 2) is moves
+
+
+def test_the_shared_system_prompt_runs_once_with_the_same_loss_and_gradients(model):
+    items = [x for k in range(3) for x in world_questions(TRAIN_SEEDS + 50 + k, SPEC, 2 + k % 2, count=2)]
+    plain = VideoLMTrainer(model, VideoLMStage(steps=1), seed=0, spec=SPEC, share_prefix=False)
+    shared = VideoLMTrainer(model, VideoLMStage(steps=1), seed=0, spec=SPEC)
+    out = []
+    for tr in (plain, shared):
+        for xs in (items[:2], items[2:4]):                      # one frame count per call, as in training
+            model.zero_grad()
+            loss, ok = tr.forward(xs)
+            loss.backward()
+            grads = [p.grad.clone() for p in model.llm.parameters() if p.grad is not None]
+            out.append((loss.item(), ok.tolist(), grads))
+    half = len(out) // 2
+    for (l1, ok1, g1), (l2, ok2, g2) in zip(out[:half], out[half:]):
+        assert l1 == pytest.approx(l2, rel=1e-5) and ok1 == ok2 and len(g1) == len(g2) > 0
+        assert all(torch.allclose(a, b, atol=1e-6, rtol=1e-4) for a, b in zip(g1, g2))
+    model.zero_grad()
