@@ -248,7 +248,8 @@ class Recipe:
         """The base video LM: the perception base's LM + projector trained on fresh-world questions."""
         v = self.cfg.videolm
         fmt = stage_config(self.cfg, "sft", model=str(base), workspace=str(self.ws.root)).data.answer_format
-        key = self.keys["videolm"] = fingerprint("videolm", self.keys["base"], v, self.cfg.seed, fmt)
+        settings = {k: x for k, x in to_dict(v).items() if k != "threads"}      # cores change speed, not the stage
+        key = self.keys["videolm"] = fingerprint("videolm", self.keys["base"], settings, self.cfg.seed, fmt)
         out = self.ws.checkpoints_dir / f"recipe-videolm-{key}"
         if (out / "lvr_config.json").is_file():
             self._skip("videolm", key, str(out))
