@@ -36,7 +36,8 @@ def init_cmd(workspace: str) -> None:
 @click.argument("workspace", type=click.Path(file_okay=False))
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--copy/--link", default=False, help="Copy files into media/ (default: reference them in place).")
-@click.option("--clip-seconds", default=10.0, show_default=True, help="Clip length for captioning.")
+@click.option("--clip-seconds", default=10.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="Clip length for captioning (seconds).")
 @click.option("--split", type=click.Choice(["sft", "rl", "eval"]), default=None, help="Assign videos to a split.")
 @click.option("--strict", is_flag=True, help="Exit with status 1 if any file failed.")
 def ingest_cmd(workspace: str, paths: tuple[str, ...], copy: bool, clip_seconds: float, split: str | None,

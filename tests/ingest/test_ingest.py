@@ -80,3 +80,14 @@ def test_cli_reports_bad_files_and_strict_exit_code(tmp_path, mixed_folder):
     assert out.exit_code == 1 and "already present 2" in out.output
     out = runner.invoke(cli, ["videos", ws])
     assert out.exit_code == 0 and "good_a.mp4" in out.output and "good_b.mp4" in out.output
+
+
+def test_short_clips_from_the_cli(tmp_path, mixed_folder):
+    # clips under 3 s used to fail every file (the 3 s tail rule was longer than a clip)
+    ws_dir = tmp_path / "ws"
+    res = CliRunner().invoke(cli, ["ingest", str(ws_dir), str(mixed_folder / "good_a.mp4"), "--clip-seconds", "2"])
+    assert res.exit_code == 0, res.output
+    ws = Workspace.open(ws_dir)
+    (video,) = ws.list_videos()
+    clips = [(c["start"], c["end"]) for c in ws.clips(video["id"])]
+    assert clips[:2] == [(0, 2), (2, 4)] and len(clips) == 7 and clips[-1][1] == pytest.approx(15, abs=0.1)

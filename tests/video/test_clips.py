@@ -40,3 +40,10 @@ def test_custom_lengths():
 def test_bad_arguments(kwargs):
     with pytest.raises(ValueError, match="clip_segments"):
         clip_segments(**kwargs)
+
+
+def test_clips_shorter_than_the_default_tail_rule():
+    # the tail rule shrinks to the clip length, so any clip length > 0 works
+    assert clip_segments(10.0, 2.0) == [(0.0, 2.0), (2.0, 4.0), (4.0, 6.0), (6.0, 8.0), (8.0, 10.0)]
+    assert clip_segments(9.0, 2.0) == [(0.0, 2.0), (2.0, 4.0), (4.0, 6.0), (6.0, 9.0)]   # 1 s tail joins
+    assert clip_segments(32.0) == [(0.0, 10.0), (10.0, 20.0), (20.0, 32.0)]              # unchanged for 10 s
