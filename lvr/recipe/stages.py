@@ -133,8 +133,12 @@ class Recipe:
         row = self.state["stages"].get(stage)
         return row.get("seconds") if row else None
 
+    def _threads(self, stage_threads: int = 0) -> int:
+        """A stage's torch threads: its own setting, or the recipe's (0)."""
+        return stage_threads or self.cfg.threads
+
     def _env(self, threads: int = 0) -> dict:
-        n = str(threads or self.cfg.threads)
+        n = str(self._threads(threads))
         return {**os.environ, "OMP_NUM_THREADS": n, "MKL_NUM_THREADS": n, "TOKENIZERS_PARALLELISM": "false",
                 "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 
@@ -255,12 +259,11 @@ class Recipe:
             self._skip("videolm", key, str(out))
             return out
         t0 = time.perf_counter()
-        torch_threads(v.threads or self.cfg.threads)
+        torch_threads(self._threads(v.threads))
         model = load_model(base)
         model.set_answer_format(fmt)
         report = VideoLMTrainer(model, v, seed=self.cfg.seed).train(log=self.echo)
         torch_threads(self.cfg.threads)
-        report["threads"] = v.threads or self.cfg.threads
         tmp = out.with_name(f".{out.name}.tmp")
         if tmp.exists():
             shutil.rmtree(tmp)
@@ -322,7 +325,7 @@ class Recipe:
 
     def _answerer(self, ckpt: Path, think: bool = True):
         hf_logging.disable_progress_bar()
-        torch_threads(self.cfg.eval.threads or self.cfg.threads)
+        torch_threads(self._threads(self.cfg.eval.threads))
         return ModelAnswerer(ckpt, max_new_tokens=self.cfg.eval.max_new_tokens, temperature=0.0, think=think,
                              frame_cache_dir=self.ws.frames_cache_dir, answer_mode=self.cfg.eval.answer_mode)
 
