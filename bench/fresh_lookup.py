@@ -71,12 +71,14 @@ def find_checkpoint(a, spec: WorldSpec) -> tuple[Path, dict]:
 
 def one_run(ckpt: Path, mode: str, size: str, a, spec: WorldSpec, budget_s: float) -> dict:
     layers, hidden = (int(x) for x in size.split("x"))
-    model = probe_model(ckpt, layers=layers, hidden=hidden, clock_tokens=not a.no_clock_tokens)
+    model = probe_model(ckpt, layers=layers, hidden=hidden, clock_tokens=not a.no_clock_tokens,
+                        clock_init=a.clock_init)
     cfg = ProbeConfig(frames=tuple(a.frames), advance_at=a.advance_at, batch_size=a.batch_size, lr=a.lr,
                       steps=a.steps, budget_s=budget_s, eval_every=a.eval_every, eval_items=a.eval_items,
                       items_per_world=a.items_per_world, text_share=a.text_share if mode == "video" else 0.0,
                       seed=a.seed)
-    probe = FreshProbe(model, mode, spec, question_first=a.question_first, match_norm=a.match_norm, pool=a.pool)
+    probe = FreshProbe(model, mode, spec, question_first=a.question_first, match_norm=a.match_norm, pool=a.pool,
+                       time_embed=a.time_embed)
     rep = train_probe(probe, cfg, log=err)
     rep["lm"] = size
     rep["lm_parameters"] = sum(p.numel() for p in model.causal_lm.parameters())
@@ -107,6 +109,9 @@ def main() -> None:
     ap.add_argument("--no-readout", dest="readout", action="store_false",
                     help="skip the linear read-out of the robots' zones from the cached video tokens")
     ap.add_argument("--no-clock-tokens", action="store_true", help="frame tags '<t=35.2s>' instead of '00:35'")
+    ap.add_argument("--clock-init", default="random", choices=["random", "sinusoid"],
+                    help="clock tokens' start: random rows, or sinusoidal codes of the second (near times alike)")
+    ap.add_argument("--time-embed", action="store_true", help="video runs: add the frame's tag embedding to its tokens")
     ap.add_argument("--tower-cache", default="/tmp/lvr-fresh-lookup")
     ap.add_argument("--tower-worlds", type=int, default=1000)
     ap.add_argument("--tower-steps", type=int, default=2000)
@@ -135,7 +140,8 @@ def run(a) -> dict:
         runs.append(one_run(ckpt, mode, size, a, spec, max(10.0, min(a.budget_s, left / (len(plan) - k)))))
     readout = feature_readout(load_model(ckpt), spec, worlds=100 if a.quick else 400) if a.readout else None
     return {"checkpoint": str(ckpt), "tower": tower, "frames": a.frames, "batch_size": a.batch_size, "lr": a.lr,
-            "budget_s": a.budget_s, "clock_tokens": not a.no_clock_tokens, "kinds": list(spec.kinds),
+            "budget_s": a.budget_s, "clock_tokens": not a.no_clock_tokens,
+            "clock_init": a.clock_init, "time_embed": a.time_embed, "pool": a.pool, "kinds": list(spec.kinds),
             "question_first": a.question_first, "match_norm": a.match_norm, "text_share": a.text_share,
             "threads": a.threads, "seconds": round(time.perf_counter() - t0, 1), "readout": readout, "runs": runs}
 

@@ -338,14 +338,17 @@ class VideoLM(nn.Module, abc.ABC):
         input_ids = torch.tensor([ids], dtype=torch.long, device=device)
         embeds = self.input_embeddings(input_ids)
         if video_embeds is not None:
-            mask = (input_ids == vid).unsqueeze(-1)
-            embeds = embeds.masked_scatter(mask, video_embeds.to(device=device, dtype=embeds.dtype))
+            embeds = self.splice_video(embeds, input_ids == vid, video_embeds)
         attention_mask = torch.ones_like(input_ids)
         layouts = [layout if video_embeds is not None else None]
         position_ids = self.build_position_ids(input_ids, attention_mask, layouts)
         return ModelInputs(
             inputs_embeds=embeds, position_ids=position_ids, attention_mask=attention_mask, input_ids=input_ids,
             labels=torch.tensor([labels], dtype=torch.long, device=device) if train else None, layouts=layouts)
+
+    def splice_video(self, embeds: torch.Tensor, slots: torch.Tensor, video_embeds: torch.Tensor) -> torch.Tensor:
+        """`embeds` [B, S, D] with the video slots ([B, S] bool, in order) replaced by `video_embeds` [N, D]."""
+        return embeds.masked_scatter(slots.unsqueeze(-1), video_embeds.to(device=embeds.device, dtype=embeds.dtype))
 
     def video_layout_for_tokens(self, n_tokens: int) -> VideoLayout:
         """Layout from a token count alone (only where the token count determines it)."""

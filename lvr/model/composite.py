@@ -29,6 +29,16 @@ from .projector import ProjectorConfig, VideoProjector
 from .tokenizer import ensure_tokens
 
 LLM_DIR, VISION_DIR, PROJECTOR_DIR = "llm", "vision_tower", "mm_projector"
+CLOCK_INITS = ("random", "sinusoid")
+
+
+def clock_code(seconds: torch.Tensor, dim: int, shortest: float = 4.0, longest: float = 7200.0) -> torch.Tensor:
+    """[T] seconds → [T, dim] sin/cos pairs with periods spaced geometrically from `shortest` to `longest`: the dot
+    product of two codes depends only on the time between them and is largest at zero."""
+    periods = shortest * (longest / shortest) ** torch.linspace(0, 1, dim // 2)
+    angle = 2 * torch.pi * seconds[:, None] / periods[None, :]
+    code = torch.stack([angle.sin(), angle.cos()], -1).flatten(1)
+    return F.pad(code, (0, dim - code.shape[1]))
 
 
 def _vision_geometry(vision_config) -> tuple[int, int]:
@@ -116,14 +126,27 @@ class CompositeVideoLM(VideoLM):
         gc.pad_token_id = self.tokenizer.pad_token_id
         self.llm.config.pad_token_id = self.tokenizer.pad_token_id
 
-    def use_clock_tags(self, max_seconds: int = 3600) -> int:
+    def use_clock_tags(self, max_seconds: int = 3600, init: str = "random") -> int:
         """Frame tags read like the prompts' time stamps and each time is one token: tags become "00:35"
         (`timestamp_format` "{clock}") and "00:00" … up to `max_seconds` join the tokenizer (embeddings resized),
         so "at 00:35" in a question and the tag before the frame at 35.4 s are the same token: finding the frame is
-        matching a token (the copying an induction head does). Saved with the checkpoint. Returns tokens added."""
+        matching a token (the copying an induction head does). Saved with the checkpoint. Returns tokens added.
+
+        `init="sinusoid"` starts each new time token as a sinusoidal code of its second (periods 4 s … 2 h, scaled
+        to the vocabulary's mean norm), so nearby times start with similar embeddings: a question about 00:35 and
+        the frame tagged 00:33 are close before training, where random rows make every pair of times unrelated."""
+        if init not in CLOCK_INITS:
+            raise ValueError(f"use_clock_tags: init must be one of {CLOCK_INITS}, got {init!r}")
         self.options = dataclasses.replace(self.options, timestamp_format="{clock}")
-        added = self.tokenizer.add_tokens([self.options.timestamp_tag(s) for s in range(max_seconds + 1)])
+        tags = [self.options.timestamp_tag(s) for s in range(max_seconds + 1)]
+        added = self.tokenizer.add_tokens(tags)
         self.llm.resize_token_embeddings(len(self.tokenizer), mean_resizing=False)
+        if init == "sinusoid":
+            weight = self.llm.get_input_embeddings().weight
+            ids = self.tokenizer.convert_tokens_to_ids(tags)
+            with torch.no_grad():
+                code = clock_code(torch.arange(max_seconds + 1, dtype=torch.float32), weight.shape[1])
+                weight[ids] = (code * weight.norm(dim=-1).mean() / code.norm(dim=-1, keepdim=True)).to(weight.dtype)
         return added
 
     # ------------------------------------------------------------------ contract
@@ -199,6 +222,21 @@ class CompositeVideoLM(VideoLM):
             out += self.tokenizer.encode(self.options.timestamp_tag(t), add_special_tokens=False)
             out += [vid] * self.tokens_per_frame
         return out
+
+    def splice_video(self, embeds: torch.Tensor, slots: torch.Tensor, video_embeds: torch.Tensor) -> torch.Tensor:
+        """The video tokens in their slots; with `stamp_frames`, each plus the embedding of the last token before its
+        frame's run of video tokens: the frame's time tag (a one-token clock tag with `use_clock_tags`)."""
+        out = super().splice_video(embeds, slots, video_embeds)
+        if not self.options.stamp_frames:
+            return out
+        pos = torch.arange(slots.shape[1], device=slots.device).expand_as(slots)
+        tag = torch.where(slots, -1, pos).cummax(dim=1).values.clamp(min=0)     # last non-video position so far
+        stamp = embeds.gather(1, tag.unsqueeze(-1).expand_as(embeds))
+        return out + stamp * slots.unsqueeze(-1).to(out.dtype)
+
+    def stamp_frame_times(self) -> None:
+        """Switch `stamp_frames` on (saved with the checkpoint); the frames' tags must be in the text."""
+        self.options = dataclasses.replace(self.options, stamp_frames=True)
 
     def build_position_ids(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                            layouts=None) -> torch.Tensor:

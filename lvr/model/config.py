@@ -56,6 +56,9 @@ class CompositeOptions:
     video_token: str = option("<video>", "placeholder token, repeated once per video token")
     timestamp_text: bool = option(False, 'insert "<t=12.0s>" before each frame\'s tokens')
     timestamp_format: str = option("<t={:.1f}s>", "{} the seconds; {clock} the time as the prompts write it (mm:ss)")
+    stamp_frames: bool = option(False, "add the embedding of the token before each frame's video tokens (its time "
+                                "tag) to those tokens, so a frame carries its time and a question's time token "
+                                "finds it in one attention step (needs timestamp_text)")
     image_mean: tuple[float, ...] = option(SIGLIP_MEAN, "per-channel mean of the frame normalisation")
     image_std: tuple[float, ...] = option(SIGLIP_STD, "per-channel std of the frame normalisation (> 0)")
     vision_select_layer: int = option(-1, "-1: last_hidden_state; -2: the layer before, …")
@@ -75,6 +78,8 @@ class CompositeOptions:
         except (IndexError, KeyError, ValueError) as e:
             raise ConfigError(f"timestamp_format {self.timestamp_format!r} does not format: {e}") from e
         _check_channels(self)
+        if self.stamp_frames and not self.timestamp_text:
+            raise ConfigError("stamp_frames needs timestamp_text: true (the tags are what is stamped on the frames)")
 
     def timestamp_tag(self, seconds: float) -> str:
         """The text put before a frame at `seconds`: "<t=35.6s>", or with "{clock}" in the format the time

@@ -140,6 +140,12 @@ class VideoLMStage:
     eval_items: int = option(256, "held-out worlds (one item each) per frame count", ge=8)
     cache_frames: int = option(100_000, "tower features kept in memory (frames)", ge=1000)
     threads: int = option(0, "torch threads of this stage, which runs alone (0: the recipe's threads)", ge=0)
+    stamp_frames: bool = option(False, "from this stage on, each frame's video token carries its time tag's embedding "
+                                "(CompositeOptions.stamp_frames, saved with every later checkpoint): the look-up "
+                                "probe then picks a frame among 4 in half the steps (docs/benchmarks.md)")
+    clock_init: str = option("keep", "before the stage, restart the clock tags' embeddings as sinusoidal codes of "
+                             "their second, so near times start alike (sinusoid; needs model.clock_tags), or keep "
+                             "the random ones", choices=("keep", "sinusoid"))
 
     def check(self) -> None:
         if not self.frames or min(self.frames) < 1 or sorted(self.frames) != list(self.frames):

@@ -32,7 +32,7 @@ from __future__ import annotations
 import copy
 import random
 import time
-from collections import Counter, OrderedDict
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -42,23 +42,19 @@ from transformers import AutoModelForCausalLM
 
 from lvr.model import load_model
 from lvr.model.composite import CompositeVideoLM
-from lvr.synth.config import WorldConfig
+from lvr.synth.fresh import (  # noqa: F401  (re-exported: the probe's world source)
+    HELD_OUT_SEEDS,
+    KINDS,
+    TRAIN_SEEDS,
+    WorldSpec,
+    frame_indices,
+    fresh_world,
+    held_out_items,
+    item_stream,
+    render_frames,
+)
 from lvr.synth.phrases import fmt_time
-from lvr.synth.render import Renderer
-from lvr.synth.simulate import simulate
-
-KINDS = ("robot", "carrying", "object")
-TRAIN_SEEDS = 1 << 32                 # fresh training worlds: TRAIN_SEEDS + k
-HELD_OUT_SEEDS = TRAIN_SEEDS + (1 << 31)
-
-
-@dataclass(frozen=True)
-class WorldSpec:
-    minutes: tuple[float, float] = (1.0, 2.0)     # video length drawn per world
-    fps: float = 4.0
-    size: int = 112
-    difficulty: str = "easy"
-    kinds: tuple[str, ...] = KINDS
+from lvr.train.lookups import FeatureCache
 
 
 @dataclass(frozen=True)
@@ -73,23 +69,6 @@ class Item:
     per_frame: tuple[str, ...]       # the answer the question would have at each frame (for baselines)
     lines: tuple[str, ...]           # each frame as text (mode "text")
     log: object = field(default=None, compare=False, repr=False)
-
-
-def fresh_world(seed: int, spec: WorldSpec):
-    """The event log of world `seed`; its length is drawn from the seed."""
-    minutes = round(random.Random(seed).uniform(*spec.minutes), 2)
-    return simulate(WorldConfig(seed=seed, minutes=minutes, fps=spec.fps, size=spec.size,
-                                difficulty=spec.difficulty))
-
-
-def frame_indices(rng: random.Random, duration: float, n: int, fps: float) -> list[int]:
-    """n frame indices, one uniformly at random in each of n equal segments, at distinct whole seconds."""
-    last = max(0, round(duration * fps) - 1)
-    for _ in range(100):
-        idx = [min(last, int(rng.uniform(k, k + 1) * duration / n * fps)) for k in range(n)]
-        if len({round(i / fps) for i in idx}) == n:
-            return idx
-    raise ValueError(f"cannot place {n} frames at distinct seconds in {duration:.0f} s")
 
 
 def frame_text(log, t: float, kinds=KINDS) -> str:
@@ -144,86 +123,6 @@ def world_items(seed: int, spec: WorldSpec, n_frames: int, count: int = 1, log=N
         out.append(Item(seed, tuple(idx), times, kind, q, per[asked], asked, per,
                         tuple(frame_text(log, t, spec.kinds) for t in times), log))
     return out
-
-
-def item_stream(spec: WorldSpec, n_frames, *, start: int = TRAIN_SEEDS, items_per_world: int = 1,
-                make=world_items):
-    """Endless items, a fresh world every `items_per_world` items; `n_frames` an int or a callable() -> int;
-    `make(seed, spec, n_frames, count)` writes a world's items (lvr.recipe.videolm passes its questions)."""
-    k = start
-    while True:
-        n = n_frames() if callable(n_frames) else n_frames
-        yield from make(k, spec, n, items_per_world)
-        k += 1
-
-
-def held_out_items(spec: WorldSpec, frame_counts, count: int, make=world_items) -> dict[int, list]:
-    """Per frame count, `count` items, each from its own held-out world (the same worlds for every count)."""
-    logs = [fresh_world(HELD_OUT_SEEDS + j, spec) for j in range(count)]
-    return {n: [make(HELD_OUT_SEEDS + j, spec, n, log=lg)[0] for j, lg in enumerate(logs)] for n in frame_counts}
-
-
-OBJECT_EVENTS = ("appear", "pick_up", "drop", "hand_over", "disappear")
-
-
-def render_frames(log, size: int, fps: float, indices: list[int]) -> list[np.ndarray]:
-    """Frames `indices` (ascending) of `Renderer(log, size).frames(fps)`, drawn the same way but only those (the
-    renderer draws every frame up to the last one wanted: 15 ms for a minute and a half, 0.4 ms for 8 here)."""
-    r = Renderer(log, size)
-    events = sorted((e for e in log.events if e.get("object") and e["type"] in OBJECT_EVENTS),
-                    key=lambda e: (e["t"], e["id"]))
-    state, k, out = {}, 0, []
-    for i in indices:
-        t = i / fps
-        for e in events[k:]:
-            if e["t"] > t:
-                break
-            k += 1
-            held = e["agent"] if e["type"] == "pick_up" or (e["type"] == "appear" and e.get("agent")) else None
-            held = e["other"] if e["type"] == "hand_over" else held
-            state[e["object"]] = (("held", held) if held else ("hidden",) if e["type"] == "disappear"
-                                  else ("floor", e["x"], e["y"]))
-        frame = (r.bg_open if r.open_t is not None and t >= r.open_t else r.bg_closed).copy()
-        pos = {a: log.position_at(a, t) for a in log.agent_ids}
-        for oid, st in state.items():
-            if st[0] == "floor":
-                r.object_sprites[oid].paste(frame, st[1] * size, st[2] * size)
-        for a in log.agent_ids:
-            r.agent_sprites[a].paste(frame, pos[a][0] * size, pos[a][1] * size)
-        for oid, st in state.items():
-            if st[0] == "held":
-                r.object_sprites[oid].paste(frame, pos[st[1]][0] * size, pos[st[1]][1] * size)
-        out.append(frame)
-    return out
-
-
-class FeatureCache:
-    """The frozen tower's patch features per (world seed, frame index): rendered and encoded once."""
-
-    def __init__(self, model, spec: WorldSpec, max_frames: int = 100_000):
-        self.model, self.spec, self.max_frames = model, spec, max_frames
-        self.store: OrderedDict[tuple[int, int], torch.Tensor] = OrderedDict()
-        self.hits = self.misses = 0
-
-    def features(self, items: list[Item]) -> torch.Tensor:
-        """[sum of frames, patches, C] in item and frame order."""
-        todo: dict[int, tuple] = {}
-        for it in items:
-            for i in it.frames:
-                if (it.seed, i) in self.store:
-                    self.hits += 1
-                else:
-                    self.misses += 1
-                    todo.setdefault(it.seed, (it.log, set()))[1].add(i)
-        for seed, (log, want) in todo.items():
-            frames = render_frames(log, self.spec.size, self.spec.fps, sorted(want))
-            with torch.no_grad():
-                feats = self.model.vision_features(self.model.preprocess(np.stack(frames))).to(torch.float16)
-            for i, f in zip(sorted(want), feats):
-                self.store[(seed, i)] = f
-        while len(self.store) > self.max_frames:
-            self.store.popitem(last=False)
-        return torch.stack([self.store[(it.seed, i)] for it in items for i in it.frames]).float()
 
 
 class FreshProbe:
@@ -328,11 +227,12 @@ def baselines(train: list[Item], test: list[Item]) -> dict[str, float]:
 
 
 def probe_model(checkpoint, *, layers: int = 4, hidden: int = 128, clock_tokens: bool = True,
-                max_seconds: int = 130, init_std: float | None = None, seed: int = 0):
+                max_seconds: int = 130, init_std: float | None = None, seed: int = 0, clock_init: str = "random"):
     """The checkpoint's vision tower (frozen) and tokenizer around a new random-init LM of `layers` x `hidden`
     (the checkpoint LM's config otherwise, `init_std` its initializer_range: the recipe's 0.1 unless given); its
     projector too when the widths match, else a new one.
-    `clock_tokens`: frame tags "00:35", one token each, the same token as the question's time (lookup.py)."""
+    `clock_tokens`: frame tags "00:35", one token each, the same token as the question's time (lookup.py);
+    `clock_init`: their embeddings' start (`CompositeVideoLM.use_clock_tags`)."""
     base = load_model(checkpoint) if not hasattr(checkpoint, "causal_lm") else copy.deepcopy(checkpoint)
     cfg = copy.deepcopy(base.causal_lm.config)
     heads = max(1, hidden // 32)
@@ -350,7 +250,7 @@ def probe_model(checkpoint, *, layers: int = 4, hidden: int = 128, clock_tokens:
     if base.projector.config.lm_hidden == hidden:
         model.projector.load_state_dict(base.projector.state_dict())
     if clock_tokens:
-        model.use_clock_tags(max_seconds)
+        model.use_clock_tags(max_seconds, init=clock_init)
     model.vision_tower.requires_grad_(False)
     return model
 
@@ -387,9 +287,9 @@ def train_probe(probe: FreshProbe, cfg: ProbeConfig, log=print) -> dict:
     def n_frames() -> int:                      # the current stage's count; after the first, some replay
         return cfg.frames[stage] if stage == 0 or rng.random() >= cfg.replay else rng.choice(cfg.frames[:stage])
 
-    stream = item_stream(probe.spec, n_frames,
-                         items_per_world=cfg.items_per_world, start=TRAIN_SEEDS + cfg.seed * 10_000_000)
-    tests = held_out_items(probe.spec, cfg.frames, cfg.eval_items)
+    stream = item_stream(probe.spec, n_frames, items_per_world=cfg.items_per_world,
+                         start=TRAIN_SEEDS + cfg.seed * 10_000_000, make=world_items)
+    tests = held_out_items(probe.spec, cfg.frames, cfg.eval_items, make=world_items)
     sample = [x for k in range(300) for x in world_items(HELD_OUT_SEEDS - 1 - k, probe.spec, 2, count=8)]
     floors = {n: baselines(sample, t) for n, t in tests.items()}
     text = (FreshProbe(probe.model, "text", probe.spec, question_first=probe.question_first)

@@ -14,9 +14,11 @@ import torch
 import torch.nn.functional as F
 
 from lvr.synth.config import WorldConfig
+from lvr.synth.fresh import HELD_OUT_SEEDS, WorldSpec, fresh_world
+from lvr.train.lookups import FeatureCache
 
 from .config import ModelStage
-from .fresh_lookup import HELD_OUT_SEEDS, FeatureCache, Item, WorldSpec, fresh_world, world_items
+from .fresh_lookup import Item, world_items
 from .perception import cell_zones, pretrain_perception, world_perception_data, zone_facts
 from .stages import build_model
 

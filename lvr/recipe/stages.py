@@ -35,7 +35,7 @@ from typing import Callable
 import torch
 from transformers.utils import logging as hf_logging
 
-from lvr.config import dump_yaml, to_dict
+from lvr.config import ConfigError, dump_yaml, to_dict
 from lvr.eval import (
     EvalConfig,
     ModelAnswerer,
@@ -262,6 +262,7 @@ class Recipe:
         torch_threads(self._threads(v.threads))
         model = load_model(base)
         model.set_answer_format(fmt)
+        self._time_frames(model, v)
         report = VideoLMTrainer(model, v, seed=self.cfg.seed).train(log=self.echo)
         torch_threads(self.cfg.threads)
         tmp = out.with_name(f".{out.name}.tmp")
@@ -276,6 +277,15 @@ class Recipe:
         self.log.record("videolm", True, dt, f"{report['steps']} steps, {report['worlds']:,} worlds, reached "
                                              f"{report['reached_frames']} frames (held-out {final:.2f}), {out}")
         return out
+
+    def _time_frames(self, model, v) -> None:
+        """videolm.clock_init / stamp_frames: how frames carry their time into the LM, from this stage on."""
+        if v.clock_init == "sinusoid":
+            if not self.cfg.model.clock_tags:
+                raise ConfigError("videolm.clock_init: sinusoid needs model.clock_tags > 0 (one token per time)")
+            model.use_clock_tags(self.cfg.model.clock_tags, init="sinusoid")
+        if v.stamp_frames:
+            model.stamp_frame_times()
 
     # ------------------------------------------------------------------ training
     def _train(self, stage: str, model_dir: Path, upstream: str) -> Path:

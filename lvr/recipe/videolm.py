@@ -32,179 +32,23 @@ from __future__ import annotations
 
 import random
 import time
-from collections import Counter
-from dataclasses import dataclass, field
-from functools import partial
 
 import torch
-import torch.nn.functional as F
 
-from lvr.model.base import IGNORE_INDEX, collate
-from lvr.model.prompting import LETTERS, answer_text, build_messages, format_target
-from lvr.synth.phrases import fmt_time
-
-from .fresh_lookup import (
+from lvr.synth.fresh import (  # noqa: F401  (re-exported: the stage's question source)
     HELD_OUT_SEEDS,
     TRAIN_SEEDS,
-    FeatureCache,
+    VIDEOLM_KINDS,
+    VideoQuestion,
     WorldSpec,
-    frame_indices,
-    fresh_world,
-    held_out_items,
-    item_stream,
-    kind_accuracy,
+    held_out_questions,
+    question_stream,
+    world_questions,
 )
+from lvr.synth.fresh import question_baselines as baselines
+from lvr.train.lookups import LookupBatches, plain_logits, shared_prefix_logits  # noqa: F401
 
-VIDEOLM_KINDS = ("time", "carrying", "object", "first", "last", "most", "count")
-
-
-@dataclass(frozen=True)
-class VideoQuestion:
-    seed: int
-    frames: tuple[int, ...]          # frame indices on the fps grid
-    times: tuple[float, ...]
-    kind: str
-    question: str
-    options: tuple[str, ...]
-    answer: str                      # the keyed letter
-    per_frame: tuple[str, ...]       # the answer each single frame would give (the random-frame baseline)
-    log: object = field(default=None, compare=False, repr=False)
-
-    @property
-    def answer_option(self) -> str:
-        return self.options[LETTERS.index(self.answer)]
-
-
-def _robot_zone(log, who, t):
-    return f"the {log.zone_at(who, t)}"
-
-
-def _carrying(log, who, t):
-    held = log.carrying_at(who, t)
-    return f"the {held.replace('-', ' ')}" if held else "nothing"
-
-
-def _object_place(log, who, t):
-    state = log.object_state_at(who, t)
-    return f"the {state[1]}" if state[0] == "floor" else f"with the {state[1]} robot"
-
-
-def _choices(log, kind: str) -> list[str]:
-    """Every answer a question of `kind` can have in this world (distractors are drawn from it)."""
-    zones = [f"the {z}" for z in log.zone_names]
-    if kind == "carrying":
-        return ["nothing"] + [f"the {o.replace('-', ' ')}" for o in log.object_ids]
-    if kind == "object":
-        return zones + [f"with the {a} robot" for a in log.agent_ids]
-    return zones
-
-
-def _ask(log, rng: random.Random, kind: str, times: tuple[float, ...]):
-    """(question, answer, per-frame answers) for `kind`, or None when this world/frames cannot ask it."""
-    robot = rng.choice(log.agent_ids)
-    name = f"the {robot} robot"
-    zones = tuple(_robot_zone(log, robot, t) for t in times)
-    if kind in ("time", "carrying", "object"):
-        k = rng.randrange(len(times))
-        at = fmt_time(times[k])
-        if kind == "time":
-            return f"Where is {name} at {at}?", zones[k], zones
-        if kind == "carrying":
-            per = tuple(_carrying(log, robot, t) for t in times)
-            return f"What is {name} carrying at {at}?", per[k], per
-        seen = [o for o in log.object_ids if log.object_state_at(o, times[k])[0] in ("floor", "held")]
-        if not seen:
-            return None
-        obj = rng.choice(seen)
-        per = tuple(_object_place(log, obj, t) if log.object_state_at(obj, t)[0] in ("floor", "held")
-                    else "(not visible)" for t in times)
-        return f"Where is the {obj.replace('-', ' ')} at {at}?", per[k], per
-    if kind == "first":
-        return f"Where is {name} in the first frame?", zones[0], zones
-    if kind == "last":
-        return f"Where is {name} in the last frame?", zones[-1], zones
-    counts = Counter(zones).most_common()
-    if kind == "most":
-        if len(counts) > 1 and counts[0][1] == counts[1][1]:
-            return None
-        return f"Where is {name} in most of the frames?", counts[0][0], zones
-    zone = rng.choice(_choices(log, "time"))
-    n = sum(z == zone for z in zones)
-    return f"In how many of the frames is {name} in {zone}?", str(n), tuple(str(int(z == zone)) for z in zones)
-
-
-def _options(rng: random.Random, answer: str, pool: list[str]) -> tuple[tuple[str, ...], str]:
-    """Four options (the answer and three distractors from `pool`, shuffled) and the answer's letter."""
-    others = [x for x in dict.fromkeys(pool) if x != answer]
-    opts = [answer] + rng.sample(others, min(3, len(others)))
-    rng.shuffle(opts)
-    return tuple(opts), LETTERS[opts.index(answer)]
-
-
-def world_questions(seed: int, spec: WorldSpec, n_frames: int, count: int = 1, kinds=VIDEOLM_KINDS,
-                    log=None) -> list[VideoQuestion]:
-    """`count` items from world `seed`, each with its own frame times and question (kinds drawn uniformly)."""
-    log = log or fresh_world(seed, spec)
-    rng = random.Random(seed * 31 + n_frames)
-    out = []
-    while len(out) < count:
-        idx = frame_indices(rng, log.duration, n_frames, spec.fps)
-        times = tuple(i / spec.fps for i in idx)
-        kind = rng.choice(kinds)
-        asked = _ask(log, rng, kind, times)
-        if asked is None:
-            continue
-        question, answer, per = asked
-        pool = [str(i) for i in range(n_frames + 1)] if kind == "count" else _choices(log, kind)
-        options, letter = _options(rng, answer, pool)
-        out.append(VideoQuestion(seed, tuple(idx), times, kind, question, options, letter, per, log))
-    return out
-
-
-def question_stream(spec: WorldSpec, n_frames, kinds, *, start: int, items_per_world: int):
-    """`fresh_lookup.item_stream` of these questions: a fresh world every `items_per_world` items."""
-    return item_stream(spec, n_frames, start=start, items_per_world=items_per_world,
-                       make=partial(world_questions, kinds=kinds))
-
-
-def held_out_questions(spec: WorldSpec, frame_counts, count: int, kinds) -> dict[int, list[VideoQuestion]]:
-    """`fresh_lookup.held_out_items` of these questions (one per held-out world, the same worlds per count)."""
-    return held_out_items(spec, frame_counts, count, make=partial(world_questions, kinds=kinds))
-
-
-def baselines(test: list[VideoQuestion]) -> dict[str, float]:
-    """most_frequent: the commonest answer text per kind (a blind answerer, fit on the test items themselves, so
-    an upper bound for one); random_frame: what a random one of the item's frames answers."""
-    common = {k: Counter(x.answer_option for x in test if x.kind == k).most_common(1)[0][0]
-              for k in {x.kind for x in test}}
-    mf = sum(x.answer_option == common[x.kind] for x in test) / len(test)
-    rf = sum(sum(a == x.answer_option for a in x.per_frame) / len(x.per_frame) for x in test) / len(test)
-    return {"most_frequent": round(mf, 4), "random_frame": round(rf, 4)}
-
-
-def plain_logits(lm, inputs, keep: int) -> torch.Tensor:
-    """The last `keep` positions' logits of a right-padded batch, every row run in full."""
-    return lm(inputs_embeds=inputs.inputs_embeds, position_ids=inputs.position_ids,
-              attention_mask=inputs.attention_mask, use_cache=False, logits_to_keep=keep).logits
-
-
-def shared_prefix_logits(lm, inputs, keep: int) -> torch.Tensor:
-    """`plain_logits`, with the leading tokens every row shares (the chat's system prompt: about half of a look-up
-    question's tokens) run once, as one row, and its keys/values repeated for the batch; gradients flow through it
-    as through the full rows. Falls back to `plain_logits` when the rows share fewer than 8 tokens."""
-    from transformers import DynamicCache
-
-    emb, n = inputs.inputs_embeds, inputs.inputs_embeds.shape[0]
-    same = (emb == emb[:1]).all(-1).all(0) & (inputs.attention_mask == 1).all(0)
-    shared = min(int(same.int().cumprod(0).sum()), emb.shape[1] - keep)
-    if n == 1 or shared < 8:
-        return plain_logits(lm, inputs, keep)
-    cache = DynamicCache()
-    lm(inputs_embeds=emb[:1, :shared], position_ids=inputs.position_ids[:1, :shared], past_key_values=cache,
-       use_cache=True, logits_to_keep=1)
-    cache.batch_repeat_interleave(n)
-    return lm(inputs_embeds=emb[:, shared:], position_ids=inputs.position_ids[:, shared:],
-              attention_mask=inputs.attention_mask, past_key_values=cache, use_cache=True, logits_to_keep=keep).logits
+from .fresh_lookup import kind_accuracy
 
 
 class VideoLMTrainer:
@@ -212,38 +56,18 @@ class VideoLMTrainer:
 
     def __init__(self, model, cfg, seed: int = 0, spec: WorldSpec | None = None, share_prefix: bool = True):
         self.model, self.cfg, self.seed = model, cfg, seed
-        self.share_prefix = share_prefix      # the system prompt every row shares runs once per batch (same numbers)
         self.spec = spec or WorldSpec(minutes=tuple(cfg.minutes), kinds=("robot", "carrying", "object"))
         self.kinds = tuple(cfg.kinds)
-        self.cache = FeatureCache(model, self.spec, cfg.cache_frames)
+        self.batches = LookupBatches(model, self.spec, cfg.cache_frames, share_prefix)
+        self.cache = self.batches.cache
 
     def inputs(self, items: list[VideoQuestion]):
         """Right-padded chat inputs with labels on the answer (one frame count per call)."""
-        m = self.model
-        feats = self.cache.features(items)
-        tokens = m.projector(feats.to(m.projector.fc1.weight.dtype)).flatten(0, 1)
-        per = len(items[0].frames) * m.tokens_per_frame
-        rows = []
-        for j, it in enumerate(items):
-            target = format_target(None, answer_text(it.answer, it.options, m.answer_format), think=False)
-            messages = build_messages(it.question, list(it.options), think=False, answer_format=m.answer_format,
-                                      target=target)
-            layout = m.video_layout(len(it.frames), None, it.times)
-            rows.append(m.build_inputs(messages, tokens[j * per:(j + 1) * per], layout=layout, train=True))
-        return collate(rows, padding_side="right", pad_token_id=m.tokenizer.pad_token_id or 0)
+        return self.batches.inputs(items)
 
     def forward(self, items: list[VideoQuestion]) -> tuple[torch.Tensor, torch.Tensor]:
         """(mean answer-token loss, per-item exact match of the greedy answer tokens)."""
-        inputs = self.inputs(items)
-        labels = inputs.labels
-        first = int((labels != IGNORE_INDEX).float().argmax(1).min())
-        keep = labels.shape[1] - first + 1
-        run = shared_prefix_logits if self.share_prefix else plain_logits
-        logits = run(self.model.causal_lm, inputs, keep)[:, :-1].float()
-        target = labels[:, first:]
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1), ignore_index=IGNORE_INDEX)
-        ok = (logits.argmax(-1) == target) | (target == IGNORE_INDEX)
-        return loss, ok.all(1)
+        return self.batches.forward(items)
 
     def accuracy(self, items: list[VideoQuestion], batch_size: int = 64) -> dict[str, float]:
         return kind_accuracy(self.model, self.forward, items, batch_size)

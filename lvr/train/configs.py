@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from lvr.config import fail, option
 from lvr.mrsp.config import MRSPConfig
+from lvr.synth.fresh import VIDEOLM_KINDS
 
 from .rewards import check_reward_name
 
@@ -127,11 +128,32 @@ class RunConfig:
 
 
 @dataclass
+class ReplayConfig:
+    items: int = option(0, "fresh-world look-up questions (lvr.synth.fresh, answer only, as the base video-LM stage "
+                        "trains them) added to each micro-batch, so CoT-SFT keeps the base's frame reading while it "
+                        "learns to reason (0: off; lvr_composite models)", ge=0)
+    weight: float = option(1.0, "weight of their mean loss next to the CoT loss", gt=0)
+    kinds: list[str] = option(["time", "last"], "question kinds", choices=VIDEOLM_KINDS)
+    frames: list[int] = option([1, 2, 4, 8], "each micro-batch's frame count is drawn from this list")
+    minutes: list[float] = option([1.0, 2.0], "[shortest, longest] world length in minutes")
+
+    def check(self) -> None:
+        if not self.frames or min(self.frames) < 1:
+            fail(self, "frames", f"must be a non-empty list of frame counts >= 1, got {self.frames}")
+        if not self.kinds:
+            fail(self, "kinds", "needs at least one kind")
+        if len(self.minutes) != 2 or not 1.0 <= self.minutes[0] <= self.minutes[1]:
+            fail(self, "minutes", f"must be [shortest, longest] with 1 <= shortest <= longest (a simulated world "
+                                  f"lasts at least a minute), got {self.minutes}")
+
+
+@dataclass
 class SFTConfig(RunConfig):
     micro_batch_size: int = option(1, "items per forward pass per rank", ge=1)
     grad_accum: int = option(1, "micro-batches per optimizer step", ge=1)
     max_length: int | None = option(None, "truncate sequences to this many tokens (null: no limit)", ge=8)
     eval_every: int = option(0, "eval loss every N steps (0: only at the end)", ge=0)
+    replay: ReplayConfig = option(ReplayConfig, "replay of the base video-LM stage's look-ups during CoT-SFT")
 
 
 @dataclass

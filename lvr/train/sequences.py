@@ -97,7 +97,7 @@ def build_batch(model, responses: Sequence[Sequence[int]], qa_ids: Sequence[int]
         video = torch.cat([videos[e.video_key].to(device=device, dtype=embeds.dtype) for e in entries], 0)
         if int(slots.sum()) != video.shape[0]:
             raise ValueError(f"batch has {int(slots.sum())} video slots but {video.shape[0]} video embeddings")
-        embeds = embeds.masked_scatter(slots.unsqueeze(-1), video)
+        embeds = model.splice_video(embeds, slots, video)
     return Batch(embeds, pos, attn, resp, rmask)
 
 

@@ -34,6 +34,7 @@ from . import run as runlib
 from .configs import SFTConfig
 from .data import EpochSampler, MixedFrames, TrainItem, VideoFrames, item_reasoning, keep_answerable, load_items, shard
 from .engine import all_reduce_sum, build_engine, engine_step, gathered_embeddings
+from .lookups import LookupReplay
 
 
 def truncate(inputs, max_length: int | None):
@@ -132,23 +133,30 @@ def train(cfg: SFTConfig) -> dict:
     runlib.restore_rng(run)
     encoder_grad = cfg.trainable.vision_tower or cfg.trainable.projector
     per_step = cfg.micro_batch_size * cfg.grad_accum * dist.world
+    replay = LookupReplay(model, cfg.replay, cfg.seed) if cfg.replay.items else None
     rep.print(f"[sft] {len(items)} training items ({d.split}: {', '.join(d.statuses)}), {len(eval_items)} eval "
-              f"items; {per_step} items per step; steps {step} → {cfg.max_steps}")
+              f"items; {per_step} items per step"
+              + (f" + {cfg.replay.items} fresh-world look-ups per micro-batch" if replay else "")
+              + f"; steps {step} → {cfg.max_steps}")
     first_loss = last_loss = last_eval = None
     metrics: dict = {}
     saved_at = step
     while step < cfg.max_steps:
         t0 = time.perf_counter()
         mine = shard(sampler.take(per_step), dist.rank, dist.world)
-        loss_sum, tokens = 0.0, 0
+        loss_sum, tokens, replay_sum = 0.0, 0, 0.0
         for m in range(cfg.grad_accum):
             batch = [items[i] for i in mine[m * cfg.micro_batch_size:(m + 1) * cfg.micro_batch_size]]
             inputs = sft_inputs(model, batch, mixed.for_step(step) if mixed else frames, think=d.think,
                                 encoder_grad=encoder_grad, max_length=cfg.max_length, reasoning=d.reasoning)
             loss, n, _ = lm_loss(model, inputs)
+            loss_sum += float(loss.detach())                 # the CoT loss (the metric), replay apart
+            if replay:
+                replay_loss = replay.forward((step * cfg.grad_accum + m) * dist.world + dist.rank)[0]
+                replay_sum += float(replay_loss.detach())
+                loss = loss + cfg.replay.weight * replay_loss
             engine.backward(loss)
             norm = engine_step(engine)
-            loss_sum += float(loss.detach())
             tokens += n
         step += 1
         loss_total, tok_total = all_reduce_sum([loss_sum, float(tokens)], dist)
@@ -158,6 +166,8 @@ def train(cfg: SFTConfig) -> dict:
         metrics = {"stage": "sft", "step": step, "loss": step_loss, "lr": engine.get_lr()[0],
                    "grad_norm": norm, "tokens": int(tok_total),
                    "epoch": sampler.progress_epochs, "time/step": time.perf_counter() - t0}
+        if replay:
+            metrics["replay_loss"] = all_reduce_sum([replay_sum], dist)[0] / (cfg.grad_accum * dist.world)
         if not math.isfinite(step_loss):
             raise FloatingPointError(f"[sft] step {step}: loss is {step_loss} (check lr and data)")
         do_save = (cfg.save_every and step % cfg.save_every == 0) or step == cfg.max_steps

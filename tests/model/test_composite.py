@@ -185,3 +185,51 @@ def test_timestamp_format_fails_fast_on_a_field_it_cannot_fill():
     assert CompositeOptions().timestamp_tag(75.4) == "<t=75.4s>"
     with pytest.raises(ConfigError, match="does not format"):
         CompositeOptions(timestamp_format="<t={minutes}>")
+
+
+def test_stamped_frames_carry_their_tag_embedding_in_every_splice(tiny_composite):
+    """stamp_frames: each video token = its projector token + the embedding of its frame's (last) tag token, the
+    same in build_inputs (SFT, eval, rollouts) and in GRPO's batch builder (lvr.train.sequences.build_batch)."""
+    import copy
+    import dataclasses
+
+    from lvr.config import ConfigError
+    from lvr.train.sequences import PromptEntry, build_batch
+
+    stamped = copy.deepcopy(tiny_composite)
+    stamped.stamp_frame_times()
+    frames, ts = make_frames(3), [0.0, 1.5, 12.0]
+    plain, inputs = (prompt_inputs(m, frames, "What happens?", timestamps=ts) for m in (tiny_composite, stamped))
+    ids = inputs.input_ids[0]
+    slots = ids == stamped.video_token_id
+    before = [int(torch.nonzero(~slots[:p]).max()) for p in torch.nonzero(slots).flatten().tolist()]
+    tags = stamped.input_embeddings(ids[before])
+    assert len(set(before)) == 3 and stamped.tokenizer.decode(ids[sorted(set(before))]) == ">>>"   # a frame's tag
+    torch.testing.assert_close(inputs.inputs_embeds[0][slots], plain.inputs_embeds[0][slots] + tags)
+    torch.testing.assert_close(inputs.inputs_embeds[0][~slots], plain.inputs_embeds[0][~slots])
+
+    with torch.no_grad():
+        video = stamped.encode_frames(frames)
+        entry = PromptEntry(7, "v", ids, inputs.position_ids[0], inputs.inputs_embeds[0])
+        batch = build_batch(stamped, [[5, 6]], [7], {7: entry}, {"v": video})
+    torch.testing.assert_close(batch.inputs_embeds[0, :len(ids)], inputs.inputs_embeds[0])
+    untagged = copy.deepcopy(tiny_composite)
+    untagged.options = dataclasses.replace(untagged.options, timestamp_text=False)
+    with pytest.raises(ConfigError, match="timestamp_text"):
+        untagged.stamp_frame_times()
+
+
+def test_sinusoidal_clock_tags_make_near_times_alike(tiny_composite):
+    import copy
+
+    model = copy.deepcopy(tiny_composite)
+    assert model.use_clock_tags(120, init="sinusoid") == 121
+    emb = model.input_embeddings(torch.tensor(model.tokenizer.convert_tokens_to_ids(["00:30", "00:31", "00:40",
+                                                                                      "01:30"])))
+    sim = torch.nn.functional.cosine_similarity(emb[:1], emb[1:])
+    assert sim[0] > sim[1] > sim[2]                     # 1 s apart > 10 s apart > 60 s apart
+    norm = tiny_composite.input_embeddings.weight.norm(dim=-1).mean()
+    torch.testing.assert_close(emb.norm(dim=-1), norm.expand(4), rtol=2e-2, atol=0)   # the vocabulary's scale
+    assert model.use_clock_tags(120, init="sinusoid") == 0                      # again: same tokens, no growth
+    with pytest.raises(ValueError, match="init"):
+        model.use_clock_tags(120, init="fourier")

@@ -15,6 +15,7 @@ from lvr.recipe.fresh_lookup import (
     item_stream,
     probe_model,
     render_frames,
+    world_items,
 )
 from lvr.recipe.fresh_lookup_tower import base_without_workspace
 from lvr.synth.phrases import fmt_time
@@ -31,9 +32,9 @@ def model():
 
 
 def test_items_come_from_distinct_fresh_worlds_and_answer_what_the_log_says_at_the_frame_time():
-    items = list(itertools.islice(item_stream(SPEC, 4), 12))
+    items = list(itertools.islice(item_stream(SPEC, 4, make=world_items), 12))
     assert len({x.seed for x in items}) == 12 and all(TRAIN_SEEDS <= x.seed < HELD_OUT_SEEDS for x in items)
-    held = held_out_items(SPEC, (2, 4), 5)
+    held = held_out_items(SPEC, (2, 4), 5, make=world_items)
     assert {x.seed for x in held[2]} == {x.seed for x in held[4]} and min(x.seed for x in held[2]) >= HELD_OUT_SEEDS
     assert len({x.log.duration for x in items}) > 1                     # video lengths vary
     for x in items:
@@ -56,7 +57,7 @@ def test_items_come_from_distinct_fresh_worlds_and_answer_what_the_log_says_at_t
 
 
 def test_text_and_video_show_the_same_facts(model):
-    x = next(item_stream(SPEC, 4))
+    x = next(item_stream(SPEC, 4, make=world_items))
     frames = list(Renderer(x.log, SPEC.size).frames(SPEC.fps, max(x.frames) + 1))
     subset = render_frames(x.log, SPEC.size, SPEC.fps, list(x.frames))     # only the wanted frames, drawn alike
     assert all(np.array_equal(frames[i], f) for i, f in zip(x.frames, subset))
@@ -78,7 +79,7 @@ def test_text_and_video_show_the_same_facts(model):
 
 
 def test_feature_cache_hits_on_reuse_and_both_modes_batch(model):
-    items = list(itertools.islice(item_stream(SPEC, 2), 3))
+    items = list(itertools.islice(item_stream(SPEC, 2, make=world_items), 3))
     video = FreshProbe(model, "video", SPEC)
     first = video.cache.features(items)
     assert (video.cache.hits, video.cache.misses) == (0, 6)
@@ -95,7 +96,7 @@ def test_feature_cache_hits_on_reuse_and_both_modes_batch(model):
 
 def test_a_few_steps_reduce_the_answer_loss(model):
     probe = FreshProbe(model, "video", SPEC)
-    items = list(itertools.islice(item_stream(SPEC, 2, items_per_world=4), 8))
+    items = list(itertools.islice(item_stream(SPEC, 2, items_per_world=4, make=world_items), 8))
     params = [p for p in model.parameters() if p.requires_grad]
     assert not any(p.requires_grad for p in model.vision_tower.parameters())
     opt = torch.optim.AdamW(params, lr=3e-3)
@@ -112,7 +113,7 @@ def test_a_few_steps_reduce_the_answer_loss(model):
 
 
 def test_pooled_frames_are_one_token_each_the_mean_of_the_frames_tokens(model):
-    items = list(itertools.islice(item_stream(SPEC, 3), 2))
+    items = list(itertools.islice(item_stream(SPEC, 3, make=world_items), 2))
     full, pooled = FreshProbe(model, "video", SPEC), FreshProbe(model, "video", SPEC, pool=True)
     vid = model.video_token_id
     ids, start = pooled.ids(items[0])

@@ -1,0 +1,137 @@
+"""Training batches of fresh-world look-up questions (lvr.synth.fresh) for a video LM: chat inputs with the answer
+as the only target, the loss, and teacher-forced exact match; the frozen tower's features are cached per frame.
+
+    batches = LookupBatches(model, WorldSpec())          # model: a CompositeVideoLM with its tokenizer
+    loss, ok = batches.forward(items)                    # one frame count per call; ok: exact match per item
+
+Used by the base video-LM stage (lvr.recipe.videolm) and by CoT-SFT's replay of it (`data.replay`, lvr.train.sft).
+The system prompt every row shares runs once per batch (`shared_prefix_logits`, tested equal to the full rows).
+"""
+from __future__ import annotations
+
+import random
+from collections import OrderedDict
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from lvr.model.base import IGNORE_INDEX, collate
+from lvr.model.prompting import answer_text, build_messages, format_target
+from lvr.synth.fresh import TRAIN_SEEDS, WorldSpec, render_frames, world_questions
+
+REPLAY_SEEDS = TRAIN_SEEDS + 1_000_000_000   # CoT-SFT's replay worlds (the base stage's start at TRAIN_SEEDS)
+
+
+class FeatureCache:
+    """The frozen tower's patch features per (world seed, frame index): rendered and encoded once."""
+
+    def __init__(self, model, spec: WorldSpec, max_frames: int = 100_000):
+        self.model, self.spec, self.max_frames = model, spec, max_frames
+        self.store: OrderedDict[tuple[int, int], torch.Tensor] = OrderedDict()
+        self.hits = self.misses = 0
+
+    def features(self, items: list) -> torch.Tensor:
+        """[sum of frames, patches, C] in item and frame order."""
+        todo: dict[int, tuple] = {}
+        for it in items:
+            for i in it.frames:
+                if (it.seed, i) in self.store:
+                    self.hits += 1
+                else:
+                    self.misses += 1
+                    todo.setdefault(it.seed, (it.log, set()))[1].add(i)
+        for seed, (log, want) in todo.items():
+            frames = render_frames(log, self.spec.size, self.spec.fps, sorted(want))
+            with torch.no_grad():
+                feats = self.model.vision_features(self.model.preprocess(np.stack(frames))).to(torch.float16)
+            for i, f in zip(sorted(want), feats):
+                self.store[(seed, i)] = f
+        while len(self.store) > self.max_frames:
+            self.store.popitem(last=False)
+        return torch.stack([self.store[(it.seed, i)] for it in items for i in it.frames]).float()
+
+
+def plain_logits(lm, inputs, keep: int) -> torch.Tensor:
+    """The last `keep` positions' logits of a right-padded batch, every row run in full."""
+    return lm(inputs_embeds=inputs.inputs_embeds, position_ids=inputs.position_ids,
+              attention_mask=inputs.attention_mask, use_cache=False, logits_to_keep=keep).logits
+
+
+def shared_prefix_logits(lm, inputs, keep: int) -> torch.Tensor:
+    """`plain_logits`, with the leading tokens every row shares (the chat's system prompt: about half of a look-up
+    question's tokens) run once, as one row, and its keys/values repeated for the batch; gradients flow through it
+    as through the full rows. Falls back to `plain_logits` when the rows share fewer than 8 tokens."""
+    from transformers import DynamicCache
+
+    emb, n = inputs.inputs_embeds, inputs.inputs_embeds.shape[0]
+    same = (emb == emb[:1]).all(-1).all(0) & (inputs.attention_mask == 1).all(0)
+    shared = min(int(same.int().cumprod(0).sum()), emb.shape[1] - keep)
+    if n == 1 or shared < 8:
+        return plain_logits(lm, inputs, keep)
+    cache = DynamicCache()
+    lm(inputs_embeds=emb[:1, :shared], position_ids=inputs.position_ids[:1, :shared], past_key_values=cache,
+       use_cache=True, logits_to_keep=1)
+    cache.batch_repeat_interleave(n)
+    return lm(inputs_embeds=emb[:, shared:], position_ids=inputs.position_ids[:, shared:],
+              attention_mask=inputs.attention_mask, past_key_values=cache, use_cache=True, logits_to_keep=keep).logits
+
+
+class LookupBatches:
+    """Turns `VideoQuestion`s into answer-only chat batches for `model` and scores them."""
+
+    def __init__(self, model, spec: WorldSpec, cache_frames: int = 100_000, share_prefix: bool = True):
+        self.model, self.spec, self.share_prefix = model, spec, share_prefix
+        self.cache = FeatureCache(model, spec, cache_frames)
+
+    def inputs(self, items: list):
+        """Right-padded chat inputs with labels on the answer (one frame count per call)."""
+        m = self.model
+        feats = self.cache.features(items)
+        tokens = m.projector(feats.to(m.projector.fc1.weight.dtype)).flatten(0, 1)
+        per = len(items[0].frames) * m.tokens_per_frame
+        rows = []
+        for j, it in enumerate(items):
+            target = format_target(None, answer_text(it.answer, it.options, m.answer_format), think=False)
+            messages = build_messages(it.question, list(it.options), think=False, answer_format=m.answer_format,
+                                      target=target)
+            layout = m.video_layout(len(it.frames), None, it.times)
+            rows.append(m.build_inputs(messages, tokens[j * per:(j + 1) * per], layout=layout, train=True))
+        return collate(rows, padding_side="right", pad_token_id=m.tokenizer.pad_token_id or 0)
+
+    def forward(self, items: list) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mean answer-token loss, per-item exact match of the greedy answer tokens)."""
+        inputs = self.inputs(items)
+        labels = inputs.labels
+        first = int((labels != IGNORE_INDEX).float().argmax(1).min())
+        keep = labels.shape[1] - first + 1
+        run = shared_prefix_logits if self.share_prefix else plain_logits
+        logits = run(self.model.causal_lm, inputs, keep)[:, :-1].float()
+        target = labels[:, first:]
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1), ignore_index=IGNORE_INDEX)
+        ok = (logits.argmax(-1) == target) | (target == IGNORE_INDEX)
+        return loss, ok.all(1)
+
+
+class LookupReplay:
+    """CoT-SFT's replay of the base video-LM stage: micro-batch `index` (counted over steps, accumulation and
+    ranks) gets `cfg.items` questions, each from its own fresh world, so a resumed run replays the same worlds.
+    `cfg`: lvr.train.configs.ReplayConfig."""
+
+    def __init__(self, model, cfg, seed: int = 0):
+        if not hasattr(model, "projector") or not hasattr(model, "vision_features"):
+            raise ValueError(f"replay.items needs an lvr_composite model (a projector over vision features), "
+                             f"got {type(model).__name__}")
+        self.cfg, self.start = cfg, REPLAY_SEEDS + seed * 10_000_000
+        self.spec = WorldSpec(minutes=tuple(cfg.minutes))
+        self.batches = LookupBatches(model, self.spec, cache_frames=4 * cfg.items * max(cfg.frames))
+
+    def items(self, index: int) -> list:
+        first = self.start + index * self.cfg.items
+        n_frames = random.Random(first).choice(self.cfg.frames)
+        return [world_questions(first + j, self.spec, n_frames, kinds=tuple(self.cfg.kinds))[0]
+                for j in range(self.cfg.items)]
+
+    def forward(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mean answer-token loss, exact match per item) of micro-batch `index`'s look-ups."""
+        return self.batches.forward(self.items(index))
