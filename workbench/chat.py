@@ -24,6 +24,7 @@ from lvr.ingest import ingest_file
 from lvr.media import frame_spec, video_frames, workspace_frames
 from lvr.model import CheckpointError, extract_letter, format_mcq
 from lvr.store import CATEGORIES
+from lvr.store.qa import text_length_problem
 from lvr.video import SampledFrames, VideoError
 from lvr.video.timefmt import fmt_time_tenths
 from workbench.identity import username
@@ -240,33 +241,42 @@ def _question(question: str | None) -> str:
     return question.strip()
 
 
+def _asked(question: str | None, *opts: str | None) -> tuple[str, list[str]]:
+    """The question and its non-empty options, refused when the store's length rule refuses them."""
+    question, options = _question(question), _options(*opts)
+    too_long = text_length_problem(question, options)
+    if too_long:
+        raise gr.Error(too_long)
+    return question, options
+
+
 # ---------------------------------------------------------------------- handlers
 def send(ws, pool, ckpt_id, video_id, upload, n_frames, think, temperature, max_tokens, seed, question,
          opt_a, opt_b, opt_c, opt_d, history):
     """Stream one answer into the chat; at the end fill the save form (answer, reasoning, source)."""
-    question, options = _question(question), _options(opt_a, opt_b, opt_c, opt_d)
+    question, options = _asked(question, opt_a, opt_b, opt_c, opt_d)
     ckpt_dir = _checkpoint_dir(ws, ckpt_id)
     ckpt_id = known_checkpoint(ws, ckpt_id)         # latest:sft or a folder → its id
     sampled = load_frames(ws, video_id, upload, n_frames)
     history = list(history or []) + [{"role": "user", "content": format_mcq(question, options)},
                                      {"role": "assistant", "content": "…"}]
     skip, gallery = gr.skip(), gallery_items(sampled)
-    yield history, gallery, skip, skip, skip, f"{ckpt_id} is watching {len(sampled)} frames…"
+    yield history, gallery, skip, skip, skip, f"{ckpt_id} is watching {len(sampled)} frames…", frames_info(sampled)
     ex = None
     for ex in stream_exchange(pool, ckpt_dir, ckpt_id, sampled, question, options, think, temperature,
                               max_tokens, seed):
         history[-1] = {"role": "assistant", "content": ex.render()}
         if not ex.done:
-            yield history, skip, skip, skip, skip, skip
+            yield history, skip, skip, skip, skip, skip, skip
     letter = ex.letter if ex else None
     status = f"{ckpt_id} answered {letter or '(no letter)'} in {ex.seconds:.1f} s" if ex else "no output"
-    yield (history, gallery, letter, ex.thinking.strip() if ex else "", f"chat:{ckpt_id}", status)
+    yield (history, gallery, letter, ex.thinking.strip() if ex else "", f"chat:{ckpt_id}", status, skip)
 
 
 def compare(ws, pool, ckpt_b, ckpt_a, video_id, upload, n_frames, think, temperature, max_tokens, seed, question,
             opt_a, opt_b, opt_c, opt_d):
     """The same question to two checkpoints, one after the other (same frames, same seed)."""
-    question, options = _question(question), _options(opt_a, opt_b, opt_c, opt_d)
+    question, options = _asked(question, opt_a, opt_b, opt_c, opt_d)
     dirs = [_checkpoint_dir(ws, ckpt_a), _checkpoint_dir(ws, ckpt_b)]
     ckpt_a, ckpt_b = known_checkpoint(ws, ckpt_a), known_checkpoint(ws, ckpt_b)
     sampled = load_frames(ws, video_id, upload, n_frames)
@@ -291,17 +301,22 @@ def frames_view(ws, video_id, upload, n_frames):
     if not video_id and not _upload_path(upload):
         return [], "pick a workspace video or upload one"
     sampled = load_frames(ws, video_id, upload, n_frames)
+    return gallery_items(sampled), frames_info(sampled)
+
+
+def frames_info(sampled: SampledFrames) -> str:
+    """"8 frames (00:01.2 – 00:58.0), 112×112": the line under the gallery."""
     ts = sampled.timestamps
     span = f"{fmt_time_tenths(ts[0])} – {fmt_time_tenths(ts[-1])}" if len(sampled) else ""
     h, w = sampled.frames.shape[1:3]
-    return gallery_items(sampled), f"{len(sampled)} frames ({span}), {w}×{h}"
+    return f"{len(sampled)} frames ({span}), {w}×{h}"
 
 
 def save_qa(ws, video_id, upload, question, opt_a, opt_b, opt_c, opt_d, answer, reasoning, category, status,
             source, n_frames, request: gr.Request | None = None) -> str:
     """Store the exchange as a new QA item (pending/draft) for review; returns a status line."""
     who = username(request)
-    question, options = _question(question), _options(opt_a, opt_b, opt_c, opt_d)
+    question, options = _asked(question, opt_a, opt_b, opt_c, opt_d)
     if len(options) != 4:
         raise gr.Error(f"a QA item needs 4 options, got {len(options)} (fill the four option boxes)")
     if answer not in LETTERS:

@@ -12,7 +12,7 @@ at a time; the events are in Gradio's concurrency group "model", limit 1). Handl
 (inputs in the order shown):
 
     common = (ckpt_id, video_id, None, 8, True, 0.0, 128, 0, "Why?", "opt A", "opt B", "opt C", "opt D")
-    client.predict(*common, [], api_name="/chat_send")   # → chatbot, gallery, answer, reasoning, source, status
+    client.predict(*common, [], api_name="/chat_send")   # → chatbot, gallery, answer, reasoning, source, status, info
     client.predict(other_ckpt_id, *common, api_name="/chat_compare")  # → chatbot A, chatbot B, gallery, status
     client.predict(video_id, None, 8, api_name="/chat_frames")           # → gallery, info
     client.predict(video_id, None, "Why?", "a", "b", "c", "d", "B", "thinking…", "temporal", "pending",
@@ -92,7 +92,7 @@ def build_chat_tab(ws, pool: ModelPool | None = None) -> None:
     common = [video, upload, n_frames, think, temperature, max_tokens, seed, question, *opts]
     model_events = dict(concurrency_id=CONCURRENCY_ID, concurrency_limit=1)
     gr.on([send_btn.click, question.submit], partial(chat.send, ws, pool), [ckpt, *common, chatbot],
-          [chatbot, gallery, answer, reasoning, source, status_md], api_name="chat_send", **model_events)
+          [chatbot, gallery, answer, reasoning, source, status_md, frames_md], api_name="chat_send", **model_events)
     cmp_btn.click(partial(chat.compare, ws, pool), [ckpt_b, ckpt, *common], [chat_a, chat_b, gallery, cmp_status],
                   api_name="chat_compare", **model_events)
     gr.on([frames_btn.click, video.input, upload.upload, n_frames.release], partial(chat.frames_view, ws),

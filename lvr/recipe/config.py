@@ -143,6 +143,9 @@ class VideoLMStage:
     stamp_frames: bool = option(False, "from this stage on, each frame's video token carries its time tag's embedding "
                                 "(CompositeOptions.stamp_frames, saved with every later checkpoint): the look-up "
                                 "probe then picks a frame among 4 in half the steps (docs/benchmarks.md)")
+    layout: str = option("chat", "how a look-up is asked: chat (video, question, four options: the format CoT-SFT "
+                         "and evaluation use), open (no options), question_first (question and options, then the "
+                         "video)", choices=("chat", "open", "question_first"))
     clock_init: str = option("keep", "before the stage, restart the clock tags' embeddings as sinusoidal codes of "
                              "their second, so near times start alike (sinusoid; needs model.clock_tags), or keep "
                              "the random ones", choices=("keep", "sinusoid"))

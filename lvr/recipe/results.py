@@ -160,7 +160,7 @@ def collect(r: Recipe, data: dict, ckpts: dict, runs: dict, curve: dict, sig: li
                   "tokens_per_frame": stages["base"].get("tokens_per_frame", cfg.model.pool_size ** 2),
                   "perception": stages["base"].get("perception")},
         "videolm": {"path": stages["videolm"]["path"], **stages["videolm"]["report"]} if "videolm" in ckpts else None,
-        "training": {"sft": _training(r, "sft", ("loss", "eval_loss", "lr")),
+        "training": {"sft": _training(r, "sft", ("loss", "eval_loss", "replay_loss", "lr")),
                      "grpo": _training(r, "grpo", ("reward/mean", "accuracy", "format_rate", "kl", "entropy",
                                                    "response/length_mean", "time/step", "embeds/hits",
                                                    "embeds/disk_hits", "embeds/misses", "embeds/hit_rate"))},

@@ -252,7 +252,8 @@ class Recipe:
         """The base video LM: the perception base's LM + projector trained on fresh-world questions."""
         v = self.cfg.videolm
         fmt = stage_config(self.cfg, "sft", model=str(base), workspace=str(self.ws.root)).data.answer_format
-        settings = {k: x for k, x in to_dict(v).items() if k != "threads"}      # cores change speed, not the stage
+        settings = {k: x for k, x in to_dict(v).items()      # cores change speed, not the stage; keys added later
+                    if k != "threads" and VIDEOLM_LATER_DEFAULTS.get(k, object()) != x}   # count only when set
         key = self.keys["videolm"] = fingerprint("videolm", self.keys["base"], settings, self.cfg.seed, fmt)
         out = self.ws.checkpoints_dir / f"recipe-videolm-{key}"
         if (out / "lvr_config.json").is_file():
@@ -480,6 +481,9 @@ def build_model(m, ws):
     if m.clock_tags:
         model.use_clock_tags(m.clock_tags)
     return model
+
+
+VIDEOLM_LATER_DEFAULTS = {"layout": "chat"}   # videolm keys added after runs existed: at these values, the old key
 
 
 def torch_threads(n: int) -> None:

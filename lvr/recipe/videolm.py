@@ -58,7 +58,7 @@ class VideoLMTrainer:
         self.model, self.cfg, self.seed = model, cfg, seed
         self.spec = spec or WorldSpec(minutes=tuple(cfg.minutes), kinds=("robot", "carrying", "object"))
         self.kinds = tuple(cfg.kinds)
-        self.batches = LookupBatches(model, self.spec, cfg.cache_frames, share_prefix)
+        self.batches = LookupBatches(model, self.spec, cfg.cache_frames, share_prefix, layout=cfg.layout)
         self.cache = self.batches.cache
 
     def inputs(self, items: list[VideoQuestion]):

@@ -53,6 +53,20 @@ def check_verdict(status: str, reason: str | None) -> None:
         raise ReviewError(REJECT_NEEDS_REASON)
 
 
+QUESTION_MAX_CHARS, OPTION_MAX_CHARS = 4000, 1000     # a paragraph of question, a sentence or two per option
+
+
+def text_length_problem(question: str, options) -> str | None:
+    """Why a question or an option is too long to ask or store (every model reads them, so the cost grows with
+    them: the prompt, and each option scored after the reasoning), or None."""
+    if len(question) > QUESTION_MAX_CHARS:
+        return f"question is {len(question):,} characters (at most {QUESTION_MAX_CHARS:,})"
+    for letter, opt in zip(LETTERS, options):
+        if isinstance(opt, str) and len(opt) > OPTION_MAX_CHARS:
+            return f"option {letter} is {len(opt):,} characters (at most {OPTION_MAX_CHARS:,})"
+    return None
+
+
 def validate_qa(item: dict, where: str = "item") -> None:
     """Check one QA item's fields; raise ValueError naming `where` and the problem."""
     def bad(msg: str) -> None:
@@ -65,6 +79,9 @@ def validate_qa(item: dict, where: str = "item") -> None:
     opts = item.get("options")
     if not isinstance(opts, (list, tuple)) or len(opts) != 4 or not all(isinstance(o, str) and o.strip() for o in opts):
         bad(f"options must be a list of 4 non-empty strings, got {opts!r}")
+    too_long = text_length_problem(str(item.get("question")), opts)
+    if too_long:
+        bad(too_long)
     if item.get("answer") not in LETTERS:
         bad(f"answer {item.get('answer')!r} is not a letter A-D")
     if item.get("status", "pending") not in QA_STATUSES:

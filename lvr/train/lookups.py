@@ -77,11 +77,29 @@ def shared_prefix_logits(lm, inputs, keep: int) -> torch.Tensor:
               attention_mask=inputs.attention_mask, past_key_values=cache, use_cache=True, logits_to_keep=keep).logits
 
 
-class LookupBatches:
-    """Turns `VideoQuestion`s into answer-only chat batches for `model` and scores them."""
+LAYOUTS = ("chat", "open", "question_first")
 
-    def __init__(self, model, spec: WorldSpec, cache_frames: int = 100_000, share_prefix: bool = True):
-        self.model, self.spec, self.share_prefix = model, spec, share_prefix
+
+def lookup_messages(it, layout: str, answer_format: str) -> list[dict]:
+    """The chat of one look-up question, answer only. `chat`: the video, then the question and its four options
+    (the format CoT-SFT and evaluation use); `open`: no options, the answer written out; `question_first`: the
+    question and options before the video."""
+    target = format_target(None, answer_text(it.answer, it.options, answer_format), think=False)
+    options = None if layout == "open" else list(it.options)
+    messages = build_messages(it.question, options, think=False, answer_format=answer_format, target=target)
+    if layout == "question_first":
+        messages[1]["content"] = messages[1]["content"][::-1]
+    return messages
+
+
+class LookupBatches:
+    """Turns `VideoQuestion`s into answer-only chat batches for `model` (in `layout`, LAYOUTS) and scores them."""
+
+    def __init__(self, model, spec: WorldSpec, cache_frames: int = 100_000, share_prefix: bool = True,
+                 layout: str = "chat"):
+        if layout not in LAYOUTS:
+            raise ValueError(f"look-up layout must be one of {LAYOUTS}, got {layout!r}")
+        self.model, self.spec, self.share_prefix, self.layout = model, spec, share_prefix, layout
         self.cache = FeatureCache(model, spec, cache_frames)
 
     def inputs(self, items: list):
@@ -92,9 +110,7 @@ class LookupBatches:
         per = len(items[0].frames) * m.tokens_per_frame
         rows = []
         for j, it in enumerate(items):
-            target = format_target(None, answer_text(it.answer, it.options, m.answer_format), think=False)
-            messages = build_messages(it.question, list(it.options), think=False, answer_format=m.answer_format,
-                                      target=target)
+            messages = lookup_messages(it, self.layout, m.answer_format)
             layout = m.video_layout(len(it.frames), None, it.times)
             rows.append(m.build_inputs(messages, tokens[j * per:(j + 1) * per], layout=layout, train=True))
         return collate(rows, padding_side="right", pad_token_id=m.tokenizer.pad_token_id or 0)

@@ -20,7 +20,7 @@ TINY = ["data.videos=4", "data.split_fractions=[0.25,0.25,0.5]", "data.workers=1
         "videolm.frames=[1,2]", "videolm.warmup_steps=1",
         "sft.set.max_steps=4", "sft.set.log_every=1", "sft.set.micro_batch_size=2", "sft.set.save_every=2",
         "sft.set.eval_every=0",
-        "sft.set.data.eval_max_items=2", "grpo.set.max_steps=2", "grpo.set.save_every=0",
+        "sft.set.data.eval_max_items=2", "sft.set.replay.items=2", "grpo.set.max_steps=2", "grpo.set.save_every=0",
         "grpo.set.prompts_per_step=2", "grpo.set.micro_batch_size=4", "grpo.set.rollout.max_new_tokens=12",
         "eval.limit=null", "eval.sweep_frames=[1,2]", "eval.frames=2", "eval.max_new_tokens=12", "eval.n_boot=200",
         "eval.batch_size=6"]
@@ -67,6 +67,10 @@ def test_recipe_runs_end_to_end_then_resumes(tmp_path, monkeypatch):
     assert sorted(jobs) == ["grpo", "sft"] and all(j["status"] == "succeeded" for j in jobs.values())
     assert jobs["grpo"]["run_dir"] == grpo["run_dir"] and jobs["grpo"]["config"]["_nproc"] == 2
     assert len(res["training"]["sft"]["curve"]) == 4
+    assert all(r["replay_loss"] > 0 for r in res["training"]["sft"]["curve"])    # the base stage's look-ups replayed
+    for stage in ("sft", "grpo"):    # frames stamped with their sinusoidal clock tags from the base video LM on
+        final = ws / res["training"][stage]["checkpoint"]
+        assert json.loads((final / "lvr_config.json").read_text())["stamp_frames"] is True
     kept = res["training"]["sft"]["answerable"]             # the answerable-items rule, as its log line said
     assert kept["frames"] == 16 and 0 < kept["kept"] <= kept["items"]
     assert res["timings"]["total"] > 0 and all(r["ran"] for r in res["invocation"]["stages"])

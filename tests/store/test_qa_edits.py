@@ -35,6 +35,8 @@ def test_stale_edit_is_refused_and_nothing_overwritten(ws, video_id):
 @pytest.mark.parametrize("change,msg", [
     ({"answer": "E"}, "answer"), ({"options": ["a", "b"]}, "options"), ({"category": "music"}, "category"),
     ({"status": "done"}, "status"), ({"question": "  "}, "question"), ({"version": 9}, "cannot be edited"),
+    ({"question": "why? " * 1000}, "question is 5,000 characters"),
+    ({"options": ["a", "b", "c " * 600, "d"]}, "option C is 1,200 characters"),
 ])
 def test_invalid_edits_are_refused(ws, video_id, change, msg):
     qid = ws.add_qa(make_item(video_id))

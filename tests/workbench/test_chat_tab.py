@@ -86,7 +86,7 @@ def test_api_names_and_dropdown_labels(env):
 
 def test_send_streams_thinking_then_highlighted_answer(env):
     job = env["client"].submit(*common(env), [], api_name="/chat_send")
-    chat, gallery, answer, reasoning, source, status = job.result(timeout=120)
+    chat, gallery, answer, reasoning, source, status, frames_line = job.result(timeout=120)
     msgs = texts(chat)
     assert msgs[0][:2] == (None, "user") and QUESTION in msgs[0][2] and f"B. {OPTIONS[1]}" in msgs[0][2]
     think = [m for m in msgs if m[0] == "Reasoning"]
@@ -101,12 +101,16 @@ def test_send_streams_thinking_then_highlighted_answer(env):
     # the frames the model saw, captioned with their timestamps
     assert [g["caption"] for g in gallery] == [f"#{k + 1} · {fmt_time_tenths(t)}" for k, t in
                                                 enumerate(env["frames"].timestamps)]
+    assert frames_line.startswith(f"{N} frames (")       # the line under the gallery says what the model saw
     # streamed in increments: some intermediate chat had the reasoning still open ("pending")
     partial = [texts(o[0]) for o in job.outputs()[:-1] if isinstance(o[0], list) and len(o[0]) > 1]
     assert any(m[0] == "Reasoning" and m[3] == "pending" for chat_ in partial for m in chat_)
     # a second question is appended to the history it is given
     chat2, *_ = env["client"].predict(*common(env), chat, api_name="/chat_send")
     assert len(texts(chat2)) == 2 * len(msgs)
+    # options past the store's length rule are refused before any model runs (each option is scored)
+    with pytest.raises(Exception, match="option A is 12,000 characters"):
+        env["client"].predict(*common(env)[:-4], "word " * 2400, *OPTIONS[1:], [], api_name="/chat_send")
 
 
 def test_frames_gallery_for_workspace_and_uploaded_video(env):
@@ -156,6 +160,9 @@ def test_save_exchange_as_qa_item(env):
                   N, api_name="/chat_save_qa")
     with pytest.raises(Exception, match="ask a checkpoint first"):
         c.predict(env["vid"], None, QUESTION, *OPTIONS, "A", "", "goal", "pending", "", N, api_name="/chat_save_qa")
+    with pytest.raises(Exception, match="option D is 12,000 characters"):        # the store's length rule
+        c.predict(env["vid"], None, QUESTION, *OPTIONS[:3], "word " * 2400, "A", "", "goal", "pending",
+                  f"chat:{env['sft']}", N, api_name="/chat_save_qa")
 
 
 def test_exchange_render_without_thinking_and_without_answer():
