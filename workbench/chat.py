@@ -261,7 +261,8 @@ def send(ws, pool, ckpt_id, video_id, upload, n_frames, think, temperature, max_
     history = list(history or []) + [{"role": "user", "content": format_mcq(question, options)},
                                      {"role": "assistant", "content": "…"}]
     skip, gallery = gr.skip(), gallery_items(sampled)
-    yield history, gallery, skip, skip, skip, f"{ckpt_id} is watching {len(sampled)} frames…", frames_info(sampled)
+    info = frames_info(sampled)
+    yield history, gallery, skip, skip, skip, f"{ckpt_id} is watching {len(sampled)} frames…", info
     ex = None
     for ex in stream_exchange(pool, ckpt_dir, ckpt_id, sampled, question, options, think, temperature,
                               max_tokens, seed):
@@ -270,7 +271,7 @@ def send(ws, pool, ckpt_id, video_id, upload, n_frames, think, temperature, max_
             yield history, skip, skip, skip, skip, skip, skip
     letter = ex.letter if ex else None
     status = f"{ckpt_id} answered {letter or '(no letter)'} in {ex.seconds:.1f} s" if ex else "no output"
-    yield (history, gallery, letter, ex.thinking.strip() if ex else "", f"chat:{ckpt_id}", status, skip)
+    yield (history, gallery, letter, ex.thinking.strip() if ex else "", f"chat:{ckpt_id}", status, info)
 
 
 def compare(ws, pool, ckpt_b, ckpt_a, video_id, upload, n_frames, think, temperature, max_tokens, seed, question,

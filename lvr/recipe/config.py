@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from lvr.config import ConfigError, fail, load_config, option, to_dict
+from lvr.synth.fresh import minutes_problem
 from lvr.train.configs import stage_config_class
 
 REFERENCES = ("random", "most-frequent", "text-only")
@@ -153,8 +154,8 @@ class VideoLMStage:
     def check(self) -> None:
         if not self.frames or min(self.frames) < 1 or sorted(self.frames) != list(self.frames):
             fail(self, "frames", f"needs ascending frame counts >= 1, got {self.frames}")
-        if len(self.minutes) != 2 or not 0.5 <= self.minutes[0] <= self.minutes[1]:
-            fail(self, "minutes", f"needs [low, high] minutes with 0.5 <= low <= high, got {self.minutes}")
+        if minutes_problem(self.minutes):
+            fail(self, "minutes", minutes_problem(self.minutes))
 
 
 @dataclass

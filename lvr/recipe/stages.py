@@ -56,6 +56,7 @@ from lvr.store import Workspace
 from lvr.synth import QAConfig, SynthConfig, WorldConfig, synth_workspace
 from lvr.synth.config import derive_seed
 from lvr.synth.pipeline import SOURCE_QA
+from lvr.train.configs import ReplayConfig
 
 from .config import RecipeConfig, fingerprint, stage_config
 from .perception import perception_data, pretrain_perception, world_perception_data
@@ -252,8 +253,8 @@ class Recipe:
         """The base video LM: the perception base's LM + projector trained on fresh-world questions."""
         v = self.cfg.videolm
         fmt = stage_config(self.cfg, "sft", model=str(base), workspace=str(self.ws.root)).data.answer_format
-        settings = {k: x for k, x in to_dict(v).items()      # cores change speed, not the stage; keys added later
-                    if k != "threads" and VIDEOLM_LATER_DEFAULTS.get(k, object()) != x}   # count only when set
+        settings = _without_later_defaults({k: x for k, x in to_dict(v).items() if k != "threads"},  # cores change
+                                           VIDEOLM_LATER_DEFAULTS)                       # speed, not the stage
         key = self.keys["videolm"] = fingerprint("videolm", self.keys["base"], settings, self.cfg.seed, fmt)
         out = self.ws.checkpoints_dir / f"recipe-videolm-{key}"
         if (out / "lvr_config.json").is_file():
@@ -293,7 +294,8 @@ class Recipe:
         """Run (or resume, or skip) one training stage; returns its final checkpoint directory."""
         st = getattr(self.cfg, stage)
         probe = stage_config(self.cfg, stage, model=str(model_dir), workspace=str(self.ws.root))
-        cfg_key = {k: v for k, v in to_dict(probe).items() if k not in ("model", "workspace")}
+        cfg_key = _without_later_defaults({k: v for k, v in to_dict(probe).items() if k not in ("model", "workspace")},
+                                          TRAIN_LATER_DEFAULTS)
         key = self.keys[stage] = fingerprint(stage, upstream, cfg_key, st.nproc)
         name = f"recipe-{stage}-{key}"
         run_dir = self.ws.runs_dir / name
@@ -483,7 +485,14 @@ def build_model(m, ws):
     return model
 
 
-VIDEOLM_LATER_DEFAULTS = {"layout": "chat"}   # videolm keys added after runs existed: at these values, the old key
+# Keys added after recipe runs existed: at these values they stay out of the stage's fingerprint, so the runs made
+# before them are found again (the settings they ran with are the defaults).
+VIDEOLM_LATER_DEFAULTS = {"layout": "chat", "stamp_frames": False, "clock_init": "keep"}
+TRAIN_LATER_DEFAULTS = {"replay": to_dict(ReplayConfig())}
+
+
+def _without_later_defaults(settings: dict, later: dict) -> dict:
+    return {k: v for k, v in settings.items() if k not in later or later[k] != v}
 
 
 def torch_threads(n: int) -> None:

@@ -7,19 +7,13 @@ perception pretraining stands in for SigLIP.
     report = trainer.train(log=print)             # trains model.llm + model.projector in place (tower frozen)
     world_questions(seed, spec, n_frames=8)       # one world's items, to look at
 
-Every item is a multiple-choice question in the chat format CoT-SFT and evaluation use (the video, then the
-question and four options; the target is the answer alone, `<answer>the hall</answer>`). Its answer is what the
-item's sampled frames show, read from the world's event log at the frames' times:
+Every item is a multiple-choice question from `lvr.synth.fresh` (its docstring lists the kinds: look-ups by time
+tag, first / last / most frames, counts, ...), asked in the chat format CoT-SFT and evaluation use (`videolm.layout`
+chat: the video, then the question and four options; the target is the answer alone, `<answer>the hall</answer>`;
+`lvr.train.lookups` builds the batches). Its answer is what the item's sampled frames show, read from the world's
+event log at the frames' times.
 
-    time      "Where is the red robot at 00:35?"                 the zone on the frame tagged 00:35
-    carrying  "What is the red robot carrying at 00:35?"          an object, or nothing
-    object    "Where is the navy star at 00:35?"                  a zone, or "with the red robot"
-    first     "Where is the red robot in the first frame?"
-    last      "Where is the red robot in the last frame?"
-    most      "Where is the red robot in most of the frames?"     (only when one zone is the most frequent)
-    count     "In how many of the frames is the red robot in the hall?"
-
-Worlds come from `lvr.recipe.fresh_lookup` (seeds >= 2**32, disjoint from the corpus's and the perception stage's
+Worlds come from `lvr.synth.fresh` (seeds >= 2**32, disjoint from the corpus's and the perception stage's
 32-bit seeds; held-out worlds from 2**32 + 2**31), a few items per world, each with its own frame times (one per
 N-th of the video, jittered on the fps grid, at distinct whole seconds). Frames are rendered straight from the
 event log and encoded once by the frozen tower (`FeatureCache`); the projector makes the video tokens. A

@@ -53,6 +53,13 @@ class WorldSpec:
 
 
 
+def minutes_problem(minutes) -> str | None:
+    """Why `minutes` is not a [shortest, longest] world length (a simulated world lasts at least a minute), or None."""
+    if len(minutes) != 2 or not 1.0 <= minutes[0] <= minutes[1]:
+        return f"needs [shortest, longest] minutes with 1 <= shortest <= longest, got {list(minutes)}"
+    return None
+
+
 def fresh_world(seed: int, spec: WorldSpec):
     """The event log of world `seed`; its length is drawn from the seed."""
     minutes = round(random.Random(seed).uniform(*spec.minutes), 2)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from lvr.config import fail, option
 from lvr.mrsp.config import MRSPConfig
-from lvr.synth.fresh import VIDEOLM_KINDS
+from lvr.synth.fresh import VIDEOLM_KINDS, minutes_problem
 
 from .rewards import check_reward_name
 
@@ -142,9 +142,8 @@ class ReplayConfig:
             fail(self, "frames", f"must be a non-empty list of frame counts >= 1, got {self.frames}")
         if not self.kinds:
             fail(self, "kinds", "needs at least one kind")
-        if len(self.minutes) != 2 or not 1.0 <= self.minutes[0] <= self.minutes[1]:
-            fail(self, "minutes", f"must be [shortest, longest] with 1 <= shortest <= longest (a simulated world "
-                                  f"lasts at least a minute), got {self.minutes}")
+        if minutes_problem(self.minutes):
+            fail(self, "minutes", minutes_problem(self.minutes))
 
 
 @dataclass

@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.dist]
 TINY = ["data.videos=4", "data.split_fractions=[0.25,0.25,0.5]", "data.workers=1", "model.vocab_size=600",
         "perception.steps=20", "perception.worlds=2",
         "videolm.steps=4", "videolm.batch_size=4", "videolm.eval_every=2", "videolm.eval_items=8",
-        "videolm.frames=[1,2]", "videolm.warmup_steps=1",
+        "videolm.frames=[1,2]", "videolm.warmup_steps=1", "videolm.stamp_frames=true", "videolm.clock_init=sinusoid",
         "sft.set.max_steps=4", "sft.set.log_every=1", "sft.set.micro_batch_size=2", "sft.set.save_every=2",
         "sft.set.eval_every=0",
         "sft.set.data.eval_max_items=2", "sft.set.replay.items=2", "grpo.set.max_steps=2", "grpo.set.save_every=0",

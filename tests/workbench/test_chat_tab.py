@@ -109,7 +109,7 @@ def test_send_streams_thinking_then_highlighted_answer(env):
     chat2, *_ = env["client"].predict(*common(env), chat, api_name="/chat_send")
     assert len(texts(chat2)) == 2 * len(msgs)
     # options past the store's length rule are refused before any model runs (each option is scored)
-    with pytest.raises(Exception, match="option A is 12,000 characters"):
+    with pytest.raises(Exception, match="option A is 11,999 characters"):
         env["client"].predict(*common(env)[:-4], "word " * 2400, *OPTIONS[1:], [], api_name="/chat_send")
 
 
@@ -160,7 +160,7 @@ def test_save_exchange_as_qa_item(env):
                   N, api_name="/chat_save_qa")
     with pytest.raises(Exception, match="ask a checkpoint first"):
         c.predict(env["vid"], None, QUESTION, *OPTIONS, "A", "", "goal", "pending", "", N, api_name="/chat_save_qa")
-    with pytest.raises(Exception, match="option D is 12,000 characters"):        # the store's length rule
+    with pytest.raises(Exception, match="option D is 11,999 characters"):        # the store's length rule
         c.predict(env["vid"], None, QUESTION, *OPTIONS[:3], "word " * 2400, "A", "", "goal", "pending",
                   f"chat:{env['sft']}", N, api_name="/chat_save_qa")
 
