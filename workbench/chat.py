@@ -235,15 +235,11 @@ def stream_exchange(pool: ModelPool, ckpt_dir: str, ckpt_id: str, sampled: Sampl
         raise gr.Error(f"checkpoint {ckpt_id}: {e}") from None
 
 
-def _question(question: str | None) -> str:
+def _asked(question: str | None, *opts: str | None) -> tuple[str, list[str]]:
+    """The question and its non-empty options, refused when empty or when the store's length rule refuses them."""
     if not question or not question.strip():
         raise gr.Error("type a question")
-    return question.strip()
-
-
-def _asked(question: str | None, *opts: str | None) -> tuple[str, list[str]]:
-    """The question and its non-empty options, refused when the store's length rule refuses them."""
-    question, options = _question(question), _options(*opts)
+    question, options = question.strip(), _options(*opts)
     too_long = text_length_problem(question, options)
     if too_long:
         raise gr.Error(too_long)

@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 from lvr.config import ConfigError, fail, load_config, option, to_dict
-from lvr.synth.fresh import minutes_problem
+from lvr.synth.fresh import VIDEOLM_KINDS, minutes_problem
 from lvr.train.configs import stage_config_class
 
 REFERENCES = ("random", "most-frequent", "text-only")
@@ -133,8 +133,7 @@ class VideoLMStage:
     patience: int = option(2, "... or that many checks in a row without min_gain over the best earlier one", ge=1)
     min_gain: float = option(0.02, "accuracy gain that counts as still rising", ge=0)
     replay: float = option(0.2, "share of items at an earlier frame count once moved on", ge=0, lt=1)
-    kinds: list[str] = option(["time", "carrying", "object", "first", "last", "most", "count"], "question kinds",
-                              choices=("time", "carrying", "object", "first", "last", "most", "count"))
+    kinds: list[str] = option(list(VIDEOLM_KINDS), "question kinds (lvr.synth.fresh)", choices=VIDEOLM_KINDS)
     items_per_world: int = option(4, "items per fresh world (each with its own frame times and question)", ge=1)
     minutes: list[float] = option([1.0, 2.0], "video length range of the fresh worlds (drawn per world)")
     eval_every: int = option(200, "steps between held-out accuracy checks", ge=1)

@@ -40,7 +40,7 @@ from lvr.synth.fresh import (  # noqa: F401  (re-exported: the stage's question 
     world_questions,
 )
 from lvr.synth.fresh import question_baselines as baselines
-from lvr.train.lookups import LookupBatches, plain_logits, shared_prefix_logits  # noqa: F401
+from lvr.train.lookups import LookupBatches
 
 from .fresh_lookup import kind_accuracy
 

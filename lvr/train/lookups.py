@@ -4,7 +4,7 @@ as the only target, the loss, and teacher-forced exact match; the frozen tower's
     batches = LookupBatches(model, WorldSpec())          # model: a CompositeVideoLM with its tokenizer
     loss, ok = batches.forward(items)                    # one frame count per call; ok: exact match per item
 
-Used by the base video-LM stage (lvr.recipe.videolm) and by CoT-SFT's replay of it (`data.replay`, lvr.train.sft).
+Used by the base video-LM stage (lvr.recipe.videolm) and by CoT-SFT's replay of it (`replay.items`, lvr.train.sft).
 The system prompt every row shares runs once per batch (`shared_prefix_logits`, tested equal to the full rows).
 """
 from __future__ import annotations
