@@ -324,12 +324,13 @@ def save_qa(ws, video_id, upload, question, opt_a, opt_b, opt_c, opt_d, answer, 
         raise gr.Error(f"status must be one of {SAVE_STATUSES}")
     if not source or not source.startswith("chat:"):
         raise gr.Error("ask a checkpoint first: the item records which checkpoint answered")
+    known_checkpoint(ws, source.strip()[5:])     # provenance names a checkpoint of this workspace, nothing else
     path = _upload_path(upload)
     if path:
         try:
             video_id, _ = ingest_file(ws, Path(path), copy=True, source="chat-upload")
         except (VideoError, OSError, ValueError) as e:
-            raise gr.Error(f"cannot add the uploaded video to the workspace: {e}") from None
+            raise gr.Error(f"cannot add the uploaded video to the workspace: {no_paths(e)}") from None
     if not video_id:
         raise gr.Error("pick a workspace video or upload one")
     item = dict(video_id=video_id, category=category, question=question, options=options, answer=answer,

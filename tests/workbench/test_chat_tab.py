@@ -160,6 +160,15 @@ def test_save_exchange_as_qa_item(env):
                   N, api_name="/chat_save_qa")
     with pytest.raises(Exception, match="ask a checkpoint first"):
         c.predict(env["vid"], None, QUESTION, *OPTIONS, "A", "", "goal", "pending", "", N, api_name="/chat_save_qa")
+    with pytest.raises(Exception, match="no checkpoint '../../etc' in this workspace"):     # spoofed provenance
+        c.predict(env["vid"], None, QUESTION, *OPTIONS, "A", "", "goal", "pending", "chat:../../etc", N,
+                  api_name="/chat_save_qa")
+    bad = env["root"] / "evil.mp4"                      # an upload that is not a video: refused, no server path
+    bad.write_bytes(b"#!/bin/sh\necho hi\n")
+    with pytest.raises(Exception, match="cannot add the uploaded video") as err:
+        c.predict(None, handle_file(str(bad)), QUESTION, *OPTIONS, "A", "", "goal", "pending", f"chat:{env['sft']}",
+                  N, api_name="/chat_save_qa")
+    assert "/tmp" not in str(err.value) and "evil.mp4" in str(err.value)
     with pytest.raises(Exception, match="option D is 11,999 characters"):        # the store's length rule
         c.predict(env["vid"], None, QUESTION, *OPTIONS[:3], "word " * 2400, "A", "", "goal", "pending",
                   f"chat:{env['sft']}", N, api_name="/chat_save_qa")
