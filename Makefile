@@ -3,7 +3,7 @@
 #   make test    the whole test suite (installs what it needs first)
 #   make bench   the benchmarks, one JSON line each
 #   make lint    ruff + the import contracts (layers, no loops: pyproject.toml [tool.importlinter])
-#   make demo-train   the CPU recipe end to end, then docs/results.md
+#   make demo-train   the CPU recipe (configs/tiny/recipe-videolm.yaml) end to end, then docs/results.md
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -51,13 +51,15 @@ screenshots: $(STAMP) sysdeps
 bench: $(STAMP)
 	@for b in bench/*.py; do echo "# $$b" >&2; $(PY) $$b || exit 1; done
 
-# The whole recipe on CPU (synthetic corpus → base → CoT-SFT → GRPO with MR-SP on 2 processes → held-out
-# eval), resumable, then its report: tables and figures in docs/results.md (RECIPE_ARGS="key=value …",
-# RECIPE_WS=DIR for another workspace; the report follows it)
-RECIPE_WS ?= workspaces/recipe-tiny
+# The whole recipe on CPU (synthetic corpus → perception → base video LM on fresh worlds → CoT-SFT → GRPO with
+# MR-SP on 2 processes → held-out eval), resumable, then its report: tables and figures in docs/results.md
+# (RECIPE_ARGS="key=value …", RECIPE_WS=DIR for another workspace, RECIPE=FILE for another recipe; the report
+# follows them)
+RECIPE ?= configs/tiny/recipe-videolm.yaml
+RECIPE_WS ?= workspaces/recipe-videolm
 demo-train: $(STAMP) sysdeps
-	$(VENV)/bin/lvr recipe run configs/tiny/recipe.yaml workspace=$(RECIPE_WS) $(RECIPE_ARGS)
-	$(VENV)/bin/lvr recipe report $(RECIPE_WS) --out docs/results.md --img-dir docs/img
+	$(VENV)/bin/lvr recipe run $(RECIPE) workspace=$(RECIPE_WS) $(RECIPE_ARGS)
+	$(VENV)/bin/lvr recipe report $(RECIPE_WS) --out docs/results.md --img-dir docs/img --recipe $(RECIPE)
 
 # JupyterLab on the walkthrough notebooks (127.0.0.1:8888; LAB_ARGS="--port 8890")
 lab: $(STAMP)

@@ -13,7 +13,7 @@ from the sft/rl videos (lvr.recipe.lookup: "Where is the red robot at 00:35?" ab
 uniformly sampled frames): once with only the frame a question asks about, once with all N frames,
 where it must also pick the frame by its time stamp. Scores greedy exact-match answers on the eval
 videos, per kind (robot zone, object place, what a robot carries). Prints ONE JSON line. The
-recipe's first run (docs/results.md) needs to exist, or pass --checkpoint.
+recipe's first run (docs/results-v1.md) needs to exist, or pass --checkpoint.
 """
 from __future__ import annotations
 

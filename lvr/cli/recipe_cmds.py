@@ -46,7 +46,7 @@ def run_cmd(config, overrides, until):
 @click.option("--img-dir", default=None, help="folder for the PNG figures (default: <out dir>/img)")
 @click.option("--png/--html", default=True, show_default=True,
               help="PNG via headless Chromium, or interactive HTML figures")
-@click.option("--recipe", "recipe_arg", default="configs/tiny/recipe.yaml", show_default=True,
+@click.option("--recipe", "recipe_arg", default="configs/tiny/recipe-videolm.yaml", show_default=True,
               help="the recipe file the report's Reproduce section names")
 def report_cmd(results, out, img_dir, png, recipe_arg):
     """Write the report from RESULTS: a workspace, its recipe/ folder or a results.json."""

@@ -14,7 +14,7 @@ What scipy does is taken from scipy: the exact McNemar test is `scipy.stats.bino
 discordant pairs, the Wilson interval is `binomtest(...).proportion_ci("wilson")`. The bootstrap is
 written here because `scipy.stats.bootstrap` cannot hold strata fixed (the overall accuracy resamples
 within categories) and draws its resamples in a different order, which would change every interval
-already published in docs/results.md; tests/eval/test_stats.py checks the unstratified interval
+already published in docs/results*.md; tests/eval/test_stats.py checks the unstratified interval
 against `scipy.stats.bootstrap(method="percentile")`.
 """
 from __future__ import annotations

@@ -48,7 +48,7 @@ class DataStage:
     letter_tags: bool = option(False, "repeat each option's letter after its text ('the hall (B)') and end each "
                                "reasoning with the chosen option ('The answer is the hall (B).'): picking the letter "
                                "becomes copying, which a tiny random-init LM learns in ~100 steps (binding a letter "
-                               "to an option by position it does not learn in a CPU budget; see docs/results.md)")
+                               "to an option by position it does not learn in a CPU budget; see docs/results-v1.md)")
 
     def check(self) -> None:
         fr = self.split_fractions

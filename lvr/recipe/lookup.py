@@ -13,7 +13,7 @@ event log: "Where is the red robot at 00:35?" (a zone), "Where is the navy star 
 or "with the red robot"), "What is the red robot carrying at 00:35?" (an object or "nothing"). With
 `single=True` each item comes with just that frame, so the LM only has to read it; otherwise with the
 task's `num_frames` uniformly sampled frames, so it also has to pick the frame the time stamp points
-to. Accuracy is exact match of a greedy short answer, per kind of question. docs/results.md uses it
+to. Accuracy is exact match of a greedy short answer, per kind of question. docs/results-v1.md uses it
 to tell "the LM cannot read the tokens" from "the LM cannot choose the frame"; bench/lookup.py runs
 both against each other. `state_items` asks what needs no frame chosen by time: where a robot spent
 most of its time (read every frame and count) and where it is in the last frame (the frame nearest the

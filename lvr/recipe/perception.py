@@ -6,7 +6,7 @@
     report = pretrain_perception(model, data, val=val, steps=8000)   # trains model.vision_tower + projector
 
 A real video LM starts from a vision tower pretrained on images and text (SigLIP, CLIP); the
-recipe's tiny random-init tower has seen nothing. Measured on this machine (docs/results.md), a
+recipe's tiny random-init tower has seen nothing. Measured on this machine (docs/results-v1.md), a
 linear probe finds a robot's zone in its video tokens on 44 % of unseen frames (chance 25 %). This
 stage stands in for that pretraining with synthetic ground truth. Frames are labelled from an event
 log, token by token: each pooled video token covers a region of the frame, and learns what the zone

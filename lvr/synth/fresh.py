@@ -21,6 +21,11 @@ the fps grid, at distinct whole seconds. Question kinds (`world_questions`):
 
 The base video-LM stage (lvr.recipe.videolm) trains on them; CoT-SFT replays them (lvr.train.sft, `data.replay`);
 the look-up probe (lvr.recipe.fresh_lookup) writes its own items from the same worlds.
+
+`world_items` asks a fresh world the corpus's own questions instead (lvr.synth.qa's templates, four categories),
+keeps those an ideal reader of the drawn frames can answer (lvr.synth.visibility, the rule SFT's
+`require_answerable` uses) and gives each the chain of thought those frames support (`frame_reasoning`): CoT-SFT
+on as many fresh worlds as it has steps (`replay.qa_items`) instead of only the corpus's sft videos.
 """
 from __future__ import annotations
 
@@ -35,8 +40,10 @@ from lvr.model.prompting import LETTERS
 
 from .config import WorldConfig
 from .phrases import fmt_time
+from .qa import generate_qa
 from .render import Renderer
 from .simulate import simulate
+from .visibility import answerable, frame_reasoning, item_conclusion
 
 KINDS = ("robot", "carrying", "object")
 TRAIN_SEEDS = 1 << 32                 # fresh training worlds: TRAIN_SEEDS + k
@@ -257,3 +264,36 @@ def question_baselines(test: list[VideoQuestion]) -> dict[str, float]:
     return {"most_frequent": round(mf, 4), "random_frame": round(rf, 4)}
 
 
+
+
+@dataclass(frozen=True)
+class WorldItem:
+    """A corpus-style QA item (lvr.synth.qa) on a fresh world, with the reasoning its frames support."""
+    seed: int
+    frames: tuple[int, ...]          # frame indices on the fps grid
+    times: tuple[float, ...]
+    category: str
+    template: str
+    question: str
+    options: tuple[str, ...]
+    answer: str                      # the keyed letter
+    reasoning: str                   # frame_reasoning: what the frames show, then "So <conclusion>."
+    meta: dict = field(default_factory=dict, compare=False, repr=False)     # lvr.synth.qa's meta
+    log: object = field(default=None, compare=False, repr=False)
+
+
+def world_items(seed: int, spec: WorldSpec, n_frames: int, count: int = 1, log=None) -> list[WorldItem]:
+    """Up to `count` of world `seed`'s corpus questions that its `n_frames` drawn frames can answer (fewer, maybe
+    none, when the frames cannot support more); one frame draw per world, items in a seeded random order."""
+    log = log or fresh_world(seed, spec)
+    rng = random.Random(seed * 31 + n_frames)
+    idx = frame_indices(rng, log.duration, n_frames, spec.fps)
+    times = tuple(i / spec.fps for i in idx)
+    items = [it for it in generate_qa(log, min_gap=WorldConfig(difficulty=spec.difficulty).min_gap)
+             if answerable(it["meta"], log, list(times))]
+    rng.shuffle(items)
+    return [WorldItem(seed, tuple(idx), times, it["category"], it["meta"]["template"], it["question"],
+                      tuple(it["options"]), it["answer"],
+                      frame_reasoning(log, it["meta"], list(times), item_conclusion(it["meta"], it["reasoning"])),
+                      it["meta"], log)
+            for it in items[:count]]

@@ -136,10 +136,16 @@ class ReplayConfig:
     kinds: list[str] = option(["time", "last"], "question kinds", choices=VIDEOLM_KINDS)
     frames: list[int] = option([1, 2, 4, 8], "each micro-batch's frame count is drawn from this list")
     minutes: list[float] = option([1.0, 2.0], "[shortest, longest] world length in minutes")
+    qa_items: int = option(0, "corpus-style questions (lvr.synth.qa's templates) on fresh worlds added to each "
+                           "micro-batch, with the reasoning their frames support as the target (only questions an "
+                           "ideal reader of the frames can answer; lvr.synth.fresh.world_items); 0: off", ge=0)
+    qa_frames: list[int] = option([4, 8, 16], "each micro-batch's frame count for qa_items is drawn from this list")
 
     def check(self) -> None:
-        if not self.frames or min(self.frames) < 1:
-            fail(self, "frames", f"must be a non-empty list of frame counts >= 1, got {self.frames}")
+        for name in ("frames", "qa_frames"):
+            counts = getattr(self, name)
+            if not counts or min(counts) < 1:
+                fail(self, name, f"must be a non-empty list of frame counts >= 1, got {counts}")
         if not self.kinds:
             fail(self, "kinds", "needs at least one kind")
         if minutes_problem(self.minutes):

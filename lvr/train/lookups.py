@@ -4,7 +4,9 @@ as the only target, the loss, and teacher-forced exact match; the frozen tower's
     batches = LookupBatches(model, WorldSpec())          # model: a CompositeVideoLM with its tokenizer
     loss, ok = batches.forward(items)                    # one frame count per call; ok: exact match per item
 
-Used by the base video-LM stage (lvr.recipe.videolm) and by CoT-SFT's replay of it (`replay.items`, lvr.train.sft).
+Used by the base video-LM stage (lvr.recipe.videolm) and by CoT-SFT's replay of it (`replay.items`, lvr.train.sft);
+the replay can also add corpus-style questions on fresh worlds with their frame-grounded reasoning as the target
+(`replay.qa_items`, lvr.synth.fresh.world_items).
 The system prompt every row shares runs once per batch (`shared_prefix_logits`, tested equal to the full rows).
 """
 from __future__ import annotations
@@ -18,9 +20,11 @@ import torch.nn.functional as F
 
 from lvr.model.base import IGNORE_INDEX, collate
 from lvr.model.prompting import answer_text, build_messages, format_target
-from lvr.synth.fresh import TRAIN_SEEDS, WorldSpec, render_frames, world_questions
+from lvr.synth.fresh import TRAIN_SEEDS, WorldSpec, render_frames, world_items, world_questions
 
 REPLAY_SEEDS = TRAIN_SEEDS + 1_000_000_000   # CoT-SFT's replay worlds (the base stage's start at TRAIN_SEEDS)
+QA_SEEDS = REPLAY_SEEDS + 500_000_000        # its corpus-style questions' worlds (held-out ones start at 2**31)
+QA_WORLDS = 64                               # worlds a micro-batch may try for its qa_items (seeds apart per index)
 
 
 class FeatureCache:
@@ -81,12 +85,14 @@ LAYOUTS = ("chat", "open", "question_first")
 
 
 def lookup_messages(it, layout: str, answer_format: str) -> list[dict]:
-    """The chat of one look-up question, answer only. `chat`: the video, then the question and its four options
-    (the format CoT-SFT and evaluation use); `open`: no options, the answer written out; `question_first`: the
-    question and options before the video."""
-    target = format_target(None, answer_text(it.answer, it.options, answer_format), think=False)
+    """The chat of one look-up question, answer only (with its reasoning first when `it` has one: a WorldItem).
+    `chat`: the video, then the question and its four options (the format CoT-SFT and evaluation use); `open`:
+    no options, the answer written out; `question_first`: the question and options before the video."""
+    reasoning = getattr(it, "reasoning", None)
+    think = reasoning is not None
+    target = format_target(reasoning, answer_text(it.answer, it.options, answer_format), think=think)
     options = None if layout == "open" else list(it.options)
-    messages = build_messages(it.question, options, think=False, answer_format=answer_format, target=target)
+    messages = build_messages(it.question, options, think=think, answer_format=answer_format, target=target)
     if layout == "question_first":
         messages[1]["content"] = messages[1]["content"][::-1]
     return messages
@@ -131,16 +137,19 @@ class LookupBatches:
 
 class LookupReplay:
     """CoT-SFT's replay of the base video-LM stage: micro-batch `index` (counted over steps, accumulation and
-    ranks) gets `cfg.items` questions, each from its own fresh world, so a resumed run replays the same worlds.
-    `cfg`: lvr.train.configs.ReplayConfig."""
+    ranks) gets `cfg.items` look-up questions, each from its own fresh world, and `cfg.qa_items` corpus-style
+    questions with their reasoning (one per fresh world, from worlds whose frames can answer one), so a resumed
+    run replays the same worlds. `cfg`: lvr.train.configs.ReplayConfig."""
 
     def __init__(self, model, cfg, seed: int = 0):
         if not hasattr(model, "projector") or not hasattr(model, "vision_features"):
             raise ValueError(f"replay.items needs an lvr_composite model (a projector over vision features), "
                              f"got {type(model).__name__}")
         self.cfg, self.start = cfg, REPLAY_SEEDS + seed * 10_000_000
+        self.qa_start = QA_SEEDS + seed * 10_000_000
         self.spec = WorldSpec(minutes=tuple(cfg.minutes))
-        self.batches = LookupBatches(model, self.spec, cache_frames=4 * cfg.items * max(cfg.frames))
+        frames = 4 * (cfg.items * max(cfg.frames) + cfg.qa_items * max(cfg.qa_frames))
+        self.batches = LookupBatches(model, self.spec, cache_frames=frames)
 
     def items(self, index: int) -> list:
         first = self.start + index * self.cfg.items
@@ -148,6 +157,21 @@ class LookupReplay:
         return [world_questions(first + j, self.spec, n_frames, kinds=tuple(self.cfg.kinds))[0]
                 for j in range(self.cfg.items)]
 
+    def qa_items(self, index: int) -> list:
+        """Micro-batch `index`'s corpus-style questions: one per world, worlds tried in seed order."""
+        first = self.qa_start + index * self.cfg.qa_items * QA_WORLDS
+        n_frames = random.Random(first).choice(self.cfg.qa_frames)
+        out = []
+        for seed in range(first, first + self.cfg.qa_items * QA_WORLDS):
+            out += world_items(seed, self.spec, n_frames)
+            if len(out) == self.cfg.qa_items:
+                return out
+        raise RuntimeError(f"replay.qa_items: only {len(out)} of {self.cfg.qa_items} answerable questions in "
+                           f"{self.cfg.qa_items * QA_WORLDS} worlds at {n_frames} frames")
+
     def forward(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """(mean answer-token loss, exact match per item) of micro-batch `index`'s look-ups."""
-        return self.batches.forward(self.items(index))
+        """(summed mean losses of micro-batch `index`'s look-ups and corpus-style questions, exact match per item)."""
+        parts = [self.batches.forward(items) for items in
+                 (self.items(index) if self.cfg.items else [], self.qa_items(index) if self.cfg.qa_items else [])
+                 if items]
+        return sum(p[0] for p in parts), torch.cat([p[1] for p in parts])

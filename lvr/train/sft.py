@@ -133,10 +133,12 @@ def train(cfg: SFTConfig) -> dict:
     runlib.restore_rng(run)
     encoder_grad = cfg.trainable.vision_tower or cfg.trainable.projector
     per_step = cfg.micro_batch_size * cfg.grad_accum * dist.world
-    replay = LookupReplay(model, cfg.replay, cfg.seed) if cfg.replay.items else None
+    r = cfg.replay
+    replay = LookupReplay(model, r, cfg.seed) if r.items or r.qa_items else None
     rep.print(f"[sft] {len(items)} training items ({d.split}: {', '.join(d.statuses)}), {len(eval_items)} eval "
               f"items; {per_step} items per step"
-              + (f" + {cfg.replay.items} fresh-world look-ups per micro-batch" if replay else "")
+              + (f" + {r.items} fresh-world look-ups and {r.qa_items} fresh-world questions with reasoning per "
+                 f"micro-batch" if replay else "")
               + f"; steps {step} → {cfg.max_steps}")
     first_loss = last_loss = last_eval = None
     metrics: dict = {}

@@ -20,7 +20,8 @@ TINY = ["data.videos=4", "data.split_fractions=[0.25,0.25,0.5]", "data.workers=1
         "videolm.frames=[1,2]", "videolm.warmup_steps=1", "videolm.stamp_frames=true", "videolm.clock_init=sinusoid",
         "sft.set.max_steps=4", "sft.set.log_every=1", "sft.set.micro_batch_size=2", "sft.set.save_every=2",
         "sft.set.eval_every=0",
-        "sft.set.data.eval_max_items=2", "sft.set.replay.items=2", "grpo.set.max_steps=2", "grpo.set.save_every=0",
+        "sft.set.data.eval_max_items=2", "sft.set.replay.items=2", "sft.set.replay.qa_items=1", "grpo.set.max_steps=2",
+        "grpo.set.save_every=0",
         "grpo.set.prompts_per_step=2", "grpo.set.micro_batch_size=4", "grpo.set.rollout.max_new_tokens=12",
         "eval.limit=null", "eval.sweep_frames=[1,2]", "eval.frames=2", "eval.max_new_tokens=12", "eval.n_boot=200",
         "eval.batch_size=6"]

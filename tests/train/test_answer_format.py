@@ -1,6 +1,6 @@
 """`data.answer_format: text`: SFT targets hold the option's text, the checkpoint remembers it, and
 prompts, the eval parser and the MCQ reward follow it (a tiny model cannot look a letter up by
-position; see docs/results.md)."""
+position; see docs/results-v1.md)."""
 import json
 import os
 import subprocess

@@ -6,9 +6,12 @@ import pytest
 
 from lvr.config import ConfigError, load_config
 from lvr.model import load_model
-from lvr.synth.fresh import HELD_OUT_SEEDS, TRAIN_SEEDS
+from lvr.synth.fresh import HELD_OUT_SEEDS, TRAIN_SEEDS, WorldSpec, world_items
+from lvr.synth.phrases import fmt_time
+from lvr.synth.qa import solve
+from lvr.synth.visibility import answerable
 from lvr.train.configs import ReplayConfig, SFTConfig
-from lvr.train.lookups import REPLAY_SEEDS, LookupReplay
+from lvr.train.lookups import QA_SEEDS, REPLAY_SEEDS, LookupReplay, lookup_messages
 from lvr.train.metrics import read_metrics
 
 from .conftest import PY, ROOT
@@ -29,9 +32,37 @@ def test_replay_draws_fresh_worlds_deterministically(tiny_model):
     assert loss.requires_grad and loss.item() > 0 and ok.shape == (3,)
 
 
+def test_world_items_are_corpus_questions_the_frames_answer():
+    items = [it for seed in range(TRAIN_SEEDS, TRAIN_SEEDS + 12) for it in world_items(seed, WorldSpec(), 8, 3)]
+    assert len(items) >= 12 and len({it.category for it in items}) >= 3
+    for it in items:
+        assert answerable(it.meta, it.log, list(it.times))                     # the ideal reader's rule
+        assert it.options[ord(it.answer) - 65] == solve({"meta": it.meta}, it.log)   # keyed right
+        lines = it.reasoning.splitlines()
+        assert lines[-1].startswith("So ") and all(ln[:5] in {fmt_time(t) for t in it.times} for ln in lines[:-1])
+    again = [it for seed in range(TRAIN_SEEDS, TRAIN_SEEDS + 12) for it in world_items(seed, WorldSpec(), 8, 3)]
+    assert again == items
+
+
+def test_replay_adds_fresh_questions_with_their_reasoning(tiny_model):
+    cfg = ReplayConfig(items=2, qa_items=3, qa_frames=[4, 8])
+    a, b = LookupReplay(load_model(tiny_model), cfg, seed=0), LookupReplay(load_model(tiny_model), cfg, seed=0)
+    assert a.qa_items(7) == b.qa_items(7)                                    # a resumed run replays the same
+    seeds = [it.seed for i in range(20) for it in a.qa_items(i)]
+    assert len(seeds) == len(set(seeds)) == 60                               # a world per question
+    assert QA_SEEDS <= min(seeds) and max(seeds) < HELD_OUT_SEEDS and QA_SEEDS > REPLAY_SEEDS + 10 ** 8
+    assert {len(a.qa_items(i)[0].frames) for i in range(20)} == {4, 8}
+    target = lookup_messages(a.qa_items(0)[0], "chat", "text")[-1]["content"]
+    assert target.startswith("<think>") and "So " in target and target.endswith("</answer>")
+    loss, ok = a.forward(0)
+    assert loss.requires_grad and loss.item() > 0 and ok.shape == (5,)        # 2 look-ups + 3 questions
+
+
 def test_replay_config_fails_fast():
     with pytest.raises(ConfigError, match="replay.frames"):
         load_config(SFTConfig, None, ["model=x", "replay.items=2", "replay.frames=[]"])
+    with pytest.raises(ConfigError, match="replay.qa_frames"):
+        load_config(SFTConfig, None, ["model=x", "replay.qa_items=2", "replay.qa_frames=[0]"])
     with pytest.raises(ConfigError, match="replay.minutes"):
         load_config(SFTConfig, None, ["model=x", "replay.items=2", "replay.minutes=[2.0,1.0]"])
 
@@ -40,7 +71,7 @@ def _sft(tiny_model, ws, out, *extra):
     cmd = [PY, "-m", "lvr.train.sft", f"model={tiny_model}", f"workspace={ws}", f"output_dir={out}", "max_steps=4",
            "save_every=2", "micro_batch_size=1", "data.num_frames=2", "data.max_items=2", "data.shuffle=false",
            "data.eval_split=null", "optim.lr=2e-3", "replay.items=2", "replay.frames=[1,2]",
-           "replay.minutes=[1.0,1.0]", "export_every_save=false", *extra]
+           "replay.minutes=[1.0,1.0]", "replay.qa_items=1", "replay.qa_frames=[4]", "export_every_save=false", *extra]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=240, cwd=ROOT,
                          env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert res.returncode == 0, res.stderr[-4000:]
