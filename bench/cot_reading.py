@@ -35,12 +35,14 @@ STAGES = ("videolm", "sft", "grpo")
 
 
 def recipe_checkpoints(workspace: Path) -> dict[str, Path]:
-    """The recipe's base video LM, CoT-SFT and GRPO checkpoints (from <workspace>/recipe/state.json)."""
+    """The recipe's base video LM, CoT-SFT and GRPO checkpoints (<workspace>/recipe/state.json: a model stage's
+    `path`, a training stage's `checkpoint`)."""
     state = workspace / "recipe" / "state.json"
     if not state.is_file():
-        sys.exit(f"no {state}: run the recipe first, or pass --checkpoints")
+        return {}
     stages = json.loads(state.read_text())["stages"]
-    return {s: workspace / stages[s]["path"] for s in STAGES if (stages.get(s) or {}).get("path")}
+    found = {s: (stages.get(s) or {}).get("path") or (stages.get(s) or {}).get("checkpoint") for s in STAGES}
+    return {s: workspace / p for s, p in found.items() if p}
 
 
 def held_out(spec: WorldSpec, frames: int, count: int) -> list:
@@ -73,8 +75,12 @@ def main() -> None:
     ap.add_argument("--items", type=int, default=96)
     ap.add_argument("--batch", type=int, default=16)
     a = ap.parse_args()
-    ckpts = ({Path(c).name: Path(c) for c in a.checkpoints} if a.checkpoints
+    ckpts = ({"/".join(Path(c).parts[-2:]): Path(c) for c in a.checkpoints} if a.checkpoints
              else recipe_checkpoints(Path(a.workspace)))
+    if not ckpts:                   # `make bench` on a fresh clone: say what is missing, in the one JSON line
+        print(json.dumps({"bench": "cot_reading", "measured": False,
+                          "reason": f"no recipe run in {a.workspace} (make demo-train), and no --checkpoints"}))
+        return
     spec, t0, out = WorldSpec(), time.perf_counter(), {}
     for n in a.frames:
         items = held_out(spec, n, a.items)

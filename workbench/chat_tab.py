@@ -33,6 +33,7 @@ import gradio as gr
 from gradio.context import Context
 
 from lvr.store import CATEGORIES
+from lvr.store.qa import OPTION_MAX_CHARS, QUESTION_MAX_CHARS
 from workbench.model_pool import CONCURRENCY_ID, ModelPool, default_pool
 
 from . import chat
@@ -63,9 +64,11 @@ def build_chat_tab(ws, pool: ModelPool | None = None) -> None:
         with gr.Column(scale=3):
             chatbot = gr.Chatbot(label="chat", reasoning_tags=chat.THINK_TAGS, height=420, buttons=["copy"],
                                  elem_id="chat-chatbot")
-            question = gr.Textbox(label="question", placeholder="What does the chef do after the oven beeps?")
+            question = gr.Textbox(label="question", placeholder="What does the chef do after the oven beeps?",
+                                  max_length=QUESTION_MAX_CHARS)        # the store's rule, also checked on Ask
             with gr.Row():
-                opts = [gr.Textbox(label=f"option {c} (optional)", scale=1) for c in chat.LETTERS]
+                opts = [gr.Textbox(label=f"option {c} (optional)", scale=1, max_length=OPTION_MAX_CHARS)
+                        for c in chat.LETTERS]
             with gr.Row():
                 send_btn = gr.Button("Ask", variant="primary")
                 cmp_btn = gr.Button("Compare the two checkpoints")

@@ -28,6 +28,7 @@ import gradio as gr
 from gradio.context import Context
 
 from lvr.store import ITEM_CATEGORIES, LETTERS, QA_STATUSES, ReviewError, Workspace
+from lvr.store.qa import OPTION_MAX_CHARS, QUESTION_MAX_CHARS
 
 from . import review as r
 from .identity import STORAGE_KEY, clean_name, signed_in, username
@@ -136,12 +137,13 @@ def _item_form() -> SimpleNamespace:
         category = gr.Dropdown(list(ITEM_CATEGORIES), label="category", scale=1, min_width=120)
         answer = gr.Radio(list(LETTERS), label="correct answer (Alt+1…4)", elem_id="review-answer",
                           scale=2)
-    question = gr.Textbox(label="question (Alt+E)", lines=2, max_lines=4, elem_id="review-question")
+    question = gr.Textbox(label="question (Alt+E)", lines=2, max_lines=4, elem_id="review-question",
+                          max_length=QUESTION_MAX_CHARS)          # the store's rule, also checked on save
     opts = []
     for pair in (LETTERS[:2], LETTERS[2:]):          # a 2×2 grid keeps the form in view
         with gr.Row():
             opts += [gr.Textbox(label=f"option {x}", max_lines=2, elem_id=f"review-option-{x}",
-                                min_width=160) for x in pair]
+                                min_width=160, max_length=OPTION_MAX_CHARS) for x in pair]
     reasoning = gr.Textbox(label="reasoning (as if watching the video)", lines=3, max_lines=6,
                            elem_id="review-reasoning")
     return SimpleNamespace(category=category, answer=answer, question=question, opts=opts, reasoning=reasoning)

@@ -2,7 +2,7 @@
 
     lvr recipe run configs/tiny/recipe.yaml                          # resumable: finished stages are skipped
     lvr recipe run configs/tiny/recipe.yaml workspace=workspaces/r2 sft.set.max_steps=100 --until sft
-    lvr recipe report workspaces/recipe-tiny --out docs/results.md --img-dir docs/img
+    lvr recipe report workspaces/recipe-videolm --out docs/results.md --img-dir docs/img
     lvr recipe keys                                                  # every recipe key with help
 
 A module-level click group; `register(group)` adds it (lvr.cli imports this module on first use).
@@ -15,6 +15,7 @@ import click
 
 from lvr.config import ConfigError, describe
 from lvr.recipe import RecipeConfig, load_recipe, run_recipe, write_report
+from lvr.recipe.report import DEFAULT_RECIPE
 
 
 @click.group("recipe")
@@ -46,7 +47,7 @@ def run_cmd(config, overrides, until):
 @click.option("--img-dir", default=None, help="folder for the PNG figures (default: <out dir>/img)")
 @click.option("--png/--html", default=True, show_default=True,
               help="PNG via headless Chromium, or interactive HTML figures")
-@click.option("--recipe", "recipe_arg", default="configs/tiny/recipe-videolm.yaml", show_default=True,
+@click.option("--recipe", "recipe_arg", default=DEFAULT_RECIPE, show_default=True,
               help="the recipe file the report's Reproduce section names")
 def report_cmd(results, out, img_dir, png, recipe_arg):
     """Write the report from RESULTS: a workspace, its recipe/ folder or a results.json."""

@@ -1,8 +1,8 @@
 """docs/results.md from `<workspace>/recipe/results.json`: tables, PNG figures, commands, machine.
 
-    lvr recipe report workspaces/recipe-tiny --out docs/results.md --img-dir docs/img
+    lvr recipe report workspaces/recipe-videolm --out docs/results.md --img-dir docs/img
     from lvr.recipe import write_report
-    write_report("workspaces/recipe-tiny/recipe/results.json", "docs/results.md", img_dir="docs/img")
+    write_report("workspaces/recipe-videolm/recipe/results.json", "docs/results.md", img_dir="docs/img")
 
 Everything in the document comes from results.json (numbers) and the recipe config stored in it
 (settings, and `notes`: the "what it took to learn" text), so it is regenerated, never edited.
@@ -21,6 +21,7 @@ from .figures import SYSTEM_LABELS, export_html, export_png, recipe_figures
 from .results import frames_trend
 
 GROUPS = ("overall", *CATEGORIES)
+DEFAULT_RECIPE = "configs/tiny/recipe-videolm.yaml"    # what `make demo-train` runs
 
 
 def load_results(path: str | Path) -> dict:
@@ -66,7 +67,7 @@ def _label(name: str) -> str:
 
 def render_markdown(res: dict, images: dict[str, str], *, results_path: str, workspace_arg: str,
                     out_arg: str = "docs/results.md", img_arg: str = "docs/img",
-                    recipe_arg: str = "configs/tiny/recipe.yaml") -> str:
+                    recipe_arg: str = DEFAULT_RECIPE) -> str:
     """The document, section by section, from results.json (`res`) and the figures' paths (`images`).
     The *_arg strings are the command line that regenerates it, quoted in the header and under Reproduce."""
     command = f"lvr recipe report {workspace_arg} --out {out_arg} --img-dir {img_arg}"
@@ -131,7 +132,7 @@ def _machine_section(m: dict) -> list[str]:
 
 
 def _reproduce_section(command: str, workspace_arg: str, recipe_arg: str) -> list[str]:
-    default_recipe = recipe_arg == "configs/tiny/recipe.yaml"
+    default_recipe = recipe_arg == DEFAULT_RECIPE
     return ["", "## Reproduce", "", "```bash",
             *(["make demo-train        # the two commands below, on a fresh workspace"] if default_recipe else []),
             f".venv/bin/lvr recipe run {recipe_arg} workspace={workspace_arg}",
@@ -366,7 +367,7 @@ def _img(images: dict[str, str], name: str, alt: str) -> str:
 
 def write_report(results: str | Path, out: str | Path, *, img_dir: str | Path | None = None, png: bool = True,
                  workspace_arg: str | None = None, prefix: str = "recipe_",
-                 recipe_arg: str = "configs/tiny/recipe.yaml") -> dict:
+                 recipe_arg: str = DEFAULT_RECIPE) -> dict:
     """Write the markdown report (and its figures) from results.json; returns {"report", "figures"}."""
     res = load_results(results)
     out = Path(out)

@@ -36,7 +36,8 @@ def test_markdown_tables_carry_the_numbers_of_results_json(results, tmp_path):
     for section in ("## Summary", "## Machine", "## Reproduce", "## Setup", "## Held-out accuracy by category",
                     "## Significance", "## Accuracy vs frames", "## Training", "## Wall time"):
         assert section in text, section
-    assert "lvr recipe run configs/tiny/recipe.yaml workspace=workspaces/x" in text
+    assert "lvr recipe run configs/tiny/recipe-videolm.yaml workspace=workspaces/x" in text   # make demo-train's
+    assert "make demo-train" in text
     assert f"| CPU | {res['machine']['cpus']} cores" in text and "| GPU | none |" in text
     for name, label in (("base", "base (random init)"), ("sft", "CoT-SFT"), ("grpo", "CoT-SFT + GRPO"),
                         ("text-only", "ref: text-only")):

@@ -21,6 +21,7 @@ from gradio_client import Client, handle_file
 from lvr.ingest import ingest
 from lvr.model import init_tiny, load_model
 from lvr.store import Workspace
+from lvr.store.qa import OPTION_MAX_CHARS, QUESTION_MAX_CHARS
 from lvr.video import SamplingSpec, sample_frames
 from lvr.video.timefmt import fmt_time_tenths
 from tests.model.conftest import OPTIONS, QUESTION, TARGET_ANSWER, TARGET_THINKING, overfit, write_video
@@ -82,6 +83,14 @@ def test_api_names_and_dropdown_labels(env):
                       env["base"]: f"{env['base']} · base · base"}
     assert [v for _, v in ckpt["choices"]] == [env["sft"], env["base"]]
     assert [v for _, v in video["choices"]] == [env["vid"]]
+
+
+def test_text_boxes_stop_typing_at_the_stores_length_rule(env):
+    """The served Chat form caps the question and options where Ask (and the store) would refuse them."""
+    boxes = {c["props"].get("label"): c["props"].get("max_length")
+             for c in env["client"].config["components"] if c.get("type") == "textbox"}
+    assert boxes["question"] == QUESTION_MAX_CHARS
+    assert [boxes[f"option {x} (optional)"] for x in "ABCD"] == [OPTION_MAX_CHARS] * 4
 
 
 def test_send_streams_thinking_then_highlighted_answer(env):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 from gradio_client import Client
 
+from lvr.store.qa import OPTION_MAX_CHARS, QUESTION_MAX_CHARS
 from tests.workbench.conftest import ANY6, USERS, fields, form, serve
 from workbench.diffs import revisions_html, word_diff
 from workbench.review import QueueFilter, next_id
@@ -180,3 +181,11 @@ def test_signed_in_user_cannot_sign_as_someone_else(env):
     f = form(c.predict(14, api_name="/review_load"))
     c.predict(*fields(f), *ANY6, "mallory", api_name="/review_approve")
     assert ws.get_qa(14)["updated_by"] == "bob"
+
+
+def test_text_boxes_stop_typing_at_the_stores_length_rule(env):
+    """The served form caps the question and options where the store would refuse them (validate_qa)."""
+    boxes = {c["props"].get("elem_id"): c["props"].get("max_length")
+             for c in env["alice"].config["components"] if c.get("type") == "textbox"}
+    assert boxes["review-question"] == QUESTION_MAX_CHARS
+    assert [boxes[f"review-option-{x}"] for x in "ABCD"] == [OPTION_MAX_CHARS] * 4
