@@ -141,20 +141,26 @@ VIDEOLM_KINDS = ("time", "carrying", "object", "first", "last", "most", "count")
 
 
 @dataclass(frozen=True)
-class VideoQuestion:
+class FramesQuestion:
+    """A multiple-choice question about `frames` of fresh world `seed` (subclasses keep its event log in `log`)."""
     seed: int
     frames: tuple[int, ...]          # frame indices on the fps grid
     times: tuple[float, ...]
-    kind: str
     question: str
     options: tuple[str, ...]
     answer: str                      # the keyed letter
-    per_frame: tuple[str, ...]       # the answer each single frame would give (the random-frame baseline)
-    log: object = field(default=None, compare=False, repr=False)
 
     @property
     def answer_option(self) -> str:
         return self.options[LETTERS.index(self.answer)]
+
+
+@dataclass(frozen=True)
+class VideoQuestion(FramesQuestion):
+    """A look-up question (`world_questions`)."""
+    kind: str = ""
+    per_frame: tuple[str, ...] = ()  # the answer each single frame would give (the random-frame baseline)
+    log: object = field(default=None, compare=False, repr=False)
 
 
 def _robot_zone(log, who, t):
@@ -239,7 +245,8 @@ def world_questions(seed: int, spec: WorldSpec, n_frames: int, count: int = 1, k
         question, answer, per = asked
         pool = [str(i) for i in range(n_frames + 1)] if kind == "count" else _choices(log, kind)
         options, letter = _options(rng, answer, pool)
-        out.append(VideoQuestion(seed, tuple(idx), times, kind, question, options, letter, per, log))
+        out.append(VideoQuestion(seed, tuple(idx), times, question, options, letter, kind=kind, per_frame=per,
+                                 log=log))
     return out
 
 
@@ -265,19 +272,12 @@ def question_baselines(test: list[VideoQuestion]) -> dict[str, float]:
 
 
 
-
 @dataclass(frozen=True)
-class WorldItem:
+class WorldItem(FramesQuestion):
     """A corpus-style QA item (lvr.synth.qa) on a fresh world, with the reasoning its frames support."""
-    seed: int
-    frames: tuple[int, ...]          # frame indices on the fps grid
-    times: tuple[float, ...]
-    category: str
-    template: str
-    question: str
-    options: tuple[str, ...]
-    answer: str                      # the keyed letter
-    reasoning: str                   # frame_reasoning: what the frames show, then "So <conclusion>."
+    category: str = ""
+    template: str = ""
+    reasoning: str = ""              # frame_reasoning: what the frames show, then "So <conclusion>."
     meta: dict = field(default_factory=dict, compare=False, repr=False)     # lvr.synth.qa's meta
     log: object = field(default=None, compare=False, repr=False)
 
@@ -292,8 +292,9 @@ def world_items(seed: int, spec: WorldSpec, n_frames: int, count: int = 1, log=N
     items = [it for it in generate_qa(log, min_gap=WorldConfig(difficulty=spec.difficulty).min_gap)
              if answerable(it["meta"], log, list(times))]
     rng.shuffle(items)
-    return [WorldItem(seed, tuple(idx), times, it["category"], it["meta"]["template"], it["question"],
-                      tuple(it["options"]), it["answer"],
-                      frame_reasoning(log, it["meta"], list(times), item_conclusion(it["meta"], it["reasoning"])),
-                      it["meta"], log)
+    return [WorldItem(seed, tuple(idx), times, it["question"], tuple(it["options"]), it["answer"],
+                      category=it["category"], template=it["meta"]["template"],
+                      reasoning=frame_reasoning(log, it["meta"], list(times),
+                                                item_conclusion(it["meta"], it["reasoning"])),
+                      meta=it["meta"], log=log)
             for it in items[:count]]
