@@ -4,8 +4,9 @@
     .venv/bin/python bench/fresh_lookup.py --quick # ~1 minute smoke run (LM 2 x 64, 1 -> 2 frames, 20 s per mode)
     .venv/bin/python bench/fresh_lookup.py --modes text --sizes 2x128,4x128 --frames 2 --budget-s 240
     .venv/bin/python bench/fresh_lookup.py --checkpoint CKPT     # a perception-pretrained base (the recipe's
-      # `lvr recipe run configs/tiny/recipe.yaml workspace=WS --until base`); default: workspaces/recipe-tiny's base,
-      # else a tower pretrained here with the recipe's perception code (--tower-steps, cached under /tmp)
+      # `lvr recipe run configs/tiny/recipe-videolm.yaml workspace=WS --until base`); default:
+      # workspaces/recipe-videolm's base, else a tower pretrained here with the recipe's perception code
+      # (--tower-steps, cached under /tmp)
 
 lvr.recipe.fresh_lookup: each training item comes from a newly simulated world (seeds >= 2**32, disjoint from the
 corpus and perception seeds; 4 items per world) with jittered frame times and a 1-2 minute video, and asks what
@@ -88,7 +89,7 @@ def one_run(ckpt: Path, mode: str, size: str, a, spec: WorldSpec, budget_s: floa
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--checkpoint")
-    ap.add_argument("--workspace", default="workspaces/recipe-tiny")
+    ap.add_argument("--workspace", default="workspaces/recipe-videolm")
     ap.add_argument("--modes", default="text,video")
     ap.add_argument("--sizes", default="4x128", help="LAYERSxWIDTH, comma separated")
     ap.add_argument("--frames", default="1,2,4,8,16", help="frame-count curriculum (one number: none)")

@@ -1,6 +1,6 @@
 """Can the recipe's LM read a fact from the video tokens? One frame (the baseline) vs the task's N frames.
 
-    .venv/bin/python bench/lookup.py                       # workspaces/recipe-tiny, its base checkpoint
+    .venv/bin/python bench/lookup.py                       # workspaces/recipe-videolm, its base checkpoint
     .venv/bin/python bench/lookup.py --quick               # 150 steps, for a smoke run
     .venv/bin/python bench/lookup.py --workspace WS --checkpoint CKPT --frames 8 --steps 1500
     .venv/bin/python bench/lookup.py --clock-tokens --curriculum 600   # tags "00:35" as one token; read first
@@ -13,7 +13,7 @@ from the sft/rl videos (lvr.recipe.lookup: "Where is the red robot at 00:35?" ab
 uniformly sampled frames): once with only the frame a question asks about, once with all N frames,
 where it must also pick the frame by its time stamp. Scores greedy exact-match answers on the eval
 videos, per kind (robot zone, object place, what a robot carries). Prints ONE JSON line. The
-recipe's first run (docs/results-v1.md) needs to exist, or pass --checkpoint.
+recipe's workspace (make demo-train; docs/results-v1.md used the first recipe's) needs to exist.
 """
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ def state(a, ws, ckpt, steps: int, n_test: int, out: dict) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--workspace", default="workspaces/recipe-tiny")
+    ap.add_argument("--workspace", default="workspaces/recipe-videolm")
     ap.add_argument("--checkpoint", help="default: the recipe's base checkpoint in the workspace")
     ap.add_argument("--frames", type=int, default=8)
     ap.add_argument("--steps", type=int, default=1500)
@@ -78,6 +78,10 @@ def main() -> None:
     a = ap.parse_args()
     steps, n_test = (150, 100) if a.quick else (a.steps, a.test_items)
     torch.set_num_threads(a.threads)
+    if not (Path(a.workspace) / "recipe" / "state.json").is_file():   # its corpus is a recipe's (make demo-train)
+        print(json.dumps({"bench": "lookup", "measured": False,
+                          "reason": f"no recipe run in {a.workspace}: run make demo-train, or pass --workspace"}))
+        return
     ws = Workspace.open(a.workspace)
     ckpt = Path(a.checkpoint) if a.checkpoint else base_checkpoint(ws)
     out = {"workspace": str(ws.root), "checkpoint": str(ckpt), "frames": a.frames, "steps": steps,
