@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/videolm_layout.py                       # chat vs open vs question_first, 200 s each
     .venv/bin/python bench/videolm_layout.py --layouts chat,open --budget-s 120 --frames 1,2
+    .venv/bin/python bench/videolm_layout.py --layouts chat --tags shown,hidden --budget-s 500 --frames 1,2,4
 
 Each layout trains the recipe-videolm perception base's LM + projector (else a tower pretrained here, cached
 under /tmp; the tower stays frozen; clock tags restarted as sinusoidal codes and frames stamped with them, as the
@@ -10,6 +11,9 @@ scored on the same held-out worlds:
   chat            the video, then the question and its four options (what CoT-SFT and evaluation use; baseline)
   open            the video, then the question alone: the answer is written out
   question_first  the question and its options, then the video
+With --tags shown,hidden each layout also runs with the frames' tag tokens blanked once stamped on the frames
+(`hide_frame_tags`): the question's time is then the only clock token in the text, where with the tags shown a
+head that finds "the clock token" finds every frame's tag too.
 Prints ONE JSON line: per layout the curve (held-out accuracy per frame count and kind every --eval-every
 steps), the first step reading one frame at >= 0.9, and the time look-ups at the last check against reading a
 random one of the frames. docs/benchmarks.md has the results.
@@ -53,19 +57,20 @@ def base_checkpoint(a) -> Path:
     return out
 
 
-def one_layout(ckpt: Path, layout: str, a) -> dict:
+def one_layout(ckpt: Path, layout: str, tags: str, a) -> dict:
     model = load_model(ckpt)
     model.set_answer_format("text")
     if a.clock_tags:
         model.use_clock_tags(a.clock_tags, init="sinusoid")
-        model.stamp_frame_times()
+        model.stamp_frame_times(hide_tags=tags == "hidden")
+    name = layout if tags == "shown" else f"{layout}, frame tags hidden"
     cfg = VideoLMStage(steps=100_000, budget_s=a.budget_s, frames=a.frames, kinds=["time", "last"], layout=layout,
                        eval_every=a.eval_every, eval_items=a.eval_items, patience=a.patience, warmup_steps=100)
     t0 = time.perf_counter()
-    rep = VideoLMTrainer(model, cfg, seed=a.seed).train(log=lambda s: print(f"[{layout}] {s}", file=sys.stderr))
+    rep = VideoLMTrainer(model, cfg, seed=a.seed).train(log=lambda s: print(f"[{name}] {s}", file=sys.stderr))
     read = next((r["step"] for r in rep["curve"] if r["acc"].get("1", 0) >= 0.9), None)
     last = rep["curve"][-1] if rep["curve"] else {}
-    return {"layout": layout, "steps": rep["steps"], "seconds": round(time.perf_counter() - t0, 1),
+    return {"layout": name, "steps": rep["steps"], "seconds": round(time.perf_counter() - t0, 1),
             "s_per_step": round(rep["seconds"] / max(1, rep["steps"]), 3), "reads_one_frame_at": read,
             "reached_frames": rep["reached_frames"], "final": rep["final"], "baselines": rep["baselines"],
             "last_check": last, "curve": [{k: r[k] for k in ("step", "frames", "acc", "kinds")} for r in rep["curve"]]}
@@ -82,6 +87,8 @@ def main() -> None:
     ap.add_argument("--eval-items", type=int, default=256)
     ap.add_argument("--patience", type=int, default=3)
     ap.add_argument("--clock-tags", type=int, default=300, help="sinusoidal clock tags + stamped frames (0: as saved)")
+    ap.add_argument("--tags", default="shown", help="shown, hidden or both (shown,hidden): the frames' tag tokens "
+                    "stay in the text, or are blanked once stamped on the frames (hide_frame_tags; needs --clock-tags)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
@@ -89,7 +96,7 @@ def main() -> None:
     torch.set_num_threads(a.threads)
     with contextlib.redirect_stdout(sys.stderr):
         ckpt = base_checkpoint(a)
-        runs = [one_layout(ckpt, layout, a) for layout in a.layouts.split(",")]
+        runs = [one_layout(ckpt, layout, tags, a) for layout in a.layouts.split(",") for tags in a.tags.split(",")]
     print(json.dumps({"checkpoint": str(ckpt), "budget_s": a.budget_s, "frames": a.frames, "threads": a.threads,
                       "runs": runs}))
 

@@ -225,18 +225,24 @@ class CompositeVideoLM(VideoLM):
 
     def splice_video(self, embeds: torch.Tensor, slots: torch.Tensor, video_embeds: torch.Tensor) -> torch.Tensor:
         """The video tokens in their slots; with `stamp_frames`, each plus the embedding of the last token before its
-        frame's run of video tokens: the frame's time tag (a one-token clock tag with `use_clock_tags`)."""
+        frame's run of video tokens: the frame's time tag (a one-token clock tag with `use_clock_tags`); with
+        `hide_frame_tags` that tag token itself is then blanked (zeros), leaving the frames as its only carrier."""
         out = super().splice_video(embeds, slots, video_embeds)
         if not self.options.stamp_frames:
             return out
         pos = torch.arange(slots.shape[1], device=slots.device).expand_as(slots)
         tag = torch.where(slots, -1, pos).cummax(dim=1).values.clamp(min=0)     # last non-video position so far
         stamp = embeds.gather(1, tag.unsqueeze(-1).expand_as(embeds))
-        return out + stamp * slots.unsqueeze(-1).to(out.dtype)
+        out = out + stamp * slots.unsqueeze(-1).to(out.dtype)
+        if self.options.hide_frame_tags:
+            is_tag = torch.zeros_like(tag).scatter_reduce(1, tag, slots.long(), reduce="amax").bool()
+            out = out * (~is_tag).unsqueeze(-1).to(out.dtype)
+        return out
 
-    def stamp_frame_times(self) -> None:
-        """Switch `stamp_frames` on (saved with the checkpoint); the frames' tags must be in the text."""
-        self.options = dataclasses.replace(self.options, stamp_frames=True)
+    def stamp_frame_times(self, hide_tags: bool = False) -> None:
+        """Switch `stamp_frames` on (saved with the checkpoint); the frames' tags must be in the text. `hide_tags`:
+        blank the tag tokens once stamped (`hide_frame_tags`)."""
+        self.options = dataclasses.replace(self.options, stamp_frames=True, hide_frame_tags=hide_tags)
 
     def build_position_ids(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                            layouts=None) -> torch.Tensor:

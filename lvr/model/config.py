@@ -59,6 +59,9 @@ class CompositeOptions:
     stamp_frames: bool = option(False, "add the embedding of the token before each frame's video tokens (its time "
                                 "tag) to those tokens, so a frame carries its time and a question's time token "
                                 "finds it in one attention step (needs timestamp_text)")
+    hide_frame_tags: bool = option(False, "with stamp_frames: blank each frame's (last) tag token once it is stamped "
+                                   "on the frame, so the question's time is the only clock token in the text and "
+                                   "the frames carry theirs")
     image_mean: tuple[float, ...] = option(SIGLIP_MEAN, "per-channel mean of the frame normalisation")
     image_std: tuple[float, ...] = option(SIGLIP_STD, "per-channel std of the frame normalisation (> 0)")
     vision_select_layer: int = option(-1, "-1: last_hidden_state; -2: the layer before, …")
@@ -80,6 +83,8 @@ class CompositeOptions:
         _check_channels(self)
         if self.stamp_frames and not self.timestamp_text:
             raise ConfigError("stamp_frames needs timestamp_text: true (the tags are what is stamped on the frames)")
+        if self.hide_frame_tags and not self.stamp_frames:
+            raise ConfigError("hide_frame_tags needs stamp_frames: true (else the frames lose their times)")
 
     def timestamp_tag(self, seconds: float) -> str:
         """The text put before a frame at `seconds`: "<t=35.6s>", or with "{clock}" in the format the time

@@ -149,10 +149,16 @@ class VideoLMStage:
     clock_init: str = option("keep", "before the stage, restart the clock tags' embeddings as sinusoidal codes of "
                              "their second, so near times start alike (sinusoid; needs model.clock_tags), or keep "
                              "the random ones", choices=("keep", "sinusoid"))
+    hide_frame_tags: bool = option(False, "with stamp_frames: blank the frames' tag tokens once stamped on the frames "
+                                   "(CompositeOptions.hide_frame_tags), so the question's time is the only clock "
+                                   "token in the text; in the look-up probe this made frames chosen by time "
+                                   "(docs/benchmarks.md)")
 
     def check(self) -> None:
         if not self.frames or min(self.frames) < 1 or sorted(self.frames) != list(self.frames):
             fail(self, "frames", f"needs ascending frame counts >= 1, got {self.frames}")
+        if self.hide_frame_tags and not self.stamp_frames:
+            fail(self, "hide_frame_tags", "needs stamp_frames: true (else the frames lose their times)")
         if minutes_problem(self.minutes):
             fail(self, "minutes", minutes_problem(self.minutes))
 

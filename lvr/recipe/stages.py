@@ -281,13 +281,14 @@ class Recipe:
         return out
 
     def _time_frames(self, model, v) -> None:
-        """videolm.clock_init / stamp_frames: how frames carry their time into the LM, from this stage on."""
+        """videolm.clock_init / stamp_frames / hide_frame_tags: how frames carry their time into the LM, from this stage
+        on."""
         if v.clock_init == "sinusoid":
             if not self.cfg.model.clock_tags:
                 raise ConfigError("videolm.clock_init: sinusoid needs model.clock_tags > 0 (one token per time)")
             model.use_clock_tags(self.cfg.model.clock_tags, init="sinusoid")
         if v.stamp_frames:
-            model.stamp_frame_times()
+            model.stamp_frame_times(hide_tags=v.hide_frame_tags)
 
     # ------------------------------------------------------------------ training
     def _train(self, stage: str, model_dir: Path, upstream: str) -> Path:
@@ -487,7 +488,7 @@ def build_model(m, ws):
 
 # Keys added after recipe runs existed: at these values they stay out of the stage's fingerprint, so the runs made
 # before them are found again (the settings they ran with are the defaults).
-VIDEOLM_LATER_DEFAULTS = {"layout": "chat", "stamp_frames": False, "clock_init": "keep"}
+VIDEOLM_LATER_DEFAULTS = {"layout": "chat", "stamp_frames": False, "clock_init": "keep", "hide_frame_tags": False}
 TRAIN_LATER_DEFAULTS = {"replay": to_dict(ReplayConfig())}
 
 

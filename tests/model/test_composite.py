@@ -219,6 +219,29 @@ def test_stamped_frames_carry_their_tag_embedding_in_every_splice(tiny_composite
         untagged.stamp_frame_times()
 
 
+def test_hidden_frame_tags_leave_the_time_only_on_the_frames(tiny_composite):
+    """hide_frame_tags: the frames stay stamped, their tag tokens are blanked, every other token is untouched."""
+    import copy
+
+    from lvr.config import ConfigError
+    from lvr.model.config import CompositeOptions
+
+    stamped, hidden = copy.deepcopy(tiny_composite), copy.deepcopy(tiny_composite)
+    stamped.stamp_frame_times()
+    hidden.stamp_frame_times(hide_tags=True)
+    frames, ts = make_frames(3), [0.0, 1.5, 12.0]
+    a, b = (prompt_inputs(m, frames, "What happens at 00:01?", timestamps=ts) for m in (stamped, hidden))
+    ids = b.input_ids[0]
+    slots = ids == hidden.video_token_id
+    tags = sorted({int(torch.nonzero(~slots[:p]).max()) for p in torch.nonzero(slots).flatten().tolist()})
+    assert len(tags) == 3 and not b.inputs_embeds[0][tags].any()
+    rest = torch.ones_like(slots)
+    rest[tags] = False
+    torch.testing.assert_close(b.inputs_embeds[0][rest], a.inputs_embeds[0][rest])     # frames keep their stamp
+    with pytest.raises(ConfigError, match="hide_frame_tags needs stamp_frames"):
+        CompositeOptions(timestamp_text=True, hide_frame_tags=True)
+
+
 def test_sinusoidal_clock_tags_make_near_times_alike(tiny_composite):
     import copy
 

@@ -49,6 +49,7 @@ def test_overrides_reach_the_stage_configs():
     ("eval.sweep_frames=[]", "sweep_frames"),
     ("eval.reference_split=eval", "reference_split"),
     ("evall.frames=4", "did you mean eval"),
+    ("videolm.hide_frame_tags=true", "videolm.hide_frame_tags"),
 ])
 def test_bad_settings_fail_before_anything_runs(override, message, tmp_path):
     with pytest.raises(ConfigError, match=message):

@@ -18,6 +18,7 @@ TINY = ["data.videos=4", "data.split_fractions=[0.25,0.25,0.5]", "data.workers=1
         "perception.steps=20", "perception.worlds=2",
         "videolm.steps=4", "videolm.batch_size=4", "videolm.eval_every=2", "videolm.eval_items=8",
         "videolm.frames=[1,2]", "videolm.warmup_steps=1", "videolm.stamp_frames=true", "videolm.clock_init=sinusoid",
+        "videolm.hide_frame_tags=true",
         "sft.set.max_steps=4", "sft.set.log_every=1", "sft.set.micro_batch_size=2", "sft.set.save_every=2",
         "sft.set.eval_every=0",
         "sft.set.data.eval_max_items=2", "sft.set.replay.items=2", "sft.set.replay.qa_items=1", "grpo.set.max_steps=2",
@@ -71,7 +72,8 @@ def test_recipe_runs_end_to_end_then_resumes(tmp_path, monkeypatch):
     assert all(r["replay_loss"] > 0 for r in res["training"]["sft"]["curve"])    # the base stage's look-ups replayed
     for stage in ("sft", "grpo"):    # frames stamped with their sinusoidal clock tags from the base video LM on
         final = ws / res["training"][stage]["checkpoint"]
-        assert json.loads((final / "lvr_config.json").read_text())["stamp_frames"] is True
+        saved = json.loads((final / "lvr_config.json").read_text())
+        assert saved["stamp_frames"] is True and saved["hide_frame_tags"] is True
     kept = res["training"]["sft"]["answerable"]             # the answerable-items rule, as its log line said
     assert kept["frames"] == 16 and 0 < kept["kept"] <= kept["items"]
     assert res["timings"]["total"] > 0 and all(r["ran"] for r in res["invocation"]["stages"])
