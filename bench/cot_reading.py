@@ -14,7 +14,6 @@ has the same. Prints ONE JSON line; docs/benchmarks.md has the results.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import sys
@@ -28,7 +27,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import torch  # noqa: E402
 
 from lvr.model import load_model  # noqa: E402
-from lvr.synth.fresh import HELD_OUT_SEEDS, WorldSpec, world_items  # noqa: E402
+from lvr.synth.fresh import HELD_OUT_SEEDS, WorldSpec, held_out_world_items, with_other_frames  # noqa: E402
 from lvr.train.lookups import LookupBatches  # noqa: E402
 
 STAGES = ("videolm", "sft", "grpo")
@@ -47,17 +46,7 @@ def recipe_checkpoints(workspace: Path) -> dict[str, Path]:
 
 def held_out(spec: WorldSpec, frames: int, count: int) -> list:
     """`count` answerable items, one per held-out world (worlds whose frames answer none are skipped)."""
-    out, seed = [], HELD_OUT_SEEDS + 7_000_000
-    while len(out) < count:
-        out += world_items(seed, spec, frames)
-        seed += 1
-    return out
-
-
-def with_other_frames(items: list) -> list:
-    """Each item with the next item's world and frames (its own question, times and target kept)."""
-    return [dataclasses.replace(it, seed=o.seed, frames=o.frames, log=o.log)
-            for it, o in zip(items, items[1:] + items[:1])]
+    return held_out_world_items(spec, frames, count, start=HELD_OUT_SEEDS + 7_000_000)
 
 
 def mean_loss(batches: LookupBatches, items: list, batch: int) -> float:

@@ -65,9 +65,10 @@ def build_chat_tab(ws, pool: ModelPool | None = None) -> None:
             chatbot = gr.Chatbot(label="chat", reasoning_tags=chat.THINK_TAGS, height=420, buttons=["copy"],
                                  elem_id="chat-chatbot")
             question = gr.Textbox(label="question", placeholder="What does the chef do after the oven beeps?",
+                                  max_lines=4,                          # a long question scrolls; Ask stays in view
                                   max_length=QUESTION_MAX_CHARS)        # the store's rule, also checked on Ask
             with gr.Row():
-                opts = [gr.Textbox(label=f"option {c} (optional)", scale=1, max_length=OPTION_MAX_CHARS)
+                opts = [gr.Textbox(label=f"option {c} (optional)", scale=1, max_lines=2, max_length=OPTION_MAX_CHARS)
                         for c in chat.LETTERS]
             with gr.Row():
                 send_btn = gr.Button("Ask", variant="primary")

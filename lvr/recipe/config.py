@@ -154,9 +154,23 @@ class VideoLMStage:
                                    "token in the text; in the look-up probe this made frames chosen by time "
                                    "(docs/benchmarks.md)")
 
+    qa_share: float = option(0.0, "share of each step's items that are the corpus's own questions (lvr.synth.qa's "
+                             "templates, four categories) asked on fresh worlds whose drawn frames answer them "
+                             "(lvr.synth.fresh.world_items), answer only: look-ups by event, states, order, as the "
+                             "benchmark asks them", ge=0, lt=1)
+    qa_frames: list[int] = option([8, 16], "frame counts of those questions (drawn per world)")
+    qa_start: int = option(1, "curriculum stage (index into frames) from which they join: read a frame first, they "
+                           "slow that down (from 0: one frame read at 0.29 after 800 steps, 0.66 at 400 without)",
+                           ge=0)
+
     def check(self) -> None:
         if not self.frames or min(self.frames) < 1 or sorted(self.frames) != list(self.frames):
             fail(self, "frames", f"needs ascending frame counts >= 1, got {self.frames}")
+        if not self.qa_frames or min(self.qa_frames) < 2:
+            fail(self, "qa_frames", f"needs frame counts >= 2, got {self.qa_frames}")
+        if self.qa_start >= len(self.frames):
+            fail(self, "qa_start", f"is a stage of frames {self.frames} (0 to {len(self.frames) - 1}), "
+                                   f"got {self.qa_start}")
         if self.hide_frame_tags and not self.stamp_frames:
             fail(self, "hide_frame_tags", "needs stamp_frames: true (else the frames lose their times)")
         if minutes_problem(self.minutes):

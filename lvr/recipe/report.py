@@ -266,7 +266,22 @@ def _videolm_section(v: dict | None) -> list[str]:
             "teacher-forced exact match of the answer), by frame count and kind of question, with the most "
             "frequent answer and reading a random one of the item's frames as baselines:", "",
             *_table(["frames", "all", *kinds, "most frequent", "random frame"], rows), "",
-            f"Learning curve (step: accuracy at 1 / 2 / … frames so far): {steps}.", ""]
+            f"Learning curve (step: accuracy at 1 / 2 / … frames so far): {steps}.", "", *_videolm_qa(v.get("qa"))]
+
+
+def _videolm_qa(qa: dict | None) -> list[str]:
+    """The corpus's own questions the stage also trains on: held-out accuracy with own vs another world's frames."""
+    if not qa:
+        return []
+    rows = [[n, _pct(r["own"]), _pct(r["other_frames"]), f"{100 * (r['own'] - r['other_frames']):+.1f}"]
+            for n, r in qa["final"].items()]
+    return [f"It also trained on {qa['items']:,} of the corpus's own questions (lvr.synth.qa's templates) asked on "
+            f"fresh worlds (seeds {qa['train_seeds'][0]:,}–{qa['train_seeds'][1]:,}) whose frames answer them, "
+            f"{_pct(qa['share'])} % of each step from the curriculum's {qa.get('from_frames', 2)}-frame stage on, "
+            "answer only. Held-out accuracy on such questions "
+            "(one per held-out world), with each item's own frames and with another world's frames under the same "
+            "times:", "", *_table(["frames", "own frames", "another world's frames", "difference (points)"], rows),
+            ""]
 
 
 def _frames_section(curve: dict, images: dict[str, str]) -> list[str]:

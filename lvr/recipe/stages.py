@@ -488,7 +488,8 @@ def build_model(m, ws):
 
 # Keys added after recipe runs existed: at these values they stay out of the stage's fingerprint, so the runs made
 # before them are found again (the settings they ran with are the defaults).
-VIDEOLM_LATER_DEFAULTS = {"layout": "chat", "stamp_frames": False, "clock_init": "keep", "hide_frame_tags": False}
+VIDEOLM_LATER_DEFAULTS = {"layout": "chat", "stamp_frames": False, "clock_init": "keep", "hide_frame_tags": False,
+                          "qa_share": 0.0, "qa_frames": [8, 16], "qa_start": 1}
 TRAIN_LATER_DEFAULTS = {"replay": to_dict(ReplayConfig())}
 
 

@@ -21,11 +21,19 @@ frame-count curriculum (e.g. 1 -> 2 -> 4 -> 8) moves on when held-out accuracy a
 `advance_at` or stops rising (`patience`, `min_gain`), replaying earlier counts in `replay` of the items.
 Accuracy is the teacher-forced exact match of the answer tokens; baselines are the most frequent answer per kind
 and reading a random one of the item's frames.
+
+With `qa_share`, once the curriculum is at stage `qa_start`, that share of every step's items are the corpus's own
+questions (lvr.synth.qa's templates: by
+event, states, order, in the four categories) asked on other fresh worlds (seeds from QA_WORLD_SEEDS) and kept only
+where the drawn frames (`qa_frames`) answer them (`world_items`), answer only. Their held-out score is reported
+twice: with each item's own frames and with another world's frames under the same times (`with_other_frames`), so
+the gap is what the LM reads from the video rather than from the question's text.
 """
 from __future__ import annotations
 
 import random
 import time
+from dataclasses import replace
 
 import torch
 
@@ -36,13 +44,30 @@ from lvr.synth.fresh import (  # noqa: F401  (re-exported: the stage's question 
     VideoQuestion,
     WorldSpec,
     held_out_questions,
+    held_out_world_items,
+    item_stream,
     question_stream,
+    with_other_frames,
+    world_items,
     world_questions,
 )
 from lvr.synth.fresh import question_baselines as baselines
 from lvr.train.lookups import LookupBatches
 
 from .fresh_lookup import kind_accuracy
+
+QA_WORLD_SEEDS = TRAIN_SEEDS + 500_000_000     # the stage's corpus-question worlds (its look-ups' start at TRAIN_SEEDS)
+
+
+def answer_only_items(seed: int, spec: WorldSpec, n_frames: int, count: int = 1, log=None) -> list:
+    """`world_items` without their reasoning: the target is the answer alone."""
+    return [replace(it, reasoning="") for it in world_items(seed, spec, n_frames, count, log=log)]
+
+
+def held_out_qa(spec: WorldSpec, frame_counts, count: int) -> dict[int, list]:
+    """Per frame count, `count` answer-only corpus questions on held-out worlds (apart from the look-ups' ones)."""
+    return {n: [replace(it, reasoning="") for it in held_out_world_items(spec, n, count, HELD_OUT_SEEDS + 3_000_000)]
+            for n in frame_counts}
 
 
 class VideoLMTrainer:
@@ -65,6 +90,11 @@ class VideoLMTrainer:
 
     def accuracy(self, items: list[VideoQuestion], batch_size: int = 64) -> dict[str, float]:
         return kind_accuracy(self.model, self.forward, items, batch_size)
+
+    def qa_accuracy(self, tests: dict[int, list]) -> dict[str, dict]:
+        """Held-out corpus questions per frame count: accuracy with their own frames and with another world's."""
+        return {str(n): {"own": self.accuracy(t)["all"], "other_frames": self.accuracy(with_other_frames(t))["all"]}
+                for n, t in tests.items()}
 
     def _params(self) -> list:
         self.model.vision_tower.requires_grad_(False)
@@ -95,6 +125,12 @@ class VideoLMTrainer:
 
         stream = question_stream(self.spec, n_frames, self.kinds, start=first,
                                  items_per_world=cfg.items_per_world)
+        n_qa = round(cfg.batch_size * cfg.qa_share)
+        qa_first = QA_WORLD_SEEDS + self.seed * 10_000_000
+        qa_stream = item_stream(self.spec, lambda: rng.choice(cfg.qa_frames), start=qa_first,
+                                items_per_world=cfg.items_per_world, make=answer_only_items)
+        qa_tests = held_out_qa(self.spec, cfg.qa_frames, cfg.eval_items) if n_qa else {}
+        qa_last, qa_seen = qa_first, 0
         tests = held_out_questions(self.spec, frames, cfg.eval_items, self.kinds)
         floors = {n: baselines(t) for n, t in tests.items()}
         params = self._params()
@@ -103,7 +139,9 @@ class VideoLMTrainer:
         curve, step, seen, t0 = [], 0, 0, time.perf_counter()
         self.model.train()
         while step < cfg.steps and time.perf_counter() - t0 < cfg.budget_s:
-            batch = [next(stream) for _ in range(cfg.batch_size)]
+            asked = [next(qa_stream) for _ in range(n_qa if stage >= cfg.qa_start else 0)]
+            qa_last, qa_seen = max([qa_last] + [x.seed for x in asked]), qa_seen + len(asked)
+            batch = [next(stream) for _ in range(cfg.batch_size - len(asked))] + asked
             groups: dict[int, list] = {}
             for x in batch:
                 groups.setdefault(len(x.frames), []).append(x)
@@ -120,16 +158,21 @@ class VideoLMTrainer:
                 acc = {n: k["all"] for n, k in kinds.items()}
                 row = {"step": step, "items": seen, "frames": frames[stage], "loss": round(float(loss.detach()), 4),
                        "acc": acc, "kinds": kinds[str(frames[stage])], "s": round(time.perf_counter() - t0, 1)}
+                if qa_tests:
+                    row["qa"] = self.qa_accuracy(qa_tests)
                 curve.append(row)
                 log(f"[videolm] step {step} frames {frames[stage]} loss {row['loss']} acc {acc} "
-                    f"by kind {row['kinds']}")
+                    f"by kind {row['kinds']}" + (f" corpus questions {row['qa']}" if qa_tests else ""))
                 if stage + 1 < len(frames) and self._advance(curve, frames[stage]):
                     stage += 1
         self.model.eval()
         final = {str(n): self.accuracy(t) for n, t in tests.items()}
-        return {"steps": step, "items": seen, "worlds": seen // cfg.items_per_world,
+        qa = {"share": cfg.qa_share, "from_frames": frames[cfg.qa_start], "items": qa_seen,
+              "train_seeds": [qa_first, qa_last + 1], "final": self.qa_accuracy(qa_tests)} if qa_tests else None
+        lookups = seen - qa_seen
+        return {"steps": step, "items": seen, "worlds": lookups // cfg.items_per_world, "qa": qa,
                 "seconds": round(time.perf_counter() - t0, 1), "reached_frames": frames[stage],
-                "train_seeds": [first, first + seen // cfg.items_per_world],
+                "train_seeds": [first, first + lookups // cfg.items_per_world],
                 "held_out_seeds": [HELD_OUT_SEEDS, HELD_OUT_SEEDS + cfg.eval_items],
                 "baselines": {str(n): b for n, b in floors.items()}, "final": final, "curve": curve,
                 "cache": {"hits": self.cache.hits, "misses": self.cache.misses}}

@@ -16,6 +16,7 @@ the fps grid, at distinct whole seconds. Question kinds (`world_questions`):
     object    "Where is the navy star at 00:35?"                  a zone, or "with the red robot"
     first     "Where is the red robot in the first frame?"
     last      "Where is the red robot in the last frame?"
+    last_object  "Where is the navy star in the last frame?"   a zone, or "with the red robot"
     most      "Where is the red robot in most of the frames?"     (only when one zone is the most frequent)
     count     "In how many of the frames is the red robot in the hall?"
 
@@ -31,7 +32,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 
 import numpy as np
@@ -137,7 +138,7 @@ def render_frames(log, size: int, fps: float, indices: list[int]) -> list[np.nda
         out.append(frame)
     return out
 
-VIDEOLM_KINDS = ("time", "carrying", "object", "first", "last", "most", "count")
+VIDEOLM_KINDS = ("time", "carrying", "object", "first", "last", "last_object", "most", "count")
 
 
 @dataclass(frozen=True)
@@ -187,6 +188,17 @@ def _choices(log, kind: str) -> list[str]:
     return zones
 
 
+def _ask_object(log, rng: random.Random, times: tuple[float, ...], k: int, when: str):
+    """Where an object visible on frame k is then ("at 00:35", "in the last frame"), or None when none is."""
+    seen = [o for o in log.object_ids if log.object_state_at(o, times[k])[0] in ("floor", "held")]
+    if not seen:
+        return None
+    obj = rng.choice(seen)
+    per = tuple(_object_place(log, obj, t) if log.object_state_at(obj, t)[0] in ("floor", "held")
+                else "(not visible)" for t in times)
+    return f"Where is the {obj.replace('-', ' ')} {when}?", per[k], per
+
+
 def _ask(log, rng: random.Random, kind: str, times: tuple[float, ...]):
     """(question, answer, per-frame answers) for `kind`, or None when this world/frames cannot ask it."""
     robot = rng.choice(log.agent_ids)
@@ -200,13 +212,9 @@ def _ask(log, rng: random.Random, kind: str, times: tuple[float, ...]):
         if kind == "carrying":
             per = tuple(_carrying(log, robot, t) for t in times)
             return f"What is {name} carrying at {at}?", per[k], per
-        seen = [o for o in log.object_ids if log.object_state_at(o, times[k])[0] in ("floor", "held")]
-        if not seen:
-            return None
-        obj = rng.choice(seen)
-        per = tuple(_object_place(log, obj, t) if log.object_state_at(obj, t)[0] in ("floor", "held")
-                    else "(not visible)" for t in times)
-        return f"Where is the {obj.replace('-', ' ')} at {at}?", per[k], per
+        return _ask_object(log, rng, times, k, f"at {at}")
+    if kind == "last_object":
+        return _ask_object(log, rng, times, len(times) - 1, "in the last frame")
     if kind == "first":
         return f"Where is {name} in the first frame?", zones[0], zones
     if kind == "last":
@@ -243,7 +251,8 @@ def world_questions(seed: int, spec: WorldSpec, n_frames: int, count: int = 1, k
         if asked is None:
             continue
         question, answer, per = asked
-        pool = [str(i) for i in range(n_frames + 1)] if kind == "count" else _choices(log, kind)
+        pool = ([str(i) for i in range(n_frames + 1)] if kind == "count"
+                else _choices(log, "object" if kind == "last_object" else kind))
         options, letter = _options(rng, answer, pool)
         out.append(VideoQuestion(seed, tuple(idx), times, question, options, letter, kind=kind, per_frame=per,
                                  log=log))
@@ -281,6 +290,11 @@ class WorldItem(FramesQuestion):
     meta: dict = field(default_factory=dict, compare=False, repr=False)     # lvr.synth.qa's meta
     log: object = field(default=None, compare=False, repr=False)
 
+    @property
+    def kind(self) -> str:
+        """Its category, as a look-up's kind ("qa-spatial"): how accuracy is broken down."""
+        return f"qa-{self.category}"
+
 
 def world_items(seed: int, spec: WorldSpec, n_frames: int, count: int = 1, log=None) -> list[WorldItem]:
     """Up to `count` of world `seed`'s corpus questions that its `n_frames` drawn frames can answer (fewer, maybe
@@ -298,3 +312,19 @@ def world_items(seed: int, spec: WorldSpec, n_frames: int, count: int = 1, log=N
                                                 item_conclusion(it["meta"], it["reasoning"])),
                       meta=it["meta"], log=log)
             for it in items[:count]]
+
+
+def held_out_world_items(spec: WorldSpec, n_frames: int, count: int, start: int = HELD_OUT_SEEDS) -> list[WorldItem]:
+    """`count` corpus-style questions on held-out worlds, one per world (worlds whose `n_frames` frames answer none
+    are passed over), in seed order from `start`."""
+    out, seed = [], start
+    while len(out) < count:
+        out += world_items(seed, spec, n_frames)
+        seed += 1
+    return out
+
+
+def with_other_frames(items: list) -> list:
+    """Each item shown the next item's world and frames (the last one the first's) under its own times: the
+    baseline of a reader that does not see its own world. Items of one frame count from distinct worlds."""
+    return [replace(it, seed=o.seed, frames=o.frames, log=o.log) for it, o in zip(items, items[1:] + items[:1])]

@@ -88,7 +88,7 @@ def lookup_messages(it, layout: str, answer_format: str) -> list[dict]:
     """The chat of one look-up question, answer only (with its reasoning first when `it` has one: a WorldItem).
     `chat`: the video, then the question and its four options (the format CoT-SFT and evaluation use); `open`:
     no options, the answer written out; `question_first`: the question and options before the video."""
-    reasoning = getattr(it, "reasoning", None)
+    reasoning = getattr(it, "reasoning", None) or None       # "": a WorldItem asked answer only
     think = reasoning is not None
     target = format_target(reasoning, answer_text(it.answer, it.options, answer_format), think=think)
     options = None if layout == "open" else list(it.options)
@@ -143,8 +143,8 @@ class LookupReplay:
 
     def __init__(self, model, cfg, seed: int = 0):
         if not hasattr(model, "projector") or not hasattr(model, "vision_features"):
-            raise ValueError(f"replay.items needs an lvr_composite model (a projector over vision features), "
-                             f"got {type(model).__name__}")
+            raise ValueError(f"replay.items and replay.qa_items need an lvr_composite model (a projector over vision "
+                             f"features), got {type(model).__name__}")
         self.cfg, self.start = cfg, REPLAY_SEEDS + seed * 10_000_000
         self.qa_start = QA_SEEDS + seed * 10_000_000
         self.spec = WorldSpec(minutes=tuple(cfg.minutes))

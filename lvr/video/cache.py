@@ -27,7 +27,9 @@ import numpy as np
 from lvr.video.probe import content_hash
 from lvr.video.sampling import SampledFrames, SamplingSpec, sample_frames
 
-FORMAT = 1
+# 2: frames are upright (lvr.video.orient applies a file's display rotation and mirroring). Entries of format 1 were
+# decoded before that, as stored, so a phone video's were sideways: they are misses now and get decoded again.
+FORMAT = 2
 
 
 class FrameCache:

@@ -50,6 +50,9 @@ def test_overrides_reach_the_stage_configs():
     ("eval.reference_split=eval", "reference_split"),
     ("evall.frames=4", "did you mean eval"),
     ("videolm.hide_frame_tags=true", "videolm.hide_frame_tags"),
+    ("videolm.qa_frames=[1]", "videolm.qa_frames"),
+    ("videolm.qa_share=1.0", "videolm.qa_share"),
+    ("videolm.qa_start=9", "videolm.qa_start"),
 ])
 def test_bad_settings_fail_before_anything_runs(override, message, tmp_path):
     with pytest.raises(ConfigError, match=message):

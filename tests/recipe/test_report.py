@@ -154,6 +154,14 @@ def test_base_video_lm_and_the_answerable_rule_are_reported(results, tmp_path):
     assert "reached 2 frames" in text and "held-out accuracy at 2 frames 83.0 %" in text
     assert "## Base video LM" in text and "| 2 | 83.0 | — | 80.0 | 30.0 | 62.0 |" in text
     assert "trains on the 812 of 1,729 items an ideal reader of 16 frames can answer (917 dropped" in text
+    assert "It also trained on" not in text                               # no corpus questions in this stage
+
+    res["videolm"]["qa"] = {"share": 0.5, "from_frames": 2, "items": 13808, "train_seeds": [5, 3621],
+                            "final": {"8": {"own": 0.3164, "other_frames": 0.2773}}}
+    path.write_text(json.dumps(res))
+    text = write_report(results, tmp_path / "r2.md", png=False)["report"].read_text()
+    assert "It also trained on 13,808 of the corpus's own questions" in text and "50.0 % of each step" in text
+    assert "| 8 | 31.6 | 27.7 | +3.9 |" in text
 
 
 def test_a_significant_drop_is_not_called_not_significant():

@@ -1,5 +1,6 @@
 """The base video-LM stage (lvr.recipe.videolm): fresh-world questions, the chat inputs, one-token frames, training."""
 import itertools
+from dataclasses import replace
 
 import pytest
 import torch
@@ -51,6 +52,10 @@ def test_every_kind_answers_what_the_sampled_frames_show():
                 assert key == _zone(log, robot, q.times[0])
             elif q.kind == "last":
                 assert key == _zone(log, robot, q.times[-1])
+            elif q.kind == "last_object":
+                obj = q.question.removeprefix("Where is the ").removesuffix(" in the last frame?").replace(" ", "-")
+                state = log.object_state_at(obj, q.times[-1])
+                assert key == (f"the {state[1]}" if state[0] == "floor" else f"with the {state[1]} robot")
             elif q.kind == "most":
                 zones = [_zone(log, robot, t) for t in q.times]
                 assert zones.count(key) > max(zones.count(z) for z in set(zones) - {key})
@@ -132,3 +137,30 @@ def test_the_shared_system_prompt_runs_once_with_the_same_loss_and_gradients(mod
         assert l1 == pytest.approx(l2, rel=1e-5) and ok1 == ok2 and len(g1) == len(g2) > 0
         assert all(torch.allclose(a, b, atol=1e-6, rtol=1e-4) for a, b in zip(g1, g2))
     model.zero_grad()
+
+
+def test_corpus_questions_join_each_step_answer_only_and_are_scored_with_own_and_other_frames(model):
+    from lvr.recipe.videolm import QA_WORLD_SEEDS, answer_only_items, held_out_qa
+    from lvr.synth.fresh import world_items
+
+    q = next(x for s in range(QA_WORLD_SEEDS, QA_WORLD_SEEDS + 50) for x in answer_only_items(s, SPEC, 8))
+    full = next(x for x in world_items(q.seed, SPEC, 8) if x.question == q.question)
+    assert q.reasoning == "" and full.reasoning and q.kind == f"qa-{q.category}"
+    trainer = VideoLMTrainer(model, VideoLMStage(steps=1), spec=SPEC)
+    target = model.tokenizer.decode([t for t in trainer.inputs([q]).labels[0].tolist() if t != -100])
+    assert target.strip().startswith(f"<answer>{q.answer_option}</answer>")          # the answer alone, no <think>
+    held = held_out_qa(SPEC, (8,), 6)[8]
+    assert len({x.seed for x in held}) == 6 and min(x.seed for x in held) >= HELD_OUT_SEEDS
+
+    cfg = VideoLMStage(steps=4, batch_size=8, frames=[1, 2], eval_every=2, eval_items=8, minutes=[1.0, 1.5],
+                       advance_at=1.0, qa_share=0.5, qa_frames=[8], qa_start=0)
+    report = VideoLMTrainer(model, cfg, spec=SPEC).train(log=lambda s: None)
+    assert report["items"] == 32 and report["worlds"] == 4 and report["qa"]["items"] == 16  # half of each step
+    first, end = report["qa"]["train_seeds"]
+    assert first == QA_WORLD_SEEDS and QA_WORLD_SEEDS < end < HELD_OUT_SEEDS
+    for row in [*(r["qa"] for r in report["curve"]), report["qa"]["final"]]:
+        assert set(row) == {"8"} and set(row["8"]) == {"own", "other_frames"}
+        assert all(0 <= v <= 1 for v in row["8"].values())
+
+    later = VideoLMTrainer(model, replace(cfg, qa_start=1), spec=SPEC).train(log=lambda s: None)
+    assert later["qa"]["items"] == 0 and later["worlds"] == 8           # the curriculum never left one frame

@@ -89,3 +89,18 @@ def test_put_validates(tmp_path, long_gop):
         cache.put(content_hash(long_gop), SamplingSpec(num_frames=2), s)
     with pytest.raises(ValueError, match="lowercase hex digest"):
         cache.get("../../etc", SamplingSpec(num_frames=2))
+
+
+def test_entries_decoded_before_frames_were_upright_are_misses(tmp_path, long_gop):
+    """Format 1 stored frames as coded (a rotated phone video sideways); such an entry is decoded again, not served."""
+    cache = FrameCache(tmp_path)
+    sha = content_hash(long_gop)
+    spec = SamplingSpec(num_frames=4)
+    npy = cache.put(sha, spec, sample_frames(long_gop, spec))
+    meta_path = npy.with_suffix(".json")
+    meta = json.loads(meta_path.read_text())
+    assert meta["format"] == cache_mod.FORMAT == 2
+    meta_path.write_text(json.dumps({**meta, "format": 1}))
+    assert cache.get(sha, spec) is None
+    assert cached_sample(long_gop, spec, cache, sha=sha).source != "cache"        # decoded again and rewritten
+    assert cache.get(sha, spec) is not None

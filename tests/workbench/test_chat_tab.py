@@ -85,12 +85,14 @@ def test_api_names_and_dropdown_labels(env):
     assert [v for _, v in video["choices"]] == [env["vid"]]
 
 
-def test_text_boxes_stop_typing_at_the_stores_length_rule(env):
-    """The served Chat form caps the question and options where Ask (and the store) would refuse them."""
-    boxes = {c["props"].get("label"): c["props"].get("max_length")
+def test_text_boxes_stop_typing_at_the_stores_length_rule_and_stay_short(env):
+    """The served Chat form caps the question and options where Ask (and the store) would refuse them, and a long
+    question scrolls inside its box instead of pushing Ask below the fold."""
+    props = {c["props"].get("label"): c["props"]
              for c in env["client"].config["components"] if c.get("type") == "textbox"}
-    assert boxes["question"] == QUESTION_MAX_CHARS
-    assert [boxes[f"option {x} (optional)"] for x in "ABCD"] == [OPTION_MAX_CHARS] * 4
+    assert props["question"]["max_length"] == QUESTION_MAX_CHARS and props["question"]["max_lines"] == 4
+    options = [props[f"option {x} (optional)"] for x in "ABCD"]
+    assert [p["max_length"] for p in options] == [OPTION_MAX_CHARS] * 4 and {p["max_lines"] for p in options} == {2}
 
 
 def test_send_streams_thinking_then_highlighted_answer(env):
