@@ -315,6 +315,10 @@ def test_browser_chat_opens_on_the_trained_checkpoint_with_readable_reasoning(en
                         .filter(p => !p.closest('.thought-group'));
                     return [style(thought), style(rest[rest.length - 1])]; }""")
                 assert sizes[0][:2] == sizes[1][:2] and float(sizes[0][2]) == 1.0, sizes
+                page.get_by_placeholder("What does the chef").fill("Where is the red robot? " * 166)   # ~4,000
+                page.evaluate("() => window.scrollTo(0, 0)")
+                ask = page.get_by_role("button", name="Ask", exact=True).bounding_box()
+                assert ask["y"] + ask["height"] <= 900, ask          # a long question scrolls inside its box
         finally:
             demo.close()
     finally:
