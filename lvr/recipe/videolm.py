@@ -23,11 +23,11 @@ Accuracy is the teacher-forced exact match of the answer tokens; baselines are t
 and reading a random one of the item's frames.
 
 With `qa_share`, once the curriculum is at stage `qa_start`, that share of every step's items are the corpus's own
-questions (lvr.synth.qa's templates: by
-event, states, order, in the four categories) asked on other fresh worlds (seeds from QA_WORLD_SEEDS) and kept only
-where the drawn frames (`qa_frames`) answer them (`world_items`), answer only. Their held-out score is reported
-twice: with each item's own frames and with another world's frames under the same times (`with_other_frames`), so
-the gap is what the LM reads from the video rather than from the question's text.
+questions (lvr.synth.qa's templates: by event, states, order, in the four categories) asked on other fresh worlds
+(seeds from QA_WORLD_SEEDS) and kept only where the drawn frames (`qa_frames`) answer them (`world_items`), answer
+only. Their held-out score is reported twice: with each item's own frames and with another world's frames under
+the same times (`with_other_frames`), so the gap is what the LM reads from the video rather than from the
+question's text. docs/benchmarks.md has what it did (variant e).
 """
 from __future__ import annotations
 
