@@ -56,12 +56,15 @@ def test_layout_and_atomic_files(tmp_path, long_gop):
     assert cache.drop(sha) == 1 and not cache.has(sha, spec)
 
 
+def stored_entry(root, video):
+    """A cache under `root` holding one 4-frame entry of `video`: (cache, sha, spec, .npy path, sidecar path)."""
+    cache, sha, spec = FrameCache(root), content_hash(video), SamplingSpec(num_frames=4)
+    npy = cache.put(sha, spec, sample_frames(video, spec))
+    return cache, sha, spec, npy, npy.with_suffix(".json")
+
+
 def test_damaged_entries_are_misses_and_rewritten(tmp_path, long_gop):
-    cache = FrameCache(tmp_path)
-    sha = content_hash(long_gop)
-    spec = SamplingSpec(num_frames=4)
-    npy = cache.put(sha, spec, sample_frames(long_gop, spec))
-    meta_path = npy.with_suffix(".json")
+    cache, sha, spec, npy, meta_path = stored_entry(tmp_path, long_gop)
     meta_path.write_text("{not json")
     assert cache.get(sha, spec) is None
     assert cached_sample(long_gop, spec, cache, sha=sha).source == "decord"  # decoded and rewritten
@@ -93,11 +96,7 @@ def test_put_validates(tmp_path, long_gop):
 
 def test_entries_decoded_before_frames_were_upright_are_misses(tmp_path, long_gop):
     """Format 1 stored frames as coded (a rotated phone video sideways); such an entry is decoded again, not served."""
-    cache = FrameCache(tmp_path)
-    sha = content_hash(long_gop)
-    spec = SamplingSpec(num_frames=4)
-    npy = cache.put(sha, spec, sample_frames(long_gop, spec))
-    meta_path = npy.with_suffix(".json")
+    cache, sha, spec, _, meta_path = stored_entry(tmp_path, long_gop)
     meta = json.loads(meta_path.read_text())
     assert meta["format"] == cache_mod.FORMAT == 2
     meta_path.write_text(json.dumps({**meta, "format": 1}))
