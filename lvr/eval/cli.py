@@ -15,13 +15,13 @@ from __future__ import annotations
 import json
 import os
 import sys
-from pathlib import Path
 
 import click
 from tqdm import tqdm
 
 from lvr.config import click_option
 from lvr.jobs.context import ENV_JOB, JobContext
+from lvr.model import resolve_model
 from lvr.store import Workspace
 
 from .benchmark import benchmark_report
@@ -75,29 +75,14 @@ def _job_context(ws):
 
 
 def _checkpoint(ws, ref: str) -> tuple[str, str]:
-    """(id to record, directory) for a registered checkpoint id/path, `latest:<stage>` (the newest
-    registered checkpoint of a stage, as in `lvr train`) or a plain directory."""
-    if ref.startswith("latest:"):
-        stage = ref.split(":", 1)[1]
-        rows = ws.list_checkpoints(stage=stage)
-        if not rows:
-            raise click.ClickException(f"checkpoint {ref!r}: {ws.root} has no checkpoint of stage {stage!r} yet")
-        return rows[-1]["id"], rows[-1]["abspath"]
+    """(id to record, directory) for a registered checkpoint id/path, `latest:<stage>`, `tiny:<kind>` or a plain
+    directory (`lvr.model.resolve_model`; an unregistered directory stays unregistered and is recorded by its
+    path)."""
     try:
-        row = ws.get_checkpoint(ref)
-        return row["id"], row["abspath"]
-    except KeyError:
-        pass
-    p = Path(ref)
-    if not p.is_absolute() and not p.exists():
-        p = ws.resolve(ref)
-    if not p.is_dir():
-        raise click.ClickException(f"checkpoint {ref!r} is neither a registered checkpoint of {ws.root} "
-                                   "nor a directory")
-    try:
-        return ws.get_checkpoint(ws.relativize(p))["id"], str(p)
-    except KeyError:
-        return ws.relativize(p), str(p)
+        path, ckpt_id = resolve_model(ws, ref, register=False)
+    except FileNotFoundError as e:
+        raise click.ClickException(str(e)) from None
+    return ckpt_id or ws.relativize(path), str(path)
 
 
 @click.group(name="eval", cls=DefaultRunGroup, context_settings=CONTEXT)

@@ -40,6 +40,7 @@ from .projector import ProjectorConfig, VideoProjector
 from .prompting import Parsed, build_messages, extract_letter, format_mcq, format_target, parse_response, system_prompt
 from .qwen3_vl import Qwen3VideoLM
 from .qwen_vl import QwenVideoLM, smart_resize
+from .references import resolve_model
 from .tiny import build_tiny, init_tiny
 from .vila import VilaVideoLM, adopt_vila_checkpoint
 from .vila_format import VilaFormatError, is_vila_folder
@@ -51,6 +52,7 @@ __all__ = [
     "ConfigError",
     "COMPOSITE", "QWEN2_5_VL", "QWEN3_VL", "LVR_CONFIG",
     "load_model", "validate_checkpoint", "read_lvr_config", "model_type_of", "register_checkpoint",
+    "resolve_model",
     "adopt_hf_checkpoint", "CheckpointError",
     "build_messages", "format_mcq", "format_target", "parse_response", "extract_letter", "Parsed", "system_prompt",
     "generate_stream", "generate_batch", "prompt_inputs", "StreamEvent", "Generation",

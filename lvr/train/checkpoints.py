@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from lvr.model import init_tiny, register_checkpoint
+from lvr.model import register_checkpoint, resolve_model  # noqa: F401  (re-exported for lvr train's callers)
 
 from .engine import DistInfo, rng_state
 
@@ -133,50 +133,6 @@ def register(ws, path: Path, *, stage: str, parent: str | None, step: int, metri
     """Register an exported model dir in the workspace (validated by lvr.model)."""
     clean = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and v == v}
     return register_checkpoint(ws, path, stage=stage, parent=parent, step=step, metrics=clean, job_id=job_id)
-
-
-def resolve_model(ws, ref: str) -> tuple[Path, str | None]:
-    """A model reference (checkpoint id, registered path, or a directory) → (path, checkpoint id).
-
-    An unregistered directory is registered as stage "base" so lineage works from it. Two
-    shorthands need a workspace: `latest:<stage>` (the newest registered checkpoint of a stage,
-    e.g. latest:sft) and `tiny:<kind>` (a tiny random-init model of kind lvr_composite or
-    qwen2_5_vl, built once into <workspace>/checkpoints/tiny-<kind> with the workspace's texts in
-    its tokenizer — the CPU demo's starting point).
-    """
-    if ws is not None and ref.startswith("latest:"):
-        stage = ref.split(":", 1)[1]
-        rows = ws.list_checkpoints(stage=stage)
-        if not rows:
-            raise FileNotFoundError(f"model {ref!r}: the workspace has no checkpoint of stage {stage!r} yet")
-        return Path(rows[-1]["abspath"]), rows[-1]["id"]
-    if ws is not None and ref.startswith("tiny:"):
-        kind = ref.split(":", 1)[1]
-        out = ws.checkpoints_dir / f"tiny-{kind}"
-        if not (out / "lvr_config.json").is_file():
-            tmp = out.with_name(f".{out.name}.tmp")
-            if tmp.exists():
-                shutil.rmtree(tmp)
-            init_tiny(tmp, kind=kind, workspace=ws)
-            os.replace(tmp, out)
-        return out.resolve(), register_checkpoint(ws, out.resolve(), stage="base")
-    if ws is not None:
-        try:
-            row = ws.get_checkpoint(ref)
-            return Path(row["abspath"]), row["id"]
-        except KeyError:
-            pass
-    p = Path(ref).expanduser()
-    if not p.is_absolute() and ws is not None and not p.exists() and (ws.root / p).exists():
-        p = ws.root / p
-    if not p.is_dir():
-        raise FileNotFoundError(f"model {ref!r} is neither a checkpoint id of the workspace nor a directory")
-    if ws is None:
-        return p.resolve(), None
-    try:
-        return p.resolve(), ws.get_checkpoint(ws.relativize(p))["id"]
-    except KeyError:
-        return p.resolve(), register_checkpoint(ws, p.resolve(), stage="base")
 
 
 def client_state_of(sampler_state: dict, step: int, extra: dict[str, Any] | None = None) -> dict:

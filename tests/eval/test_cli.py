@@ -57,7 +57,7 @@ def test_usage_errors(runner, filled):
     r = runner.invoke(cli, ["eval", root, "--answerer", "random", "--frames", "8"])
     assert r.exit_code == 2 and "do not watch the video" in r.output
     r = runner.invoke(cli, ["eval", root, "--checkpoint", "no-such-ckpt"])
-    assert r.exit_code == 1 and "neither a registered checkpoint" in r.output
+    assert r.exit_code == 1 and "'no-such-ckpt' is neither a checkpoint id of the workspace nor a directory" in r.output
     r = runner.invoke(cli, ["eval", root, "--answerer", "random", "--split", "rl"])
     assert r.exit_code == 1 and "no QA items" in r.output
     r = runner.invoke(cli, ["eval", "show", root, "eval-none"])
@@ -82,6 +82,20 @@ def test_checkpoint_run_and_frames_sweep(runner, ws, video_ids, tiny_checkpoint)
     sweep_id = out.split("sweep ")[-1].split()[0]
     out = _ok(runner.invoke(cli, ["eval", "show", root, sweep_id]))
     assert out.startswith(f"sweep {sweep_id}") and "\n4 " in out
+
+
+def test_an_unregistered_folder_is_evaluated_and_stays_unregistered(runner, ws, video_ids, tiny_checkpoint, tmp_path):
+    """Evaluation only reads a model: a plain folder is recorded by its path, not added to the checkpoints
+    (training registers one as a base, lvr.model.resolve_model)."""
+    import shutil
+
+    ws.add_qa_many(make_items(2, "eval", seed=4, video_ids=video_ids))
+    folder = shutil.copytree(tiny_checkpoint, tmp_path / "outside-model")
+    before = ws.list_checkpoints()
+    _ok(runner.invoke(cli, ["eval", str(ws.root), "--checkpoint", str(folder), "--frames", "2", "--max-new-tokens",
+                            "4", "--bootstrap", "100", "--no-references", "--run-id", "eval-folder"]))
+    assert ws.list_checkpoints() == before
+    assert ws.get_eval_run("eval-folder")["checkpoint"] == str(folder.resolve())
 
 
 def test_import_command(runner, tmp_path, clip_paths):
