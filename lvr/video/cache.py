@@ -5,10 +5,13 @@
     s = cached_sample("movie.mp4", SamplingSpec(num_frames=64), cache, sha=known_sha256)
     s.source   # "cache" on a hit (nothing decoded), else the reader that decoded it
 
-Layout: ``root/<sha[:2]>/<sha>/<h>.npy`` (plain uncompressed .npy, loaded memory-mapped, so a
-hit costs a file open, not a read of every pixel) plus ``<h>.json`` next to it holding the
-spec key, indices, timestamps and shape; ``<h>`` is the first 20 hex digits of
-sha1(spec.key()). Both files are written to a temporary name in the same folder and renamed
+Layout: ``root/<sha[:2]>/<sha>/<h>.f<FORMAT>.npy`` (plain uncompressed .npy, loaded memory-mapped,
+so a hit costs a file open, not a read of every pixel) plus ``<h>.f<FORMAT>.json`` next to it
+holding the spec key, indices, timestamps and shape; ``<h>`` is the first 20 hex digits of
+sha1(spec.key()). The format number is in the name, so processes of two versions sharing a
+workspace (a recipe upgraded mid-run) each keep their own entries instead of overwriting each
+other's; files of other formats (and of formats 1-2, named without it) are never read, and
+`drop` removes them with the rest. Both files are written to a temporary name in the same folder and renamed
 into place (atomic on POSIX); the JSON goes last, so an entry counts only when both exist and
 agree. A damaged entry (bad JSON, shape mismatch, other key) is a miss and is rewritten.
 Frames returned from a hit are a read-only memory map; copy them to modify.
@@ -43,7 +46,7 @@ class FrameCache:
             raise ValueError(f"FrameCache: sha must be a lowercase hex digest, got {sha!r}")
         h = hashlib.sha1(spec.key().encode()).hexdigest()[:20]
         folder = self.root / sha[:2] / sha
-        return folder / f"{h}.npy", folder / f"{h}.json"
+        return folder / f"{h}.f{FORMAT}.npy", folder / f"{h}.f{FORMAT}.json"
 
     def get(self, sha: str, spec: SamplingSpec, *, mmap: bool = True) -> SampledFrames | None:
         """The cached frames, or None on a miss (or a damaged entry)."""
@@ -93,7 +96,7 @@ class FrameCache:
         folder = self.root / sha[:2] / sha
         if not folder.is_dir():
             return 0
-        n = len(list(folder.glob("*.json")))
+        n = len(list(folder.glob(f"*.f{FORMAT}.json")))
         shutil.rmtree(folder)
         return n
 

@@ -103,3 +103,17 @@ def test_entries_decoded_before_frames_were_upright_are_misses(tmp_path, long_go
     assert cache.get(sha, spec) is None
     assert cached_sample(long_gop, spec, cache, sha=sha).source != "cache"        # decoded again and rewritten
     assert cache.get(sha, spec) is not None
+
+
+def test_two_formats_keep_their_own_entries(tmp_path, long_gop, monkeypatch):
+    """A process of an older version (format 1, entries named without a number) and one of this version share a
+    workspace: neither reads nor overwrites the other's entry, so neither decodes the video again and again."""
+    cache, sha, spec, npy, meta_path = stored_entry(tmp_path, long_gop)
+    assert npy.name.endswith(f".f{cache_mod.FORMAT}.npy") and meta_path.name.endswith(f".f{cache_mod.FORMAT}.json")
+    monkeypatch.setattr(cache_mod, "FORMAT", 99)            # the other version
+    assert cache.get(sha, spec) is None
+    other = cache.put(sha, spec, sample_frames(long_gop, spec))
+    assert other != npy and cache.get(sha, spec) is not None
+    monkeypatch.setattr(cache_mod, "FORMAT", 2)
+    assert cache.get(sha, spec) is not None and npy.is_file() and other.is_file()   # both still there
+    assert cache.drop(sha) == 1 and not npy.parent.exists()                       # drop takes every format
