@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from . import lookback
 from .chat_format import render_chat
 
 IGNORE_INDEX = -100
@@ -194,6 +195,20 @@ class VideoLM(nn.Module, abc.ABC):
         (kept in lvr_config.json; prompts and SFT targets follow it)."""
         return getattr(getattr(self, "options", None), "answer_format", "letter")
 
+    @property
+    def frame_lookback(self) -> bool:
+        """Does this checkpoint see a frame again right after writing its time tag (lvr.model.lookback)?"""
+        return bool(getattr(getattr(self, "options", None), "frame_lookback", False))
+
+    def set_frame_lookback(self, on: bool) -> None:
+        """Switch frame look-back (lvr.model.lookback); saved with the next checkpoint. Fails when the model has
+        no one-token clock tags before its frames."""
+        import dataclasses
+
+        if not hasattr(getattr(self, "options", None), "frame_lookback"):
+            raise ValueError(f"frame look-back needs an lvr_composite model, got {type(self).__name__}")
+        self.options = dataclasses.replace(self.options, frame_lookback=bool(on))
+
     def set_answer_format(self, value: str) -> None:
         """Switch the answer format; saved with the next checkpoint."""
         import dataclasses
@@ -339,12 +354,15 @@ class VideoLM(nn.Module, abc.ABC):
         embeds = self.input_embeddings(input_ids)
         if video_embeds is not None:
             embeds = self.splice_video(embeds, input_ids == vid, video_embeds)
+        label_ids = torch.tensor([labels], dtype=torch.long, device=device) if train else None
+        if train and video_embeds is not None and self.frame_lookback:
+            input_ids, embeds, label_ids = lookback.look_back_targets(self, input_ids, embeds, label_ids, IGNORE_INDEX)
         attention_mask = torch.ones_like(input_ids)
         layouts = [layout if video_embeds is not None else None]
         position_ids = self.build_position_ids(input_ids, attention_mask, layouts)
         return ModelInputs(
             inputs_embeds=embeds, position_ids=position_ids, attention_mask=attention_mask, input_ids=input_ids,
-            labels=torch.tensor([labels], dtype=torch.long, device=device) if train else None, layouts=layouts)
+            labels=label_ids, layouts=layouts)
 
     def splice_video(self, embeds: torch.Tensor, slots: torch.Tensor, video_embeds: torch.Tensor) -> torch.Tensor:
         """`embeds` [B, S, D] with the video slots ([B, S] bool, in order) replaced by `video_embeds` [N, D]."""
@@ -377,6 +395,8 @@ class VideoLM(nn.Module, abc.ABC):
         r = response_ids.shape[1]
         if response_mask is None:
             response_mask = torch.ones_like(response_ids)
+        if self.frame_lookback:
+            return self._lookback_logprobs(inputs, response_ids, response_mask, temperature)
         resp_embeds = self.input_embeddings(response_ids).to(inputs.inputs_embeds.dtype)
         embeds = torch.cat([inputs.inputs_embeds, resp_embeds], dim=1)
         attn = torch.cat([inputs.attention_mask, response_mask.to(inputs.attention_mask.dtype)], dim=1)
@@ -390,11 +410,40 @@ class VideoLM(nn.Module, abc.ABC):
         logps = torch.log_softmax(logits, dim=-1).gather(-1, response_ids.unsqueeze(-1)).squeeze(-1)
         return logps * response_mask.to(logps.dtype)
 
+    def _lookback_logprobs(self, inputs: ModelInputs, response_ids: torch.Tensor, response_mask: torch.Tensor,
+                           temperature: float) -> torch.Tensor:
+        """`response_logprobs` with look-back slots after the responses' frame tags (lvr.model.lookback): each
+        row's response is expanded, the rows right-padded, and every original token scored where it stands."""
+        rows, wheres = [], []
+        for r in range(inputs.batch_size):
+            frames = lookback.frame_slots(self, inputs.input_ids[r], inputs.inputs_embeds[r])
+            emb, where = lookback.expanded_embeds(self, response_ids[r, :int(response_mask[r].sum())].tolist(), frames)
+            n, one = emb.shape[0], inputs.attention_mask[r:r + 1]
+            rows.append(ModelInputs(
+                inputs_embeds=torch.cat([inputs.inputs_embeds[r], emb.to(inputs.inputs_embeds.dtype)])[None],
+                position_ids=torch.cat([inputs.position_ids[r:r + 1], next_positions(inputs.position_ids[r:r + 1],
+                                                                                     one, n)], -1),
+                attention_mask=torch.cat([one, one.new_ones(1, n)], -1),
+                input_ids=torch.cat([inputs.input_ids[r:r + 1], inputs.input_ids.new_zeros(1, n)], -1)))
+            wheres.append(where)
+        batch = collate(rows, padding_side="right")
+        logits = self.lm_forward(batch.inputs_embeds, batch.position_ids, batch.attention_mask).float()
+        if temperature != 1.0:
+            logits = logits / temperature
+        out = torch.zeros(response_ids.shape, dtype=logits.dtype, device=logits.device)
+        for r, where in enumerate(wheres):
+            if where:
+                lp = torch.log_softmax(logits[r, torch.tensor(where, device=logits.device) + inputs.seq_len - 1], -1)
+                out[r, :len(where)] = lp.gather(-1, response_ids[r, :len(where), None].to(lp.device)).squeeze(-1)
+        return out
+
     def generate_ids(self, inputs: ModelInputs, **generate_kwargs) -> torch.Tensor:
         """`causal_lm.generate(inputs_embeds=…, attention_mask=…, position_ids=…)` → new token ids [B, T]."""
         self._need_tokenizer()
         kwargs = dict(pad_token_id=self.tokenizer.pad_token_id, eos_token_id=self.eos_token_ids())
         kwargs.update(generate_kwargs)
+        if self.frame_lookback:
+            return lookback.lookback_generate(self, inputs, **kwargs)
         out = self.causal_lm.generate(inputs_embeds=inputs.inputs_embeds, attention_mask=inputs.attention_mask,
                                       position_ids=inputs.position_ids, **kwargs)
         return out  # with inputs_embeds (no input_ids) generate returns only the new tokens

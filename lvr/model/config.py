@@ -62,6 +62,10 @@ class CompositeOptions:
     hide_frame_tags: bool = option(False, "with stamp_frames: blank each frame's (last) tag token once it is stamped "
                                    "on the frame, so the question's time is the only clock token in the text and "
                                    "the frames carry theirs")
+    frame_lookback: bool = option(False, "in the model's answer, each clock tag of a prompt frame is followed by that "
+                                  "frame's video tokens again (no label), so a reasoning line is written next to "
+                                  "the frame it names (lvr.model.lookback; needs one-token clock tags: "
+                                  "timestamp_format {clock}, use_clock_tags)")
     image_mean: tuple[float, ...] = option(SIGLIP_MEAN, "per-channel mean of the frame normalisation")
     image_std: tuple[float, ...] = option(SIGLIP_STD, "per-channel std of the frame normalisation (> 0)")
     vision_select_layer: int = option(-1, "-1: last_hidden_state; -2: the layer before, …")
@@ -85,6 +89,9 @@ class CompositeOptions:
             raise ConfigError("stamp_frames needs timestamp_text: true (the tags are what is stamped on the frames)")
         if self.hide_frame_tags and not self.stamp_frames:
             raise ConfigError("hide_frame_tags needs stamp_frames: true (else the frames lose their times)")
+        if self.frame_lookback and not (self.timestamp_text and "{clock" in self.timestamp_format):
+            raise ConfigError("frame_lookback needs timestamp_text: true and the {clock} timestamp_format "
+                              "(one-token clock tags, CompositeVideoLM.use_clock_tags)")
 
     def timestamp_tag(self, seconds: float) -> str:
         """The text put before a frame at `seconds`: "<t=35.6s>", or with "{clock}" in the format the time
@@ -140,6 +147,10 @@ class Qwen3VLOptions:
     format_version: int = option(FORMAT_VERSION, "version of the lvr_config.json format")
     min_pixels: int = option(4 * 32 * 32, "least pixels per frame, after resizing", gt=0)
     max_pixels: int = option(448 * 448, "most pixels per frame, after resizing")
+    frame_lookback: bool = option(False, "in the model's answer, each clock tag of a prompt frame is followed by that "
+                                  "frame's video tokens again (no label), so a reasoning line is written next to "
+                                  "the frame it names (lvr.model.lookback; needs one-token clock tags: "
+                                  "timestamp_format {clock}, use_clock_tags)")
     image_mean: tuple[float, ...] = option(SIGLIP_MEAN, "per-channel mean (Qwen3-VL's video processor: "
                                            "IMAGENET_STANDARD, 0.5 each)")
     image_std: tuple[float, ...] = option(SIGLIP_STD, "per-channel std of the frame normalisation (> 0)")

@@ -40,6 +40,7 @@ class RolloutRequest:
     group_id: str
     prompt_embeds: torch.Tensor          # [P, d_lm]
     position_ids: torch.Tensor           # [P] (1-D RoPE) or [3, P] (M-RoPE)
+    input_ids: torch.Tensor | None = None   # [P]: a frame look-back model finds its frames' tags here
 
 
 @dataclass
@@ -83,9 +84,12 @@ class TransformersRollout:
                              f"positions")
         pos = req.position_ids.unsqueeze(-2)          # [1, P] or [3, 1, P]
         dev = self.model.device
+        if getattr(self.model, "frame_lookback", False) and req.input_ids is None:
+            raise ValueError(f"request qa {req.qa_id}: a frame look-back model needs the prompt's input_ids "
+                             "(RolloutRequest.input_ids) to find its frames")
+        ids = req.input_ids.unsqueeze(0) if req.input_ids is not None else torch.zeros(1, p, dtype=torch.long)
         return ModelInputs(inputs_embeds=req.prompt_embeds.unsqueeze(0).to(dev), position_ids=pos.to(dev),
-                           attention_mask=torch.ones(1, p, dtype=torch.long, device=dev),
-                           input_ids=torch.zeros(1, p, dtype=torch.long, device=dev))
+                           attention_mask=torch.ones(1, p, dtype=torch.long, device=dev), input_ids=ids.to(dev))
 
     def generate(self, requests: Sequence[RolloutRequest], params: SamplingParams) -> list[RolloutSample]:
         prompts, owners = [], []

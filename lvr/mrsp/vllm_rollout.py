@@ -83,6 +83,10 @@ class VLLMRollout:
             raise ValueError(f"the vLLM rollout backend runs the composite model's plain causal LM (`llm/`); "
                              f"{type(model).__name__} has none (Qwen2.5-VL needs M-RoPE positions that flat prompt "
                              "embeddings cannot carry): use rollout.backend=transformers")
+        if getattr(model, "frame_lookback", False):
+            raise ValueError("frame look-back (the model's lvr_config frame_lookback) splices frames into the answer "
+                             "as it is written, which vLLM's prompt embeddings cannot: use rollout.backend="
+                             "transformers")
         self.tokenizer = model.tokenizer
         self.eos_ids = list(model.eos_token_ids())
         use_cuda = torch.cuda.is_available() if device == "auto" else device == "cuda"

@@ -148,16 +148,17 @@ def _clause(log, ent: str, t: float, entities: set[str]) -> str | None:
     return f"{_short(log, ent)} {state[1]}" if state[0] == "floor" else None
 
 
-def frame_reasoning(log, meta: dict, times: list[float], conclusion: str) -> str:
+def frame_reasoning(log, meta: dict, times: list[float], conclusion: str, every_frame: bool = False) -> str:
     """What the frames show of the item's robots and objects: the first frame in full ("00:04: red robot
     kitchen with green key; grey ring hall."), then one line per frame where some of them changed, naming only
-    those (a robot and what it holds change together), then "So <conclusion>."."""
+    those (a robot and what it holds change together), then "So <conclusion>.". `every_frame`: one line per
+    frame, in order, each naming all of them (a reader then walks the frames instead of choosing them)."""
     entities = sorted(item_entities(log, meta), key=lambda e: (e not in log.agent_ids, e))
     ents = set(entities)
     lines, last = [], {}
     for t in sorted(times):
         view = {e: snapshot(log, {e}, t) for e in entities}
-        changed = [e for e in entities if view[e] != last.get(e)]
+        changed = entities if every_frame else [e for e in entities if view[e] != last.get(e)]
         if not changed:
             continue
         carriers = {st[1] for e in changed if e not in log.agent_ids and (st := log.object_state_at(e, t))[0] == "held"}

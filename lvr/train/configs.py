@@ -51,6 +51,10 @@ class DataConfig:
                                 "its text (easier for tiny models, which cannot look a letter up by position), "
                                 "or the model's own format (model). letter/text is saved with the checkpoints",
                                 choices=("model", "letter", "text"))
+    frame_lookback: bool | None = option(None, "frame look-back: in the model's answer each frame tag it writes is "
+                                         "followed by that frame again, so a reasoning line is written next to "
+                                         "the frame it names (lvr.model.lookback; saved with the checkpoints; "
+                                         "needs one-token clock tags); null: the model's own setting")
     shuffle: bool = option(True, "reshuffle the items every epoch")
     eval_split: str | None = option("eval", "split for the periodic eval loss (null: no eval)",
                                     choices=("sft", "rl", "eval"))

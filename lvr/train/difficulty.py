@@ -53,7 +53,7 @@ def measure_pass_rates(ws, checkpoint: str, *, k: int = 8, split: str | None = "
         requests = []
         for item in chunk:
             p = build_prompt(model, item, embedder(item), think=think)
-            requests.append(RolloutRequest(item.qa_id, f"q{item.qa_id}", p.inputs_embeds, p.position_ids))
+            requests.append(RolloutRequest(item.qa_id, f"q{item.qa_id}", p.inputs_embeds, p.position_ids, p.input_ids))
         samples = engine.generate(requests, params)
         by_id = {it.qa_id: it for it in chunk}
         scores = accuracy([s.text for s in samples], [by_id[s.qa_id].answer for s in samples],

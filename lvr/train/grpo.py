@@ -213,7 +213,7 @@ class GRPOTrainer:
         p = batch.prompts[item.qa_id] = build_prompt(self.model, item, ve, think=self.cfg.data.think)
         batch.video_items[ve.key] = item
         return RolloutRequest(qa_id=item.qa_id, group_id=f"s{self.step_no}-r{self.mrsp.sp.dp_rank}-p{k}",
-                              prompt_embeds=p.inputs_embeds, position_ids=p.position_ids)
+                              prompt_embeds=p.inputs_embeds, position_ids=p.position_ids, input_ids=p.input_ids)
 
     def _score(self, batch: StepBatch) -> None:
         """Rewards and advantages, matched to the samples by explicit ids."""

@@ -119,7 +119,7 @@ def _run_paths(model, frames: np.ndarray, timestamps: Sequence[float], max_new_t
     ve = embedder(item)
     prompt = seq.build_prompt(model, item, ve, think=True)
     request = RolloutRequest(qa_id=item.qa_id, group_id="parity-g0", prompt_embeds=prompt.inputs_embeds,
-                             position_ids=prompt.position_ids)
+                             position_ids=prompt.position_ids, input_ids=prompt.input_ids)
     engine = TransformersRollout(model)
     engine_inputs = engine._inputs(request)
     params = SamplingParams(n=1, temperature=0.0, top_p=1.0, max_new_tokens=max_new_tokens, stop_at_answer=False)

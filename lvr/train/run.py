@@ -89,6 +89,11 @@ def start_run(cfg, stage: str) -> Run:
     model.train()
     if cfg.data.answer_format != "model" and cfg.data.answer_format != model.answer_format:
         model.set_answer_format(cfg.data.answer_format)   # saved with this run's checkpoints
+    if cfg.data.frame_lookback is not None and cfg.data.frame_lookback != model.frame_lookback:
+        try:
+            model.set_frame_lookback(cfg.data.frame_lookback)   # saved with this run's checkpoints
+        except (ValueError, ConfigError) as e:
+            raise ConfigError(f"data.frame_lookback: {e}") from None
     if cfg.deepspeed.gradient_checkpointing:
         model.causal_lm.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     counts = set_trainable(model, cfg.trainable)

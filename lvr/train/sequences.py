@@ -21,7 +21,7 @@ from typing import Sequence
 
 import torch
 
-from lvr.model import next_positions
+from lvr.model import lookback, next_positions
 from lvr.model.prompting import build_messages
 from lvr.mrsp.embedder import VideoEmbeddings
 
@@ -98,7 +98,36 @@ def build_batch(model, responses: Sequence[Sequence[int]], qa_ids: Sequence[int]
         if int(slots.sum()) != video.shape[0]:
             raise ValueError(f"batch has {int(slots.sum())} video slots but {video.shape[0]} video embeddings")
         embeds = model.splice_video(embeds, slots, video)
+    if model.frame_lookback:
+        return _looking_back(model, embeds, ids[:, :plen], attn[:, :plen], ppos, responses, pad_id)
     return Batch(embeds, pos, attn, resp, rmask)
+
+
+def _looking_back(model, embeds, prompt_ids, prompt_attn, ppos, responses, pad_id: int) -> Batch:
+    """`build_batch` for a model with frame look-back (lvr.model.lookback): each response with its frame tags'
+    frames after them, copied from its own prompt's video slots; the slots are attended but carry no token
+    (response mask 0), so log-probs, losses and token counts cover the written tokens only."""
+    plen, b = prompt_ids.shape[1], len(responses)
+    rows = []
+    for i, r in enumerate(responses):
+        frames = lookback.frame_slots(model, prompt_ids[i], embeds[i, :plen])
+        emb, where = lookback.expanded_embeds(model, list(r), frames)
+        rows.append((emb if len(r) else emb[:0], where))
+    width = max(1, max(e.shape[0] for e, _ in rows))
+    device, d = embeds.device, embeds.shape[-1]
+    resp = torch.full((b, width), pad_id, dtype=torch.long, device=device)
+    rmask = torch.zeros((b, width), dtype=torch.long, device=device)
+    seen = torch.zeros((b, width), dtype=torch.long, device=device)
+    tail = embeds.new_zeros(b, width, d)
+    for i, ((emb, where), r) in enumerate(zip(rows, responses)):
+        if len(r):
+            at = torch.tensor(where, device=device)
+            resp[i, at], rmask[i, at] = torch.tensor(list(r), dtype=torch.long, device=device), 1
+            seen[i, :emb.shape[0]] = 1
+            tail[i, :emb.shape[0]] = emb.to(tail.dtype)
+    attn = torch.cat([prompt_attn, seen], 1)
+    pos = torch.cat([ppos, next_positions(ppos, prompt_attn, width)], dim=-1)
+    return Batch(torch.cat([embeds[:, :plen], tail], 1), pos, attn, resp, rmask)
 
 
 @dataclass
