@@ -13,11 +13,22 @@ So a line is written right after the frame it names. A small LM reads the frame 
 (docs/benchmarks.md, bench/lookback.py); it now picks a frame by writing its tag, a token it copies from the
 prompt's text. The slots are a pure function of the answer's token ids and the prompt, so training
 (`build_inputs`, `response_logprobs`, GRPO's `lvr.train.sequences.build_batch`) and generation
-(`lookback_generate`) see the same sequence; a clock tag that no frame has gets no slot.
+(`lookback_generate`) see the same sequence; a clock tag that no frame has gets no slot. Generation never writes
+one (constrained decoding: those tags' logits are masked per row), since there would be no frame to look at;
+scoring leaves the logits whole, so GRPO's ratios compare unmasked log-probs on both sides.
 """
 from __future__ import annotations
 
+import re
+
 import torch
+
+CLOCK_TAG = re.compile(r"\d{2}:\d{2}(:\d{2})?")
+
+
+def clock_tag_ids(tokenizer) -> list[int]:
+    """Ids of the one-token clock tags ("00:35", "1:02:03") in `tokenizer` (CompositeVideoLM.use_clock_tags)."""
+    return sorted(i for tok, i in tokenizer.get_added_vocab().items() if CLOCK_TAG.fullmatch(tok))
 
 
 def frame_slots(model, input_ids: torch.Tensor, embeds: torch.Tensor,
@@ -117,12 +128,16 @@ def lookback_generate(model, inputs, *, max_new_tokens: int, do_sample: bool = F
     out = lm(inputs_embeds=inputs.inputs_embeds, attention_mask=mask, position_ids=pos, past_key_values=cache,
              use_cache=True, logits_to_keep=1)
     last = out.logits[:, -1]
+    elsewhere, clock = torch.zeros(last.shape, dtype=torch.bool, device=last.device), clock_tag_ids(model.tokenizer)
+    for r in range(b):                                         # the clock tags that no frame of row r has
+        elsewhere[r, [t for t in clock if t not in frames[r]]] = True
     nxt = pos[:, -1] + 1                                         # each row's next position
     done = torch.zeros(b, dtype=torch.bool)
     written = torch.full((b, 0), pad, dtype=torch.long)
     if streamer is not None:
         streamer.put(written[:1])                                # the "prompt" a skip_prompt streamer drops
     for _ in range(max_new_tokens):
+        last = last.masked_fill(elsewhere, float("-inf"))
         tok = _sample(last, do_sample, temperature, top_p).cpu().masked_fill(done, pad)
         written = torch.cat([written, tok[:, None]], 1)
         if streamer is not None:

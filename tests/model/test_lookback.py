@@ -91,7 +91,10 @@ def eager_tags(model):
 
 def test_generation_sees_what_training_and_scoring_see(looking):
     """Greedy look-back generation, batched and row by row, writes each token as the argmax of the teacher-forced
-    logits over the expanded sequence: the cache path equals the plain forward."""
+    logits over the expanded sequence (clock tags of no frame of its own masked): the cache path equals the plain
+    forward, and every tag written is one of the row's frames."""
+    from lvr.model.lookback import clock_tag_ids
+
     model = eager_tags(looking)
     rows = prompts(model)
     batch = collate(rows, padding_side="left", pad_token_id=model.tokenizer.pad_token_id or 0)
@@ -109,7 +112,11 @@ def test_generation_sees_what_training_and_scoring_see(looking):
             x = torch.cat([row.inputs_embeds[0], emb])[None]
             logits = model.lm_forward(x, torch.arange(x.shape[1])[None], None)[0]
         p = row.seq_len
-        assert logits[torch.tensor(where) + p - 1].argmax(-1).tolist() == ids
+        others = [t for t in clock_tag_ids(model.tokenizer) if t not in frames]
+        step_logits = logits[torch.tensor(where) + p - 1]
+        step_logits[:, others] = float("-inf")
+        assert step_logits.argmax(-1).tolist() == ids
+        assert not set(ids) & set(others)
     assert min(looked) >= 1, looked                         # the look-back path ran, in both rows
 
 
