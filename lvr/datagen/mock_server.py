@@ -139,6 +139,8 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def _send(self, status: int, body: bytes, headers: dict | None = None) -> None:
+        # counted before the reply goes out: a client that has its answer must find it in the stats
+        self.server.owner._count("status", status)
         try:
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
@@ -149,7 +151,6 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (timeout test)
-        self.server.owner._count("status", status)
 
     def do_GET(self) -> None:
         if self.path.rstrip("/").endswith("/models"):
