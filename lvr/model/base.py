@@ -414,20 +414,13 @@ class VideoLM(nn.Module, abc.ABC):
                            temperature: float) -> torch.Tensor:
         """`response_logprobs` with look-back slots after the responses' frame tags (lvr.model.lookback): each
         row's response is expanded, the rows right-padded, and every original token scored where it stands."""
-        rows, wheres = [], []
-        for r in range(inputs.batch_size):
-            frames = lookback.frame_slots(self, inputs.input_ids[r], inputs.inputs_embeds[r])
-            emb, where = lookback.expanded_embeds(self, response_ids[r, :int(response_mask[r].sum())].tolist(), frames)
-            n, one = emb.shape[0], inputs.attention_mask[r:r + 1]
-            rows.append(ModelInputs(
-                inputs_embeds=torch.cat([inputs.inputs_embeds[r], emb.to(inputs.inputs_embeds.dtype)])[None],
-                position_ids=torch.cat([inputs.position_ids[r:r + 1], next_positions(inputs.position_ids[r:r + 1],
-                                                                                     one, n)], -1),
-                attention_mask=torch.cat([one, one.new_ones(1, n)], -1),
-                input_ids=torch.cat([inputs.input_ids[r:r + 1], inputs.input_ids.new_zeros(1, n)], -1)))
-            wheres.append(where)
-        batch = collate(rows, padding_side="right")
-        logits = self.lm_forward(batch.inputs_embeds, batch.position_ids, batch.attention_mask).float()
+        responses = [response_ids[r, :int(response_mask[r].sum())].tolist() for r in range(inputs.batch_size)]
+        tail, seen, wheres = lookback.expanded_responses(self, inputs.input_ids, inputs.inputs_embeds, responses)
+        mask = inputs.attention_mask
+        logits = self.lm_forward(torch.cat([inputs.inputs_embeds, tail], 1),
+                                 torch.cat([inputs.position_ids, next_positions(inputs.position_ids, mask,
+                                                                                tail.shape[1])], -1),
+                                 torch.cat([mask, seen.to(mask.dtype)], 1)).float()
         if temperature != 1.0:
             logits = logits / temperature
         out = torch.zeros(response_ids.shape, dtype=logits.dtype, device=logits.device)

@@ -82,10 +82,28 @@ def expanded_embeds(model, ids: list[int], frames: dict[int, torch.Tensor]) -> t
     return torch.cat(chunks), where
 
 
+def expanded_responses(model, prompt_ids: torch.Tensor, prompt_embeds: torch.Tensor, responses: list[list[int]]
+                       ) -> tuple[torch.Tensor, torch.Tensor, list[list[int]]]:
+    """A batch of responses with their look-back slots, to follow their prompts (ids [B, P], embeds [B, P, D]):
+    (embeddings [B, W, D] right-padded with zeros, attended mask [B, W] (1 on each row's expanded tokens),
+    per row the position of every response token). Each row's slots come from its own prompt's frames."""
+    rows = [expanded_embeds(model, list(r), frame_slots(model, prompt_ids[i], prompt_embeds[i]))
+            for i, r in enumerate(responses)]
+    b, width = len(rows), max([1] + [e.shape[0] for e, _ in rows])
+    tail = prompt_embeds.new_zeros(b, width, prompt_embeds.shape[-1])
+    seen = torch.zeros((b, width), dtype=torch.long, device=prompt_embeds.device)
+    for i, (emb, _) in enumerate(rows):
+        tail[i, :emb.shape[0]], seen[i, :emb.shape[0]] = emb.to(tail.dtype), 1
+    return tail, seen, [where for _, where in rows]
+
+
 def look_back_targets(model, input_ids: torch.Tensor, embeds: torch.Tensor, labels: torch.Tensor,
                       ignore_index: int = -100) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """One training row (ids, embeds, labels [1, S]) with a slot after every frame tag in its labelled part."""
-    start = int((labels[0] != ignore_index).float().argmax())
+    labelled = labels[0] != ignore_index
+    if not bool(labelled.any()):                # nothing to write, nothing to look back from
+        return input_ids, embeds, labels
+    start = int(labelled.float().argmax())
     frames = frame_slots(model, input_ids[0], embeds[0], end=start)
     tail, where = expanded_embeds(model, input_ids[0, start:].tolist(), frames)
     n = tail.shape[0]

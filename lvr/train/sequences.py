@@ -107,24 +107,15 @@ def _looking_back(model, embeds, prompt_ids, prompt_attn, ppos, responses, pad_i
     """`build_batch` for a model with frame look-back (lvr.model.lookback): each response with its frame tags'
     frames after them, copied from its own prompt's video slots; the slots are attended but carry no token
     (response mask 0), so log-probs, losses and token counts cover the written tokens only."""
-    plen, b = prompt_ids.shape[1], len(responses)
-    rows = []
-    for i, r in enumerate(responses):
-        frames = lookback.frame_slots(model, prompt_ids[i], embeds[i, :plen])
-        emb, where = lookback.expanded_embeds(model, list(r), frames)
-        rows.append((emb if len(r) else emb[:0], where))
-    width = max(1, max(e.shape[0] for e, _ in rows))
-    device, d = embeds.device, embeds.shape[-1]
-    resp = torch.full((b, width), pad_id, dtype=torch.long, device=device)
-    rmask = torch.zeros((b, width), dtype=torch.long, device=device)
-    seen = torch.zeros((b, width), dtype=torch.long, device=device)
-    tail = embeds.new_zeros(b, width, d)
-    for i, ((emb, where), r) in enumerate(zip(rows, responses)):
+    plen, device = prompt_ids.shape[1], embeds.device
+    tail, seen, wheres = lookback.expanded_responses(model, prompt_ids, embeds[:, :plen], responses)
+    resp = torch.full(seen.shape, pad_id, dtype=torch.long, device=device)
+    rmask = torch.zeros_like(seen)
+    for i, (where, r) in enumerate(zip(wheres, responses)):
         if len(r):
             at = torch.tensor(where, device=device)
             resp[i, at], rmask[i, at] = torch.tensor(list(r), dtype=torch.long, device=device), 1
-            seen[i, :emb.shape[0]] = 1
-            tail[i, :emb.shape[0]] = emb.to(tail.dtype)
+    width = seen.shape[1]
     attn = torch.cat([prompt_attn, seen], 1)
     pos = torch.cat([ppos, next_positions(ppos, prompt_attn, width)], dim=-1)
     return Batch(torch.cat([embeds[:, :plen], tail], 1), pos, attn, resp, rmask)

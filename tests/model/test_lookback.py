@@ -10,7 +10,7 @@ import torch
 from lvr.config import ConfigError
 from lvr.model import collate, prompt_inputs
 from lvr.model.base import IGNORE_INDEX
-from lvr.model.lookback import expanded_embeds, frame_slots
+from lvr.model.lookback import expanded_embeds, frame_slots, look_back_targets
 from lvr.model.prompting import build_messages
 
 from .conftest import make_frames
@@ -75,6 +75,16 @@ def test_scoring_a_response_equals_the_training_row(looking):
     want = torch.log_softmax(logits[at - 1], -1).gather(-1, row.labels[0, at, None]).squeeze(-1)
     assert len(at) == len(response) + 1                                 # + the chat's end-of-turn token
     torch.testing.assert_close(scored, want[:len(response)], atol=1e-5, rtol=1e-5)
+
+
+def test_a_row_with_nothing_to_write_keeps_its_video(looking):
+    """A row without a labelled token (nothing written) is left as it is, its frames' embeddings included."""
+    row = looking.prepare(make_frames(3), build_messages("Where is the red robot?", ["a", "b", "c", "d"]),
+                          timestamps=list(TIMES[0]))
+    labels = torch.full_like(row.input_ids, IGNORE_INDEX)
+    ids, emb, lab = look_back_targets(looking, row.input_ids, row.inputs_embeds, labels)
+    assert ids is row.input_ids and lab is labels
+    torch.testing.assert_close(emb, row.inputs_embeds)
 
 
 def eager_tags(model):
