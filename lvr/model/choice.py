@@ -4,6 +4,7 @@
     gens = generate_batch(model, prompts, max_new_tokens=320)          # free generation, reasoning included
     picks = choose_options(model, prompts, gens, [it["options"] for it in items])   # option index per prompt
     option_probabilities(model, prompt, gens[0].text, options)        # the four options' shares (Chat shows them)
+    answer_by_choice(model, prompt, text, options)                    # GRPO (rollout.answer=choice): text + ids
 
 A multiple-choice item has four allowed answers. Free generation can write something that is none of them (a tiny
 model asked "how many times…" may answer "the garage"); a parser then scores it wrong whatever the model believed.
@@ -71,3 +72,21 @@ def choose_options(model, prompts, generations, options: Sequence[Sequence[str]]
         probs = option_probabilities(model, prompt, gen.text, opts, think=think, answer_format=answer_format)
         picks.append(max(range(len(probs)), key=probs.__getitem__))
     return picks
+
+
+def answer_by_choice(model, prompt, text: str, options: Sequence[str], *, think: bool = True,
+                     answer_format: str | None = None) -> tuple[str, list[int]] | None:
+    """A sampled response whose answer span is replaced by the option the model finds most likely after its own
+    reasoning: (text, token ids) up to `</answer>`, or None when the response never wrote `<answer>` (it is left
+    as written, so the format reward still asks for one). GRPO's `rollout.answer: choice` trains the reasoning on
+    the answer evaluation's `answer_mode: choice` scores."""
+    if ANSWER_OPEN not in text:
+        return None
+    fmt = answer_format or model.answer_format
+    candidates = [answer_text(LETTERS[i], list(options), fmt) for i in range(len(options))]
+    prefix = answer_prefix(text, think)
+    scores = option_scores(model, prompt, prefix, candidates)
+    best = candidates[max(range(len(scores)), key=scores.__getitem__)]
+    tok = model.tokenizer
+    ids = tok.encode(prefix, add_special_tokens=False) + tok.encode(f"{best}{ANSWER_CLOSE}", add_special_tokens=False)
+    return f"{prefix}{best}{ANSWER_CLOSE}", ids

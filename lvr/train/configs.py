@@ -175,6 +175,10 @@ class RolloutConfig:
     top_p: float = option(0.99, "nucleus sampling", gt=0, le=1)
     max_new_tokens: int = option(256, "maximum response length in tokens", ge=1)
     stop_at_answer: bool = option(True, "stop a sample at </answer> (else at <|im_end|>/eos only)")
+    answer: str = option("free", "free: a sample's answer is scored as written; choice: a sample that wrote "
+                         "<answer> answers with the option the policy finds likeliest after its own sampled reasoning "
+                         "(lvr.model.choice, as evaluation's answer_mode choice scores), so the reward judges the "
+                         "reasoning", choices=("free", "choice"))
     batch_size: int | None = option(None, "rows per generate call (null: all G × prompts of a rank at once)", ge=1)
 
 
@@ -262,6 +266,9 @@ class GRPOConfig(RunConfig):
         if loss.overlong_penalty and self.loss.overlong_buffer > self.rollout.max_new_tokens:
             fail(self, "loss.overlong_buffer", f"must be <= rollout.max_new_tokens ({self.rollout.max_new_tokens}), "
                  f"got {self.loss.overlong_buffer}")
+        if self.rollout.answer == "choice" and self.deepspeed.zero_stage == 3:
+            fail(self, "rollout.answer", "choice scores the options on the policy outside a forward of the engine; "
+                 "ZeRO-3 shards its parameters (use deepspeed.zero_stage <= 2, or rollout.answer=free)")
         if self.mrsp.embed_cache == "disk" and (self.trainable.vision_tower or self.trainable.projector):
             fail(self, "mrsp.embed_cache", "disk persists embeddings across steps, so it needs a frozen vision tower "
                  "and projector (trainable.vision_tower / trainable.projector are on); use step or auto")

@@ -12,7 +12,8 @@ One step, per rank, as four phases passing one `StepBatch` (`GRPOTrainer._rollou
    and build its prompt;
 2. the rollout engine (`rollout.backend`: transformers, or vLLM fed the cached embeddings)
    samples G responses per prompt from the prompt embeddings (an SP group splits the G samples);
-   every sample carries (qa_id, group_id, sample_index);
+   every sample carries (qa_id, group_id, sample_index); with `rollout.answer=choice` a sample that wrote
+   `<answer>` answers with the option the policy finds likeliest after its reasoning (lvr.model.choice);
 3. rewards (weighted components) per sample, looked up by qa_id; optional DAPO overlong penalty;
 4. advantages normalised within each group (by group id); DAPO drops all-equal groups;
 5. old log-probs (when num_iterations > 1) and reference log-probs (when beta > 0), then
@@ -33,13 +34,14 @@ import os
 import sys
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 import torch.distributed as tdist
 
 from lvr.config import describe, load_config
 from lvr.model import load_model
+from lvr.model.choice import answer_by_choice
 from lvr.mrsp import CachedVideoEmbedder, MRSPRuntime, VideoEmbedder
 from lvr.mrsp.rollout import RolloutRequest, RolloutSample, SamplingParams
 
@@ -84,6 +86,7 @@ class StepBatch:
     prompts: dict[int, PromptEntry] = field(default_factory=dict)       # by qa_id
     video_items: dict[str, TrainItem] = field(default_factory=dict)     # by video key
     samples: list[RolloutSample] = field(default_factory=list)
+    chosen: list[bool] = field(default_factory=list)                    # rollout.answer=choice: answer replaced
     micro: list[list[int]] = field(default_factory=list)                # sample indices per micro-batch
     # score
     rewards: RewardOutput | None = None
@@ -205,7 +208,26 @@ class GRPOTrainer:
         batch.samples = self.rollout.generate(requests, SamplingParams(n=self.G, temperature=r.temperature,
                                                                        top_p=r.top_p, max_new_tokens=r.max_new_tokens,
                                                                        stop_at_answer=r.stop_at_answer))
+        if r.answer == "choice":
+            chosen = [self._choose_answer(batch, s) for s in batch.samples]
+            batch.chosen = [c is not s for c, s in zip(chosen, batch.samples)]
+            batch.samples = chosen
         return batch
+
+    @torch.no_grad()
+    def _choose_answer(self, batch: StepBatch, s: RolloutSample) -> RolloutSample:
+        """`rollout.answer=choice`: the sample answers with the option the policy finds likeliest after its
+        reasoning (every rank of an SP group computes the same choice from the same gathered samples)."""
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            chosen = answer_by_choice(self.model, batch.prompts[s.qa_id].model_inputs(), s.text,
+                                      self.by_id[s.qa_id].options, think=self.cfg.data.think)
+        finally:
+            self.model.train(was_training)
+        if chosen is None:
+            return s
+        return replace(s, text=chosen[0], token_ids=chosen[1], stop_reason="answer")
 
     def _request(self, batch: StepBatch, k: int, item: TrainItem) -> RolloutRequest:
         """Item `k`'s prompt (recorded in the batch) as a rollout request."""
@@ -340,6 +362,7 @@ class GRPOTrainer:
                "clip/fraction": (low + high) / tok if tok else 0.0, "ratio/mean": ratio / tok if tok else None,
                "response/length_mean": _stats(flat("lengths"))[0], "response/length_max": max(flat("lengths")),
                "response/truncated": _stats([float(t) for t in flat("trunc")])[0],
+               "answer/chosen": _stats([float(c) for c in flat("chosen")])[0] if flat("chosen") else None,
                "groups/filtered": 1.0 - sum(keep_all) / len(keep_all), "advantage/abs_mean": _stats(flat("adv"))[0],
                "epoch": self.sampler.progress_epochs, "time/rollout": times["rollout"],
                "time/logprobs": times["logprobs"], "time/update": times["update"], "time/step": times["step"],
@@ -358,7 +381,7 @@ class GRPOTrainer:
         fmt = components.get("format") or format_reward(texts, think=self.cfg.data.think)
         local = {"total": batch.total.tolist(), "lengths": batch.lengths.tolist(), "acc": acc, "fmt": fmt,
                  "comps": components, "keep": batch.keep.tolist(), "adv": batch.advantages.abs().tolist(),
-                 "trunc": [s.stop_reason == "length" for s in samples]}
+                 "trunc": [s.stop_reason == "length" for s in samples], "chosen": batch.chosen}
         if not report:
             local = {k: ({n: [] for n in v} if k == "comps" else []) for k, v in local.items()}
         return local

@@ -21,7 +21,7 @@ from typing import Sequence
 
 import torch
 
-from lvr.model import lookback, next_positions
+from lvr.model import ModelInputs, lookback, next_positions
 from lvr.model.prompting import build_messages
 from lvr.mrsp.embedder import VideoEmbeddings
 
@@ -38,6 +38,13 @@ class PromptEntry:
     input_ids: torch.Tensor         # [P]
     position_ids: torch.Tensor      # [P] or [3, P]
     inputs_embeds: torch.Tensor     # [P, d] (no grad; what the rollout engine receives)
+
+    def model_inputs(self) -> ModelInputs:
+        """This prompt as a one-row ModelInputs (what `model.generate_ids` / `response_logprobs` take)."""
+        p = self.input_ids.shape[0]
+        return ModelInputs(inputs_embeds=self.inputs_embeds[None], position_ids=self.position_ids.unsqueeze(-2),
+                           attention_mask=torch.ones(1, p, dtype=torch.long, device=self.inputs_embeds.device),
+                           input_ids=self.input_ids[None])
 
 
 def build_prompt(model, item: TrainItem, ve: VideoEmbeddings, *, think: bool = True) -> PromptEntry:

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from lvr.model import generate_batch, load_model, prompt_inputs
-from lvr.model.choice import answer_prefix, choose_options, option_scores
+from lvr.model.choice import answer_by_choice, answer_prefix, choose_options, option_scores
 
 from .conftest import OPTIONS, QUESTION, TARGET_THINKING
 
@@ -51,3 +51,13 @@ def test_trained_model_chooses_its_answer_even_when_cut_off(trained, prompt):
     # the pick is the argmax of the options' scores after the model's own reasoning
     scores = option_scores(trained, prompt, answer_prefix(full.text), list("ABCD"))
     assert max(range(4), key=scores.__getitem__) == 1 and torch.tensor(scores).softmax(0)[1] > 0.5
+
+
+def test_a_rollout_answers_with_the_option_its_reasoning_makes_likeliest(trained, prompt):
+    """GRPO's rollout.answer=choice: the written answer is replaced by the likeliest option, ids and text agree,
+    and a rollout that never wrote <answer> is left alone (the format reward still asks for one)."""
+    wrong = f"<think>\n{TARGET_THINKING}\n</think>\n<answer>D</answer>"
+    text, ids = answer_by_choice(trained, prompt, wrong, OPTIONS, answer_format="letter")
+    assert text == f"<think>\n{TARGET_THINKING}\n</think>\n<answer>B</answer>"      # the overfitted answer is B
+    assert trained.tokenizer.decode(ids, skip_special_tokens=True) == text
+    assert answer_by_choice(trained, prompt, f"<think>\n{TARGET_THINKING}", OPTIONS) is None

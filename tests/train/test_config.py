@@ -100,6 +100,8 @@ def test_stage_configs_and_recipes():
                                           r"rollout.num_generations = 16, got 3"):
         load_config(GRPOConfig, None, ["model=m", "prompts_per_step=2", "rollout.num_generations=8",
                                        "micro_batch_size=3"])
+    with pytest.raises(ConfigError, match="rollout.answer: choice scores the options on the policy"):
+        load_config(GRPOConfig, None, ["model=m", "rollout.answer=choice", "deepspeed.zero_stage=3"])
     with pytest.raises(ConfigError, match="reward.functions.nope: unknown reward function 'nope'"):
         load_config(GRPOConfig, None, ["model=m", "reward.functions={nope: 1.0}"])
     with pytest.raises(ConfigError, match="trainable.llm: nothing to train"):

@@ -1,6 +1,6 @@
 """`data.frame_lookback`: SFT switches frame look-back on (lvr.model.lookback) and saves it with its checkpoint;
-GRPO then rolls out, scores and trains with it on MR-SP (2 processes, sp_size 2, embedding cache); vLLM and a
-model without one-token clock tags refuse it, naming why."""
+GRPO then rolls out (answering by choice), scores and trains with it on MR-SP (2 processes, sp_size 2, embedding
+cache); vLLM and a model without one-token clock tags refuse it, naming why."""
 from __future__ import annotations
 
 import json
@@ -51,10 +51,11 @@ def test_sft_then_grpo_look_back_at_the_frames_they_name(tmp_path, train_ws, clo
               "max_steps=1", "save_every=1", "prompts_per_step=1", "micro_batch_size=4",
               "rollout.num_generations=4", "rollout.max_new_tokens=16", "rollout.temperature=1.5",
               "data.num_frames=4", "mrsp.sp_size=2", "mrsp.embed_cache=disk", "trainable.projector=false",
-              "optim.lr=1e-3", "name=grpo-lookback"],
+              "optim.lr=1e-3", "rollout.answer=choice", "name=grpo-lookback"],
              timeout=300)
     rows = read_metrics(tmp_path / "grpo" / "metrics.jsonl")
     assert [r["step"] for r in rows] == [1] and rows[0]["loss"] is not None
+    assert 0.0 <= rows[0]["answer/chosen"] <= 1.0         # rollout.answer=choice ran on the gathered samples
     grpo = ws.list_checkpoints(stage="grpo")[-1]["abspath"]
     assert load_model(grpo).frame_lookback                                 # inherited, saved again
     ws.close()
