@@ -4,7 +4,7 @@
     gens = generate_batch(model, prompts, max_new_tokens=320)          # free generation, reasoning included
     picks = choose_options(model, prompts, gens, [it["options"] for it in items])   # option index per prompt
     option_probabilities(model, prompt, gens[0].text, options)        # the four options' shares (Chat shows them)
-    answer_by_choice(model, prompt, text, options)                    # GRPO (rollout.answer=choice): text + ids
+    answers_by_choice(model, prompt, texts, options)                  # GRPO (rollout.answer=choice)
 
 A multiple-choice item has four allowed answers. Free generation can write something that is none of them (a tiny
 model asked "how many times…" may answer "the garage"); a parser then scores it wrong whatever the model believed.
@@ -40,17 +40,22 @@ def option_scores(model, prompt, prefix: str, candidates: Sequence[str]) -> list
     """Total log-probability of each `candidate` + `</answer>` after `prompt` (one ModelInputs row) and `prefix`."""
     tok = model.tokenizer
     head = tok.encode(prefix, add_special_tokens=False)
-    tails = [tok.encode(f"{c}{ANSWER_CLOSE}", add_special_tokens=False) for c in candidates]
-    width = len(head) + max(len(t) for t in tails)
-    ids = torch.full((len(tails), width), tok.pad_token_id or 0, dtype=torch.long)
+    return _tail_scores(model, prompt, [(head, tok.encode(f"{c}{ANSWER_CLOSE}", add_special_tokens=False))
+                                        for c in candidates])
+
+
+def _tail_scores(model, prompt, rows: Sequence[tuple[list[int], list[int]]]) -> list[float]:
+    """Per (head, tail) token ids after one prompt, in one right-padded batch: the tail's total log-probability."""
+    pad = model.tokenizer.pad_token_id or 0
+    width = max(len(h) + len(t) for h, t in rows)
+    ids = torch.full((len(rows), width), pad, dtype=torch.long)
     mask = torch.zeros_like(ids)
     scored = torch.zeros(ids.shape, dtype=torch.bool)
-    for r, tail in enumerate(tails):
-        row = head + tail
-        ids[r, :len(row)] = torch.tensor(row)
-        mask[r, :len(row)] = 1
-        scored[r, len(head):len(row)] = True
-    inputs = collate([prompt] * len(tails), padding_side="left", pad_token_id=tok.pad_token_id or 0)
+    for r, (head, tail) in enumerate(rows):
+        ids[r, :len(head) + len(tail)] = torch.tensor(head + tail)
+        mask[r, :len(head) + len(tail)] = 1
+        scored[r, len(head):len(head) + len(tail)] = True
+    inputs = collate([prompt] * len(rows), padding_side="left", pad_token_id=pad)
     with torch.no_grad():
         logps = model.response_logprobs(inputs, ids, mask)
     return (logps * scored).sum(1).tolist()
@@ -74,19 +79,23 @@ def choose_options(model, prompts, generations, options: Sequence[Sequence[str]]
     return picks
 
 
-def answer_by_choice(model, prompt, text: str, options: Sequence[str], *, think: bool = True,
-                     answer_format: str | None = None) -> tuple[str, list[int]] | None:
-    """A sampled response whose answer span is replaced by the option the model finds most likely after its own
-    reasoning: (text, token ids) up to `</answer>`, or None when the response never wrote `<answer>` (it is left
-    as written, so the format reward still asks for one). GRPO's `rollout.answer: choice` trains the reasoning on
-    the answer evaluation's `answer_mode: choice` scores."""
-    if ANSWER_OPEN not in text:
-        return None
-    fmt = answer_format or model.answer_format
+def answers_by_choice(model, prompt, texts: Sequence[str], options: Sequence[str], *, think: bool = True,
+                      answer_format: str | None = None) -> list[tuple[str, list[int]] | None]:
+    """Sampled responses to one prompt, each with its answer span replaced by the option the model finds most likely
+    after its own reasoning: per text (text, token ids) up to `</answer>`, or None when it never wrote `<answer>` (it
+    is left as written, so the format reward still asks for one). All texts' options are scored in one batch.
+    GRPO's `rollout.answer: choice` trains the reasoning on the answer evaluation's `answer_mode: choice` scores."""
+    fmt, tok = answer_format or model.answer_format, model.tokenizer
     candidates = [answer_text(LETTERS[i], list(options), fmt) for i in range(len(options))]
-    prefix = answer_prefix(text, think)
-    scores = option_scores(model, prompt, prefix, candidates)
-    best = candidates[max(range(len(scores)), key=scores.__getitem__)]
-    tok = model.tokenizer
-    ids = tok.encode(prefix, add_special_tokens=False) + tok.encode(f"{best}{ANSWER_CLOSE}", add_special_tokens=False)
-    return f"{prefix}{best}{ANSWER_CLOSE}", ids
+    tails = [tok.encode(f"{c}{ANSWER_CLOSE}", add_special_tokens=False) for c in candidates]
+    heads = {k: tok.encode(answer_prefix(t, think), add_special_tokens=False)
+             for k, t in enumerate(texts) if ANSWER_OPEN in t}
+    if not heads:
+        return [None] * len(texts)
+    scores = _tail_scores(model, prompt, [(h, tail) for h in heads.values() for tail in tails])
+    out: list[tuple[str, list[int]] | None] = [None] * len(texts)
+    for n, (k, head) in enumerate(heads.items()):
+        row = scores[n * len(tails):(n + 1) * len(tails)]
+        best = max(range(len(tails)), key=row.__getitem__)
+        out[k] = (f"{answer_prefix(texts[k], think)}{candidates[best]}{ANSWER_CLOSE}", head + tails[best])
+    return out

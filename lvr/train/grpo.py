@@ -41,7 +41,7 @@ import torch.distributed as tdist
 
 from lvr.config import describe, load_config
 from lvr.model import load_model
-from lvr.model.choice import answer_by_choice
+from lvr.model.choice import answers_by_choice
 from lvr.mrsp import CachedVideoEmbedder, MRSPRuntime, VideoEmbedder
 from lvr.mrsp.rollout import RolloutRequest, RolloutSample, SamplingParams
 
@@ -209,25 +209,32 @@ class GRPOTrainer:
                                                                        top_p=r.top_p, max_new_tokens=r.max_new_tokens,
                                                                        stop_at_answer=r.stop_at_answer))
         if r.answer == "choice":
-            chosen = [self._choose_answer(batch, s) for s in batch.samples]
-            batch.chosen = [c is not s for c, s in zip(chosen, batch.samples)]
-            batch.samples = chosen
+            self._choose_answers(batch)
         return batch
 
     @torch.no_grad()
-    def _choose_answer(self, batch: StepBatch, s: RolloutSample) -> RolloutSample:
-        """`rollout.answer=choice`: the sample answers with the option the policy finds likeliest after its
-        reasoning (every rank of an SP group computes the same choice from the same gathered samples)."""
+    def _choose_answers(self, batch: StepBatch) -> None:
+        """`rollout.answer=choice`: each sample answers with the option the policy finds likeliest after its own
+        reasoning, a prompt's samples scored in one batch (every rank of an SP group computes the same choices from
+        the same gathered samples)."""
+        by_prompt: dict[int, list[int]] = {}
+        for n, s in enumerate(batch.samples):
+            by_prompt.setdefault(s.qa_id, []).append(n)
         was_training = self.model.training
         self.model.eval()
         try:
-            chosen = answer_by_choice(self.model, batch.prompts[s.qa_id].model_inputs(), s.text,
-                                      self.by_id[s.qa_id].options, think=self.cfg.data.think)
+            batch.chosen = [False] * len(batch.samples)
+            for qa_id, rows in by_prompt.items():
+                picks = answers_by_choice(self.model, batch.prompts[qa_id].model_inputs(),
+                                          [batch.samples[n].text for n in rows], self.by_id[qa_id].options,
+                                          think=self.cfg.data.think)
+                for n, pick in zip(rows, picks):
+                    if pick is not None:
+                        batch.samples[n] = replace(batch.samples[n], text=pick[0], token_ids=pick[1],
+                                                   stop_reason="answer")
+                        batch.chosen[n] = True
         finally:
             self.model.train(was_training)
-        if chosen is None:
-            return s
-        return replace(s, text=chosen[0], token_ids=chosen[1], stop_reason="answer")
 
     def _request(self, batch: StepBatch, k: int, item: TrainItem) -> RolloutRequest:
         """Item `k`'s prompt (recorded in the batch) as a rollout request."""

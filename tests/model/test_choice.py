@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from lvr.model import generate_batch, load_model, prompt_inputs
-from lvr.model.choice import answer_by_choice, answer_prefix, choose_options, option_scores
+from lvr.model.choice import answer_prefix, answers_by_choice, choose_options, option_scores
 
 from .conftest import OPTIONS, QUESTION, TARGET_THINKING
 
@@ -53,11 +53,17 @@ def test_trained_model_chooses_its_answer_even_when_cut_off(trained, prompt):
     assert max(range(4), key=scores.__getitem__) == 1 and torch.tensor(scores).softmax(0)[1] > 0.5
 
 
-def test_a_rollout_answers_with_the_option_its_reasoning_makes_likeliest(trained, prompt):
-    """GRPO's rollout.answer=choice: the written answer is replaced by the likeliest option, ids and text agree,
-    and a rollout that never wrote <answer> is left alone (the format reward still asks for one)."""
+def test_rollouts_answer_with_the_option_their_reasoning_makes_likeliest(trained, prompt):
+    """GRPO's rollout.answer=choice: a written answer is replaced by the likeliest option (the pick equals
+    option_scores' argmax), ids and text agree, and a rollout that never wrote <answer> is left alone (the format
+    reward still asks for one)."""
     wrong = f"<think>\n{TARGET_THINKING}\n</think>\n<answer>D</answer>"
-    text, ids = answer_by_choice(trained, prompt, wrong, OPTIONS, answer_format="letter")
-    assert text == f"<think>\n{TARGET_THINKING}\n</think>\n<answer>B</answer>"      # the overfitted answer is B
-    assert trained.tokenizer.decode(ids, skip_special_tokens=True) == text
-    assert answer_by_choice(trained, prompt, f"<think>\n{TARGET_THINKING}", OPTIONS) is None
+    cut = f"<think>\n{TARGET_THINKING}"
+    other = "<think>\nthe cat sleeps\n</think>\n<answer>"
+    picked = answers_by_choice(trained, prompt, [wrong, cut, other], OPTIONS, answer_format="letter")
+    assert picked[0][0] == f"<think>\n{TARGET_THINKING}\n</think>\n<answer>B</answer>"   # the overfitted answer
+    assert picked[1] is None
+    scores = option_scores(trained, prompt, other, list("ABCD"))
+    assert picked[2][0] == other + "ABCD"[max(range(4), key=scores.__getitem__)] + "</answer>"
+    for text, ids in (picked[0], picked[2]):
+        assert trained.tokenizer.decode(ids, skip_special_tokens=True) == text
