@@ -20,6 +20,7 @@ from pathlib import Path
 import gradio as gr
 from PIL import Image
 
+from lvr.eval.reading import reading_summary, video_readers, video_reading
 from lvr.ingest import ingest_file
 from lvr.media import frame_spec, video_frames, workspace_frames
 from lvr.model import CheckpointError, extract_letter, format_mcq
@@ -49,20 +50,29 @@ def checkpoint_choices(ws) -> list[tuple[str, str]]:
     return out
 
 
-# Which checkpoint Chat opens on: the newest of the most trained stage (GRPO, then SFT, then any other
-# trained stage); the random-init base model only when nothing was trained.
+# Which checkpoint Chat opens on: of those an evaluation showed to read their video (lvr.eval.reading), else of
+# all, the newest of the most trained stage (GRPO, then SFT, then any other trained stage); the random-init base
+# model only when nothing was trained.
 STAGE_RANK = {"grpo": 0, "sft": 1}
 
 
 def best_checkpoint(ws) -> str | None:
-    """The id of the best trained checkpoint (newest GRPO, else newest SFT, else newest non-base), else the newest."""
+    """The id of the best trained checkpoint (newest GRPO, else newest SFT, else newest non-base; among those that
+    read their video when an evaluation says some do), else the newest."""
     ckpts = list(reversed(ws.list_checkpoints()))          # newest first
     if not ckpts:
         return None
-    trained = [c for c in ckpts if c["stage"] != "base"]
+    readers = set(video_readers(ws))
+    trained = [c for c in ckpts if c["id"] in readers] or [c for c in ckpts if c["stage"] != "base"]
     if not trained:
         return ckpts[0]["id"]
     return min(trained, key=lambda c: STAGE_RANK.get(c["stage"], 2))["id"]   # min is stable: newest of a rank
+
+
+def reading_line(ws, ckpt_id: str | None) -> str:
+    """Whether `ckpt_id` reads its video: its own-video evaluation against another video's frames (lvr.eval.reading)."""
+    found = registered_checkpoint(ws, ckpt_id)
+    return reading_summary(video_reading(ws, found)) if found else ""
 
 
 def known_checkpoint(ws, ckpt_id: str | None) -> str | None:

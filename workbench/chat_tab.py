@@ -21,6 +21,9 @@ at a time; the events are in Gradio's concurrency group "model", limit 1). Handl
 
 Picking a checkpoint sets the frames slider to what it was trained on (its training job's
 `data.num_frames`, `/chat_pick_checkpoint`); the tiny demo models answer well only at that count.
+Under the checkpoint a line says whether it reads its video (`/chat_reading`, lvr.eval.reading: its
+evaluation with its own frames against another video's, exact McNemar), and the tab opens on a
+checkpoint that does when an evaluation showed one.
 The third input is an uploaded video (`handle_file("clip.mp4")`); it takes precedence over the
 workspace video, and saving an item ingests it into the workspace first. Sampling (temperature
 > 0) uses top_p 0.95 and the given seed; a comparison gives both checkpoints the same seed.
@@ -50,6 +53,7 @@ def build_chat_tab(ws, pool: ModelPool | None = None) -> None:
             # any registered checkpoint is accepted, also one made after the app started (checked in the handlers)
             ckpt = gr.Dropdown(ckpts, value=best, label="checkpoint", allow_custom_value=True,
                                elem_id="chat-checkpoint")
+            reading_md = gr.Markdown(chat.reading_line(ws, best), elem_id="chat-reading")
             ckpt_b = gr.Dropdown(ckpts, value=other, label="compare with", allow_custom_value=True)
             video = gr.Dropdown(chat.video_choices(ws), label="workspace video")
             upload = gr.Video(label="…or upload a video (used instead)", sources=["upload"], height=180)
@@ -122,6 +126,7 @@ def build_chat_tab(ws, pool: ModelPool | None = None) -> None:
         return chat.pick_frames(ws, ckpt_id), True
 
     ckpt.input(on_pick, ckpt, [n_frames, picked], api_name="chat_pick_checkpoint")
+    ckpt.change(partial(chat.reading_line, ws), ckpt, reading_md, api_name="chat_reading")
     refresh_btn.click(lists, [ckpt, picked], [ckpt, ckpt_b, video, n_frames], api_name="chat_refresh")
     if isinstance(Context.block, gr.Tab):  # refresh the lists whenever the enclosing tab is opened
         Context.block.select(lists, [ckpt, picked], [ckpt, ckpt_b, video, n_frames], api_name="chat_tab_opened")

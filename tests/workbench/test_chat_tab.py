@@ -24,6 +24,7 @@ from lvr.store import Workspace
 from lvr.store.qa import OPTION_MAX_CHARS, QUESTION_MAX_CHARS
 from lvr.video import SamplingSpec, sample_frames
 from lvr.video.timefmt import fmt_time_tenths
+from tests.eval.test_reading import add_run
 from tests.model.conftest import OPTIONS, QUESTION, TARGET_ANSWER, TARGET_THINKING, overfit, write_video
 from workbench.chat import Exchange, best_checkpoint
 from workbench.chat_tab import build_chat_tab
@@ -245,6 +246,23 @@ def test_best_trained_checkpoint_is_the_default(tmp_path):
     assert best_checkpoint(ws) == sft2                                  # the newest sft, never a newer base
     grpo = ws.register_checkpoint(tmp_path / "grpo", kind="lvr_composite", stage="grpo", parent=sft2)
     assert best_checkpoint(ws) == grpo
+    add_run(ws, sft2, [1] * 12 + [0] * 8)                               # an evaluation shows sft2 reads its video
+    add_run(ws, sft2, [0] * 20, videos="shuffled")
+    assert best_checkpoint(ws) == sft2
+
+
+def test_the_checkpoint_line_says_whether_it_reads_its_video(env):
+    ws, c = env["ws"], env["client"]
+    assert "Not measured" in c.predict(env["sft"], api_name="/chat_reading")
+    runs = [add_run(ws, env["sft"], [1] * 9 + [0] * 3), add_run(ws, env["sft"], [0] * 9 + [1] * 3, videos="shuffled")]
+    try:
+        line = c.predict(env["sft"], api_name="/chat_reading")
+        assert "reads its video" in line and "75.0 %" in line and "25.0 %" in line and "12 eval items" in line
+        assert c.predict("nope", api_name="/chat_reading") == ""
+    finally:
+        for run in runs:
+            ws.conn.execute("DELETE FROM eval_runs WHERE id = ?", (run,))
+        ws.conn.commit()
 
 
 def test_checkpoint_made_after_start_is_accepted_and_becomes_the_default(env):
