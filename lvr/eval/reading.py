@@ -88,8 +88,9 @@ def video_readers(ws) -> list[str]:
 def reading_summary(r: VideoReading | None) -> str:
     """One line: whether the checkpoint reads its video, with the numbers that say so."""
     if r is None:
-        return ("Reads the video? Not measured: evaluate this checkpoint twice, once with `--videos shuffled` "
-                "(another video's frames), to see whether its answers come from the frames.")
+        return ("Reads the video? Not measured: evaluate this checkpoint twice, once with another video's frames "
+                "(Eval tab's checkbox, or `lvr eval run … --videos shuffled`), to see whether its answers come from "
+                "the frames.")
     verdict = ("reads its video" if r.reads else
                "no evidence it reads its video" if r.p >= ALPHA else "answers better with another video's frames")
     return (f"Reads the video? **{verdict}**: {100 * r.own:.1f} % with its own frames vs {100 * r.other:.1f} % "
