@@ -207,16 +207,19 @@ class EmbeddingCache:
         self.memo.clear()
 
     def get(self, content_hash: str, spec_key: str, compute: Callable[[], tuple[torch.Tensor, dict]],
-            *, device=None) -> CachedEmbeds:
+            *, device=None, persist: bool = True) -> CachedEmbeds:
+        """The step's entry of (content_hash, spec_key): memo, else disk, else `compute()` (written to disk when
+        the cache is persistent and `persist`; an item asked only once, such as a fresh world, skips the disk)."""
         key = (content_hash, spec_key)
+        disk = self.disk if persist else None
         hit = self.memo.get(key)
         if hit is not None:
             self.counters.memo_hits += 1
             return CachedEmbeds(hit.embeds, hit.meta, "memo")
         loaded = None
-        if self.disk is not None:
+        if disk is not None:
             t0 = time.perf_counter()
-            loaded = self.disk.get(content_hash, spec_key, self.weights_hash, device=device)
+            loaded = disk.get(content_hash, spec_key, self.weights_hash, device=device)
             self.counters.load_s += time.perf_counter() - t0
         if self.agree(loaded is not None) and loaded is not None:
             self.counters.disk_hits += 1
@@ -226,9 +229,9 @@ class EmbeddingCache:
             embeds, meta = compute()
             self.counters.encode_s += time.perf_counter() - t0
             self.counters.misses += 1
-            if self.disk is not None:
+            if disk is not None:
                 if self.writer:
-                    self.disk.put(content_hash, spec_key, self.weights_hash, embeds, meta)
+                    disk.put(content_hash, spec_key, self.weights_hash, embeds, meta)
                 # every rank of the group took this branch (the miss was agreed): wait until the file is
                 # written, else a rank that runs ahead misses it on its next look-up and encodes again
                 self.agree(True)

@@ -179,7 +179,9 @@ class CachedVideoEmbedder:
         if not self.reuse:
             self.cache.new_step()
         spec_key = self.frames.spec(item).key()
-        return self.cache.get(item.sha256, spec_key, lambda: self._compute(item), device=self.model.device)
+        persist = getattr(self.frames, "persistent", None)     # a frame source may keep items off the disk
+        return self.cache.get(item.sha256, spec_key, lambda: self._compute(item), device=self.model.device,
+                              persist=persist(item) if persist else True)
 
     def _layout(self, meta: dict):
         return self.model.video_layout(meta["num_frames"], tuple(meta["frame_size"]), meta.get("timestamps"))

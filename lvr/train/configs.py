@@ -241,6 +241,20 @@ class RewardConfig:
 
 
 @dataclass
+class FreshPromptsConfig:
+    share: float = option(0.0, "share of each step's prompts asked on fresh simulated worlds instead of the split: "
+                          "the corpus's own question templates (lvr.synth.fresh.world_items), only questions the "
+                          "drawn frames answer, a new world for every prompt (seeds disjoint from the corpus, the "
+                          "base stage, CoT-SFT's replay and the held-out worlds); 0: the split only", ge=0.0, le=1.0)
+    minutes: list[float] = option([1.0, 2.0], "[shortest, longest] world length in minutes")
+    size: int = option(112, "rendered frame size in pixels (the corpus videos' size)", ge=64)
+
+    def check(self) -> None:
+        if minutes_problem(self.minutes):
+            fail(self, "minutes", minutes_problem(self.minutes))
+
+
+@dataclass
 class GRPOConfig(RunConfig):
     data: DataConfig = option(help="training data (split rl by default)", factory=lambda: default_grpo_data())
     ref_model: str | None = option(None, "KL reference (null: the starting model)")
@@ -253,6 +267,8 @@ class GRPOConfig(RunConfig):
     reward: RewardConfig = option(RewardConfig, "rewards")
     mrsp: MRSPConfig = option(MRSPConfig, "MR-SP engine: sequence parallelism (sp_size), video-embedding cache "
                               "(embed_cache), vLLM settings")
+    fresh: FreshPromptsConfig = option(FreshPromptsConfig, "prompts on fresh simulated worlds next to the split's "
+                                       "(lvr.train.fresh_prompts)")
 
     def check(self) -> None:
         if self.data.frames_choices:

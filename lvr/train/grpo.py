@@ -50,6 +50,7 @@ from .checkpoints import resolve_model
 from .configs import GRPOConfig
 from .data import EpochSampler, TrainItem, VideoFrames, keep_answerable, load_items
 from .engine import all_reduce_sum, build_engine, engine_step, frozen_engine
+from .fresh_prompts import FreshPrompts
 from .grpo_loss import (
     TokenStats,
     aggregate_loss,
@@ -131,6 +132,10 @@ class GRPOTrainer:
         self.by_id = {it.qa_id: it for it in self.items}
         self.frames = VideoFrames(run.ws, num_frames=d.num_frames, mode=d.sampling, resize=d.frame_size,
                                   use_clip_range=d.use_clip_range)
+        self.fresh = None
+        if cfg.fresh.share:   # prompts on fresh worlds: their frames are rendered, the split's decoded
+            self.frames = self.fresh = FreshPrompts(cfg.fresh, num_frames=d.num_frames, seed=cfg.seed,
+                                                    base=self.frames)
         self.sampler = EpochSampler(len(self.items), seed=cfg.seed, shuffle=d.shuffle)
         self.G = cfg.rollout.num_generations
         rows = cfg.prompts_per_step * self.G
@@ -202,7 +207,13 @@ class GRPOTrainer:
         cfg, rt, r = self.cfg, self.mrsp, self.cfg.rollout
         self.embedder.new_step()
         # an SP group's ranks share their replica's items; group ids name the replica
-        items = [self.items[i] for i in rt.shard(self.sampler.take(rt.global_batch(cfg.prompts_per_step)))]
+        n_fresh = self.fresh.per_step(cfg.prompts_per_step) if self.fresh else 0
+        items = [self.items[i] for i in rt.shard(self.sampler.take(rt.global_batch(cfg.prompts_per_step - n_fresh)))]
+        if n_fresh:   # global fresh indices step·n … (step+1)·n - 1: a new world per prompt, resumable
+            n = rt.global_batch(n_fresh)
+            fresh = self.fresh.items(rt.shard(range(self.step_no * n, (self.step_no + 1) * n)))
+            self.by_id.update({it.qa_id: it for it in fresh})
+            items += fresh
         batch = StepBatch()
         requests = [self._request(batch, k, item) for k, item in enumerate(items)]
         batch.samples = self.rollout.generate(requests, SamplingParams(n=self.G, temperature=r.temperature,
@@ -404,7 +415,9 @@ class GRPOTrainer:
     def train(self) -> dict:
         cfg, run = self.cfg, self.run
         rep = run.reporter
-        rep.print(f"[grpo] {len(self.items)} prompts ({cfg.data.split}), G={self.G}, {cfg.prompts_per_step} prompts "
+        fresh = f" ({self.fresh.per_step(cfg.prompts_per_step)} on fresh worlds)" if self.fresh else ""
+        rep.print(f"[grpo] {len(self.items)} prompts ({cfg.data.split}), G={self.G}, {cfg.prompts_per_step} prompts"
+                  f"{fresh} "
                   f"× {self.mrsp.sp.dp_size} replica(s) (sp_size {self.mrsp.sp.size}) per step, "
                   f"loss {self.loss_cfg.type}, beta {self.loss_cfg.beta}; "
                   f"steps {self.step_no} → {cfg.max_steps}")

@@ -59,6 +59,7 @@ def main() -> None:
             overrides.append(a)
     from lvr.config import load_config
     from lvr.train.configs import GRPOConfig
+    from lvr.train.fresh_prompts import FRESH_QA_IDS
     from lvr.train.grpo import GRPOTrainer
 
     cfg = load_config(GRPOConfig, None, overrides)
@@ -84,6 +85,7 @@ def main() -> None:
         with open(out_path, "w") as f:
             json.dump({"rows": rows, "checksum": checksum, "sp_size": tr.mrsp.sp.size, "dp_size": tr.mrsp.sp.dp_size,
                        "rollout": type(tr.rollout).__name__, "engine_diff": engine_diff,
+                       "fresh_prompts": sorted(k for k in tr.by_id if k >= FRESH_QA_IDS),
                        "engine_dir": str(engine_dir) if engine_dir else None,
                        "run_dir": str(tr.run.run_dir)}, f, default=float)
     close = getattr(tr.rollout, "close", None)

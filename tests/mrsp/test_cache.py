@@ -74,6 +74,24 @@ def test_memo_then_disk_then_invalidation(tmp_path):
         EmbeddingCache(None, weights_hash="w")
 
 
+def test_an_item_kept_off_the_disk_is_memoised_but_never_written_or_read(tmp_path):
+    c = EmbeddingCache(tmp_path, weights_hash="w1")
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return torch.ones(2, 2), {}
+
+    first = c.get(SHA, "spec", compute, persist=False)
+    again = c.get(SHA, "spec", compute, persist=False)
+    assert (first.source, again.source, len(calls)) == ("computed", "memo", 1)
+    assert not list(tmp_path.rglob("*.safetensors"))
+    c.new_step()
+    assert c.get(SHA, "spec", compute).source == "computed" and len(list(tmp_path.rglob("*.safetensors"))) == 1
+    c.new_step()
+    assert c.get(SHA, "spec", compute, persist=False).source == "computed" and len(calls) == 3   # disk not read
+
+
 # ------------------------------------------------------------------------------------ real videos
 @pytest.fixture(scope="module")
 def video_items(tmp_path_factory):

@@ -71,6 +71,23 @@ def test_sp2_grpo_steps_equal_one_process(tmp_path, ws_and_model):
     assert_same_training(one, two)
 
 
+@pytest.mark.dist
+def test_fresh_world_prompts_train_the_same_through_mrsp(tmp_path, ws_and_model):
+    """Half of every step's prompts on fresh worlds (rendered frames): MR-SP with 2 processes, sp_size 2 and the
+    disk cache trains exactly as one process encoding every pass again, and no fresh world reaches the disk."""
+    common = ("fresh.share=0.5", "fresh.size=64", "loss.beta=0.05", "trainable.projector=false",
+              "trainable.vision_tower=false")
+    plain = run_checks(tmp_path, ws_and_model, "mrsp.sp_size=1", "mrsp.embed_cache=off", *common, fixed=True,
+                       steps=3, name="fresh-plain")
+    mrsp = run_checks(tmp_path, ws_and_model, "mrsp.sp_size=2", "mrsp.embed_cache=disk", *common, nproc=2,
+                      fixed=True, steps=3, name="fresh-mrsp")
+    assert_same_training(plain, mrsp)
+    assert plain["fresh_prompts"] == mrsp["fresh_prompts"] == [10 ** 12 + k for k in range(3)]   # one new world a step
+    assert sum(r["embeds/memo_hits"] for r in mrsp["rows"]) > 0
+    ws, _ = ws_and_model
+    assert not list(Path(ws).rglob("fresh-*"))
+
+
 def test_embedding_cache_modes_train_identically(tmp_path, ws_and_model):
     frozen = ("trainable.projector=false", "trainable.vision_tower=false")
     runs = {mode: run_checks(tmp_path, ws_and_model, f"mrsp.embed_cache={mode}", "loss.beta=0.05", *frozen, steps=3,
