@@ -177,3 +177,12 @@ def test_a_visitors_endpoint_never_receives_the_servers_api_key(app, capture_ser
         cancel(app["ws"], job)
     assert seen, "the caption job never called the endpoint"
     assert not any("server-secret" in h for h in seen), seen
+
+
+def test_the_page_never_shows_the_servers_folders(app):
+    """The header names the workspace, not where it lives on the server (a visitor learns no home folder)."""
+    ws = app["ws"]
+    for route in ("", "config"):
+        text = httpx.get(app["url"] + route, timeout=30).text
+        assert str(ws.root.resolve()) not in text and str(ws.root) not in text, route
+    assert f"Workspace `{ws.root.name}`" in httpx.get(app["url"] + "config", timeout=30).text
