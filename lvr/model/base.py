@@ -94,6 +94,17 @@ class ModelInputs:
     def seq_len(self) -> int:
         return self.inputs_embeds.shape[1]
 
+    @classmethod
+    def one_row(cls, inputs_embeds: torch.Tensor, position_ids: torch.Tensor, input_ids: torch.Tensor | None = None,
+                device=None) -> "ModelInputs":
+        """One unpadded prompt as a batch of one: embeds [P, d], positions [P] or [3, P], ids [P] (zeros when
+        None); the prompt of a rollout, of answer scoring, of `generate_ids` / `response_logprobs`."""
+        dev = device if device is not None else inputs_embeds.device
+        p = inputs_embeds.shape[0]
+        ids = input_ids if input_ids is not None else torch.zeros(p, dtype=torch.long)
+        return cls(inputs_embeds=inputs_embeds[None].to(dev), position_ids=position_ids.unsqueeze(-2).to(dev),
+                   attention_mask=torch.ones(1, p, dtype=torch.long, device=dev), input_ids=ids[None].to(dev))
+
     def to(self, device: torch.device | str) -> "ModelInputs":
         move = lambda t: t.to(device) if t is not None else None  # noqa: E731
         return replace(self, inputs_embeds=move(self.inputs_embeds), position_ids=move(self.position_ids),

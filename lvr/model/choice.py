@@ -61,11 +61,15 @@ def _tail_scores(model, prompt, rows: Sequence[tuple[list[int], list[int]]]) -> 
     return (logps * scored).sum(1).tolist()
 
 
+def option_answers(options: Sequence[str], answer_format: str) -> list[str]:
+    """What `<answer>` holds for each option, in `answer_format` (the letter, or the option's text)."""
+    return [answer_text(LETTERS[i], list(options), answer_format) for i in range(len(options))]
+
+
 def option_probabilities(model, prompt, text: str, options: Sequence[str], *, think: bool = True,
                          answer_format: str | None = None) -> list[float]:
     """The options' shares of probability (softmax of their total log-probabilities) after `text`'s reasoning."""
-    fmt = answer_format or model.answer_format
-    candidates = [answer_text(LETTERS[i], list(options), fmt) for i in range(len(options))]
+    candidates = option_answers(options, answer_format or model.answer_format)
     return torch.tensor(option_scores(model, prompt, answer_prefix(text, think), candidates)).softmax(0).tolist()
 
 
@@ -85,8 +89,8 @@ def answers_by_choice(model, prompt, texts: Sequence[str], options: Sequence[str
     after its own reasoning: per text (text, token ids) up to `</answer>`, or None when it never wrote `<answer>` (it
     is left as written, so the format reward still asks for one). All texts' options are scored in one batch.
     GRPO's `rollout.answer: choice` trains the reasoning on the answer evaluation's `answer_mode: choice` scores."""
-    fmt, tok = answer_format or model.answer_format, model.tokenizer
-    candidates = [answer_text(LETTERS[i], list(options), fmt) for i in range(len(options))]
+    tok = model.tokenizer
+    candidates = option_answers(options, answer_format or model.answer_format)
     tails = [tok.encode(f"{c}{ANSWER_CLOSE}", add_special_tokens=False) for c in candidates]
     heads = {k: tok.encode(answer_prefix(t, think), add_special_tokens=False)
              for k, t in enumerate(texts) if ANSWER_OPEN in t}

@@ -82,14 +82,10 @@ class TransformersRollout:
         if req.position_ids.shape[-1] != p:
             raise ValueError(f"request qa {req.qa_id}: {p} prompt embeddings but {req.position_ids.shape[-1]} "
                              f"positions")
-        pos = req.position_ids.unsqueeze(-2)          # [1, P] or [3, 1, P]
-        dev = self.model.device
         if getattr(self.model, "frame_lookback", False) and req.input_ids is None:
             raise ValueError(f"request qa {req.qa_id}: a frame look-back model needs the prompt's input_ids "
                              "(RolloutRequest.input_ids) to find its frames")
-        ids = req.input_ids.unsqueeze(0) if req.input_ids is not None else torch.zeros(1, p, dtype=torch.long)
-        return ModelInputs(inputs_embeds=req.prompt_embeds.unsqueeze(0).to(dev), position_ids=pos.to(dev),
-                           attention_mask=torch.ones(1, p, dtype=torch.long, device=dev), input_ids=ids.to(dev))
+        return ModelInputs.one_row(req.prompt_embeds, req.position_ids, req.input_ids, device=self.model.device)
 
     def generate(self, requests: Sequence[RolloutRequest], params: SamplingParams) -> list[RolloutSample]:
         prompts, owners = [], []

@@ -41,10 +41,7 @@ class PromptEntry:
 
     def model_inputs(self) -> ModelInputs:
         """This prompt as a one-row ModelInputs (what `model.generate_ids` / `response_logprobs` take)."""
-        p = self.input_ids.shape[0]
-        return ModelInputs(inputs_embeds=self.inputs_embeds[None], position_ids=self.position_ids.unsqueeze(-2),
-                           attention_mask=torch.ones(1, p, dtype=torch.long, device=self.inputs_embeds.device),
-                           input_ids=self.input_ids[None])
+        return ModelInputs.one_row(self.inputs_embeds, self.position_ids, self.input_ids)
 
 
 def build_prompt(model, item: TrainItem, ve: VideoEmbeddings, *, think: bool = True) -> PromptEntry:
