@@ -101,9 +101,9 @@ def eager_tags(model):
 
 def test_generation_sees_what_training_and_scoring_see(looking):
     """Greedy look-back generation, batched and row by row, writes each token as the argmax of the teacher-forced
-    logits over the expanded sequence (clock tags of no frame of its own masked): the cache path equals the plain
-    forward, and every tag written is one of the row's frames."""
-    from lvr.model.lookback import clock_tag_ids
+    logits over the expanded sequence, a clock tag of no frame of its own replaced by its nearest frame's: the cache
+    path equals the plain forward, and every tag written is one of the row's frames."""
+    from lvr.model.lookback import clock_tag_seconds, nearest_frame_tags
 
     model = eager_tags(looking)
     rows = prompts(model)
@@ -111,7 +111,7 @@ def test_generation_sees_what_training_and_scoring_see(looking):
     with torch.no_grad():
         together = model.generate_ids(batch, max_new_tokens=24, do_sample=False)
         alone = [model.generate_ids(r, max_new_tokens=24, do_sample=False)[0] for r in rows]
-    looked = []
+    looked, snapped = [], 0
     for r, row in enumerate(rows):
         ids = alone[r].tolist()
         assert together[r, :len(ids)].tolist() == ids
@@ -122,12 +122,24 @@ def test_generation_sees_what_training_and_scoring_see(looking):
             x = torch.cat([row.inputs_embeds[0], emb])[None]
             logits = model.lm_forward(x, torch.arange(x.shape[1])[None], None)[0]
         p = row.seq_len
-        others = [t for t in clock_tag_ids(model.tokenizer) if t not in frames]
-        step_logits = logits[torch.tensor(where) + p - 1]
-        step_logits[:, others] = float("-inf")
-        assert step_logits.argmax(-1).tolist() == ids
-        assert not set(ids) & set(others)
+        snap = nearest_frame_tags(clock_tag_seconds(model.tokenizer), frames)
+        greedy = logits[torch.tensor(where) + p - 1].argmax(-1).tolist()
+        assert [snap.get(t, t) for t in greedy] == ids
+        assert not set(ids) & set(snap)
+        snapped += sum(t in snap for t in greedy)
     assert min(looked) >= 1, looked                         # the look-back path ran, in both rows
+    assert snapped >= 1                                     # and a time between frames was snapped to one
+
+
+def test_a_time_between_frames_means_the_nearest_frame(looking):
+    from lvr.model.lookback import clock_tag_seconds, nearest_frame_tags
+
+    seconds = clock_tag_seconds(looking.tokenizer)
+    tag = {s: t for t, s in seconds.items()}
+    assert seconds[tag_id(looking, "01:05")] == 65 and len(seconds) == 121
+    snap = nearest_frame_tags(seconds, [tag[3], tag[7], tag[30]])
+    assert [snap[tag[s]] for s in (0, 4, 5, 6, 18, 19, 120)] == [tag[s] for s in (3, 3, 3, 7, 7, 30, 30)]
+    assert tag[7] not in snap and nearest_frame_tags(seconds, []) == {}
 
 
 def test_look_back_needs_one_token_clock_tags(tiny_composite):
