@@ -80,8 +80,8 @@ def available_tabs() -> list[tuple[str, object]]:
 def _stats_line(ws: Workspace) -> str:
     s = ws.stats()
     by = s["qa_by_status"]
-    return (f"Workspace `{ws.root.name}` · {s['videos']} videos · {s['captioned_clips']}/{s['clips']} clips captioned · "
-            f"{s['qa']} QA items ({by.get('approved', 0)} approved, {by.get('rejected', 0)} rejected, "
+    return (f"Workspace `{ws.root.name}` · {s['videos']} videos · {s['captioned_clips']}/{s['clips']} clips "
+            f"captioned · {s['qa']} QA items ({by.get('approved', 0)} approved, {by.get('rejected', 0)} rejected, "
             f"{by.get('pending', 0)} pending)")
 
 

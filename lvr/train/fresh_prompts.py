@@ -30,10 +30,9 @@ from lvr.synth.fresh import HELD_OUT_SEEDS, WorldSpec, render_frames, world_item
 from lvr.video import SampledFrames
 
 from .data import TrainItem
-from .lookups import QA_SEEDS
+from .lookups import QA_SEEDS, QA_WORLDS  # QA_WORLDS: worlds a prompt may try before giving up
 
 FRESH_RL_SEEDS = QA_SEEDS + 400_000_000       # GRPO's worlds: past CoT-SFT's replay questions' block
-QA_WORLDS = 64                                # worlds a prompt may try before giving up
 FRESH_QA_IDS = 10 ** 12                       # fresh items' qa_ids: far above any workspace's ids
 assert FRESH_RL_SEEDS + 10_000_000 * 10 + QA_WORLDS * 10 ** 6 < HELD_OUT_SEEDS
 
