@@ -132,7 +132,7 @@ class GRPOTrainer:
         self.by_id = {it.qa_id: it for it in self.items}
         self.frames = VideoFrames(run.ws, num_frames=d.num_frames, mode=d.sampling, resize=d.frame_size,
                                   use_clip_range=d.use_clip_range)
-        self.fresh = None
+        self.fresh, self._fresh_ids = None, []
         if cfg.fresh.share:   # prompts on fresh worlds: their frames are rendered, the split's decoded
             self.frames = self.fresh = FreshPrompts(cfg.fresh, num_frames=d.num_frames, seed=cfg.seed,
                                                     base=self.frames)
@@ -212,6 +212,9 @@ class GRPOTrainer:
         if n_fresh:   # global fresh indices step·n … (step+1)·n - 1: a new world per prompt, resumable
             n = rt.global_batch(n_fresh)
             fresh = self.fresh.items(rt.shard(range(self.step_no * n, (self.step_no + 1) * n)))
+            for qa_id in self._fresh_ids:          # last step's worlds are never asked again
+                self.by_id.pop(qa_id, None)
+            self._fresh_ids = [it.qa_id for it in fresh]
             self.by_id.update({it.qa_id: it for it in fresh})
             items += fresh
         batch = StepBatch()

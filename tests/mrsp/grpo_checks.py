@@ -66,7 +66,10 @@ def main() -> None:
     tr = GRPOTrainer(cfg)
     if fixed:
         tr.rollout = FixedRollout(tr.model)
-    rows = [tr.step() for _ in range(steps)]
+    rows, fresh = [], set()
+    for _ in range(steps):
+        rows.append(tr.step())
+        fresh |= {k for k in tr.by_id if k >= FRESH_QA_IDS}       # each step's fresh prompts (dropped after it)
     with torch.no_grad():
         params = [p.detach().double() for p in tr.model.causal_lm.parameters()]
         checksum = float(sum((p * (1 + torch.arange(p.numel(), dtype=torch.float64).reshape(p.shape) % 7)).sum()
@@ -85,7 +88,7 @@ def main() -> None:
         with open(out_path, "w") as f:
             json.dump({"rows": rows, "checksum": checksum, "sp_size": tr.mrsp.sp.size, "dp_size": tr.mrsp.sp.dp_size,
                        "rollout": type(tr.rollout).__name__, "engine_diff": engine_diff,
-                       "fresh_prompts": sorted(k for k in tr.by_id if k >= FRESH_QA_IDS),
+                       "fresh_prompts": sorted(fresh),
                        "engine_dir": str(engine_dir) if engine_dir else None,
                        "run_dir": str(tr.run.run_dir)}, f, default=float)
     close = getattr(tr.rollout, "close", None)
