@@ -247,11 +247,14 @@ class FreshPromptsConfig:
                           "drawn frames answer, a new world for every prompt (seeds disjoint from the corpus, the "
                           "base stage, CoT-SFT's replay and the held-out worlds); 0: the split only", ge=0.0, le=1.0)
     minutes: list[float] = option([1.0, 2.0], "[shortest, longest] world length in minutes")
-    size: int = option(112, "rendered frame size in pixels (the corpus videos' size)", ge=64)
+    size: int = option(112, "rendered frame size in pixels (the corpus videos' size; lvr.synth's bounds)", ge=64,
+                       le=1024)
 
     def check(self) -> None:
         if minutes_problem(self.minutes):
             fail(self, "minutes", minutes_problem(self.minutes))
+        if self.minutes[1] > 60:                 # lvr.synth.WorldConfig's bound, checked before any job starts
+            fail(self, "minutes", f"a simulated world lasts at most 60 minutes, got {list(self.minutes)}")
 
 
 @dataclass

@@ -78,6 +78,8 @@ def test_share_of_each_step():
     ("fresh.share=1.5", "fresh.share: must be <= 1.0"),
     ("fresh.minutes=[2.0, 1.0]", "fresh.minutes"),
     ("fresh.size=32", "fresh.size: must be >= 64"),
+    ("fresh.size=100000", "fresh.size: must be <= 1024"),
+    ("fresh.minutes=[1.0, 100000.0]", "fresh.minutes: a simulated world lasts at most 60 minutes"),
 ])
 def test_config_fails_fast_naming_the_key(override, message):
     with pytest.raises(ConfigError, match=message.replace("[", r"\[")):
