@@ -21,7 +21,7 @@ from lvr.eval.reference import REFERENCE_NAMES
 from lvr.eval.report import format_sweep
 from lvr.jobs import cancel, launch, read_log, refresh
 from workbench.model_pool import registered_checkpoint
-from workbench.serving import served_video
+from workbench.serving import served_video, without_server_folders
 from workbench.train import trained_frames
 
 REF_PREFIX = "ref:"
@@ -116,7 +116,8 @@ def job_status(ws, job_id: str | None) -> tuple[str, str, bool]:
         md += "\n\nruns: " + ", ".join(f"`{r}`" for r in runs)
     if job["error"]:
         md += f"\n\n```\n{job['error']}\n```"
-    return md, read_log(ws, job["id"], lines=15), job["status"] in FINISHED
+    return (without_server_folders(ws, md), without_server_folders(ws, read_log(ws, job["id"], lines=15)),
+            job["status"] in FINISHED)
 
 
 def cancel_eval(ws, job_id: str | None) -> None:

@@ -24,6 +24,7 @@ from lvr.datagen import BackendConfig
 from lvr.datagen.model_captioner import domain_warning
 from lvr.jobs import cancel, launch, read_log, refresh
 from lvr.store import CATEGORIES, SPLITS, Workspace
+from workbench.serving import without_server_folders
 
 JOB_KINDS = ("caption", "generate", "filter")
 BACKENDS = ("openai", "local", "ground-truth")
@@ -192,9 +193,10 @@ def job_view(ws: Workspace, job_id: str | None) -> dict:
     if n_fail:
         md += (f"\n\n{n_fail} failed unit(s) below, each with its reason (one row per model answer); run the "
                "same job again to retry only the units not done.")
-    return {"status": md, "bar": _progress_html(job["progress"] or 0.0, job["total"], job["status"]),
-            "log": read_log(ws, job["id"], lines=20), "failures": failures_frame(ws, job["id"]),
-            "finished": job["status"] in FINISHED}
+    return {"status": without_server_folders(ws, md),
+            "bar": _progress_html(job["progress"] or 0.0, job["total"], job["status"]),
+            "log": without_server_folders(ws, read_log(ws, job["id"], lines=20)),
+            "failures": failures_frame(ws, job["id"]), "finished": job["status"] in FINISHED}
 
 
 def jobs_frame(ws: Workspace, limit: int = 30) -> pd.DataFrame:

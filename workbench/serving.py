@@ -11,14 +11,20 @@ root (its SQLite files hold every item and revision) nor a linked video's folder
 to it). A video registered after launch (an upload, an ingest) is appended to the same list object
 when a tab first shows it (`served_video`), since Gradio keeps the list it was given. `blocked_paths`
 adds the database files, which no rule may ever serve, even from the working folder.
+
+Text the app shows from the server (a job's log tail and error, a training form's equivalent command and
+resolved YAML) goes through `without_server_folders` first: the workspace, the project and the home folder
+become `<workspace>`, relative paths and `~`, so a visitor learns nothing of where the server keeps them.
 """
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 
 from lvr.store import Workspace
 
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 MEDIA_DIRS = (("cache", "thumbs"), ("cache", "subtitles"))
 DB_SUFFIXES = ("", "-wal", "-shm", "-journal")
 _LOCK = threading.Lock()
@@ -56,3 +62,14 @@ def served_video(ws: Workspace, video_id: str) -> Path:
         if str(path) not in served:
             served.append(str(path))
     return path
+
+
+def without_server_folders(ws: Workspace, text: str) -> str:
+    """`text` with the workspace's absolute path as `<workspace>`, paths inside the project relative to it
+    (`.venv/bin/python`, `configs/tiny/sft.yaml`) and the home folder as `~`."""
+    swaps = [(str(p), "<workspace>") for p in {ws.root.resolve(), ws.root.absolute()}]
+    swaps += [(str(PROJECT_ROOT) + "/", ""), (str(PROJECT_ROOT), "."), (str(Path.home()), "~")]
+    for folder, shown in sorted(swaps, key=lambda s: -len(s[0])):
+        if len(folder) > 1:                      # a whole folder name, not the start of a longer one
+            text = re.sub(re.escape(folder) + ("" if folder.endswith("/") else r"(?![\w.-])"), shown, text)
+    return text

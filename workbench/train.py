@@ -28,8 +28,9 @@ from lvr.jobs import cancel, launch, read_log, read_metrics, refresh, relaunch
 from lvr.train import configs as train_configs
 from lvr.train.configs import STAGES
 from lvr.train.untrusted import check_overrides, check_recipe_path, check_untrusted
+from workbench.serving import PROJECT_ROOT, without_server_folders
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = PROJECT_ROOT
 FINISHED = ("succeeded", "partial", "failed", "cancelled", "dead")
 MODEL_SHORTCUTS = ["tiny:lvr_composite", "tiny:qwen2_5_vl", "latest:sft", "latest:grpo"]
 CKPT_COLUMNS = ["id", "stage", "step", "parent", "lineage", "metrics", "job", "path", "created"]
@@ -172,9 +173,10 @@ def validate_form(ws, stage, recipe, nproc, extra, *values) -> tuple[str, str]:
     try:
         path, overrides, cfg, n = check_config(ws, stage, recipe, nproc, extra, *values)
     except gr.Error as e:
-        return f"✗ {e.message}", ""
+        return f"✗ {without_server_folders(ws, e.message)}", ""
     cmd = " ".join([f"lvr train {stage}", str(path), *overrides] + ([f"--nproc {n}"] if n > 1 else []))
-    return f"✓ valid — equivalent to:\n\n```\n{cmd}\n```", dump_yaml(cfg)
+    verdict = f"✓ valid — equivalent to:\n\n```\n{cmd}\n```"
+    return without_server_folders(ws, verdict), without_server_folders(ws, dump_yaml(cfg))
 
 
 def launch_training(ws, stage, recipe, nproc, extra, *values, env: dict | None = None) -> tuple[str, str]:
@@ -280,7 +282,8 @@ def job_status(ws, job_id: str | None) -> tuple[str, str, object, bool]:
         md += "\n\ncheckpoints: " + ", ".join(f"`{c}`" for c in made)
     if job.get("error"):
         md += f"\n\n```\n{job['error']}\n```"
-    return md, read_log(ws, job["id"], lines=40), curves_figure(job_metrics(ws, job["id"])), job["status"] in FINISHED
+    return (without_server_folders(ws, md), without_server_folders(ws, read_log(ws, job["id"], lines=40)),
+            curves_figure(job_metrics(ws, job["id"])), job["status"] in FINISHED)
 
 
 def resume_job(ws, job_id: str | None) -> str:

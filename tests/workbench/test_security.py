@@ -22,7 +22,7 @@ import pytest
 from gradio_client import Client
 
 from lvr.ingest import ingest
-from lvr.jobs import cancel
+from lvr.jobs import cancel, read_log
 from lvr.video.encode import numbered_frames, write_video
 from tests.workbench.conftest import serve
 from tests.workbench.test_train_tab import form
@@ -186,3 +186,33 @@ def test_the_page_never_shows_the_servers_folders(app):
         text = httpx.get(app["url"] + route, timeout=30).text
         assert str(ws.root.resolve()) not in text and str(ws.root) not in text, route
     assert f"Workspace `{ws.root.name}`" in httpx.get(app["url"] + "config", timeout=30).text
+
+
+def _server_folders(app) -> list[str]:
+    return [str(app["ws"].root.resolve()), str(ROOT), str(Path.home())]
+
+
+def test_a_valid_training_form_answers_without_the_servers_folders(app):
+    """The equivalent command and the resolved YAML name `<workspace>` and project-relative paths."""
+    verdict, resolved = app["client"].predict(*form("grpo", "configs/tiny/grpo.yaml"), api_name="/train_validate")
+    assert verdict.startswith("✓ valid"), verdict
+    assert "workspace=<workspace>" in verdict and "configs/tiny/grpo.yaml" in verdict
+    assert "workspace: <workspace>" in resolved
+    for folder in _server_folders(app):
+        assert folder not in verdict and folder not in resolved, folder
+
+
+def test_a_jobs_log_is_shown_without_the_servers_folders(app):
+    """A job's log and error name the interpreter and the workspace by absolute path; the Eval tab shows
+    them without."""
+    job = app["client"].predict("ref:random", "eval", "", 2, api_name="/eval_launch")[0]
+    deadline, md, tail = time.time() + 120, "", ""
+    while time.time() < deadline and not any(f"**{s}**" in md for s in ("succeeded", "failed", "dead")):
+        time.sleep(1)
+        md, tail = app["client"].predict(job, api_name="/eval_job_status")[:2]
+    assert "**failed**" in md or "**succeeded**" in md, (md, tail)    # this workspace has no eval items
+    raw = read_log(app["ws"], job)
+    assert str(app["ws"].root.resolve()) in raw                  # what the server wrote …
+    assert "<workspace>" in tail
+    for folder in _server_folders(app):                          # … is not what a visitor reads
+        assert folder not in tail and folder not in md, folder
