@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 from lvr.config import ConfigError, fail, load_config, option, to_dict
-from lvr.synth.fresh import VIDEOLM_KINDS, minutes_problem
+from lvr.synth.fresh import PLACEMENT_HELP, PLACEMENTS, VIDEOLM_KINDS, minutes_problem
 from lvr.train.configs import stage_config_class
 
 REFERENCES = ("random", "most-frequent", "text-only")
@@ -136,6 +136,7 @@ class VideoLMStage:
     kinds: list[str] = option(list(VIDEOLM_KINDS), "question kinds (lvr.synth.fresh)", choices=VIDEOLM_KINDS)
     items_per_world: int = option(4, "items per fresh world (each with its own frame times and question)", ge=1)
     minutes: list[float] = option([1.0, 2.0], "video length range of the fresh worlds (drawn per world)")
+    placement: str = option("jitter", PLACEMENT_HELP, choices=PLACEMENTS)
     eval_every: int = option(200, "steps between held-out accuracy checks", ge=1)
     eval_items: int = option(256, "held-out worlds (one item each) per frame count", ge=8)
     cache_frames: int = option(100_000, "tower features kept in memory (frames)", ge=1000)

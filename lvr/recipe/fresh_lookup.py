@@ -115,7 +115,7 @@ def world_items(seed: int, spec: WorldSpec, n_frames: int, count: int = 1, log=N
     rng = random.Random(seed * 31 + n_frames)
     out = []
     for _ in range(count):
-        idx = frame_indices(rng, log.duration, n_frames, spec.fps)
+        idx = frame_indices(rng, log.duration, n_frames, spec.fps, spec.placement)
         times = tuple(i / spec.fps for i in idx)
         asked = rng.randrange(n_frames)
         kind, q, who = _question(log, rng, spec.kinds, times[asked])

@@ -75,7 +75,8 @@ class VideoLMTrainer:
 
     def __init__(self, model, cfg, seed: int = 0, spec: WorldSpec | None = None, share_prefix: bool = True):
         self.model, self.cfg, self.seed = model, cfg, seed
-        self.spec = spec or WorldSpec(minutes=tuple(cfg.minutes), kinds=("robot", "carrying", "object"))
+        self.spec = spec or WorldSpec(minutes=tuple(cfg.minutes), kinds=("robot", "carrying", "object"),
+                                      placement=cfg.placement)
         self.kinds = tuple(cfg.kinds)
         self.batches = LookupBatches(model, self.spec, cfg.cache_frames, share_prefix, layout=cfg.layout)
         self.cache = self.batches.cache

@@ -38,6 +38,7 @@ from functools import partial
 import numpy as np
 
 from lvr.model.prompting import LETTERS
+from lvr.video.sampling import segment_centres
 
 from .config import WorldConfig
 from .phrases import fmt_time
@@ -47,6 +48,9 @@ from .simulate import simulate
 from .visibility import answerable, frame_reasoning, item_conclusion
 
 KINDS = ("robot", "carrying", "object")
+PLACEMENTS = ("jitter", "centre")    # frames: one at random per segment, or each segment's centre (lvr.video's rule)
+PLACEMENT_HELP = ("where each of a fresh world's N frames lies in its N equal segments: jitter (at random) or centre "
+                  "(at the centre, where lvr.video's uniform sampling looks in every corpus video and the benchmark's)")
 TRAIN_SEEDS = 1 << 32                 # fresh training worlds: TRAIN_SEEDS + k
 HELD_OUT_SEEDS = TRAIN_SEEDS + (1 << 31)
 
@@ -58,6 +62,7 @@ class WorldSpec:
     size: int = 112
     difficulty: str = "easy"
     kinds: tuple[str, ...] = KINDS
+    placement: str = "jitter"                     # PLACEMENTS
 
 
 
@@ -75,10 +80,18 @@ def fresh_world(seed: int, spec: WorldSpec):
                                 difficulty=spec.difficulty))
 
 
-def frame_indices(rng: random.Random, duration: float, n: int, fps: float) -> list[int]:
-    """n frame indices, one uniformly at random in each of n equal segments, at distinct whole seconds."""
-    last = max(0, round(duration * fps) - 1)
-    for _ in range(100):
+def frame_indices(rng: random.Random, duration: float, n: int, fps: float, placement: str = "jitter") -> list[int]:
+    """n frame indices at distinct whole seconds, one in each of n equal segments: uniformly at random ("jitter"),
+    or at its centre ("centre": where `lvr.video.sampling` looks in a rendered video of `duration`)."""
+    count = max(1, round(duration * fps))
+    if placement == "centre":
+        idx = segment_centres(count, n)
+        if len({round(i / fps) for i in idx}) == n:
+            return idx
+    elif placement != "jitter":
+        raise ValueError(f"frame placement must be one of {PLACEMENTS}, got {placement!r}")
+    last = count - 1
+    for _ in range(100 if placement == "jitter" else 0):
         idx = [min(last, int(rng.uniform(k, k + 1) * duration / n * fps)) for k in range(n)]
         if len({round(i / fps) for i in idx}) == n:
             return idx
@@ -244,7 +257,7 @@ def world_questions(seed: int, spec: WorldSpec, n_frames: int, count: int = 1, k
     rng = random.Random(seed * 31 + n_frames)
     out = []
     while len(out) < count:
-        idx = frame_indices(rng, log.duration, n_frames, spec.fps)
+        idx = frame_indices(rng, log.duration, n_frames, spec.fps, spec.placement)
         times = tuple(i / spec.fps for i in idx)
         kind = rng.choice(kinds)
         asked = _ask(log, rng, kind, times)
@@ -301,7 +314,7 @@ def world_items(seed: int, spec: WorldSpec, n_frames: int, count: int = 1, log=N
     none, when the frames cannot support more); one frame draw per world, items in a seeded random order."""
     log = log or fresh_world(seed, spec)
     rng = random.Random(seed * 31 + n_frames)
-    idx = frame_indices(rng, log.duration, n_frames, spec.fps)
+    idx = frame_indices(rng, log.duration, n_frames, spec.fps, spec.placement)
     times = tuple(i / spec.fps for i in idx)
     items = [it for it in generate_qa(log, min_gap=WorldConfig(difficulty=spec.difficulty).min_gap)
              if answerable(it["meta"], log, list(times))]

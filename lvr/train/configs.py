@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from lvr.config import fail, option
 from lvr.mrsp.config import MRSPConfig
-from lvr.synth.fresh import VIDEOLM_KINDS, minutes_problem
+from lvr.synth.fresh import PLACEMENT_HELP, PLACEMENTS, VIDEOLM_KINDS, minutes_problem
 
 from .rewards import check_reward_name
 
@@ -144,6 +144,7 @@ class ReplayConfig:
                            "micro-batch, with the reasoning their frames support as the target (only questions an "
                            "ideal reader of the frames can answer; lvr.synth.fresh.world_items); 0: off", ge=0)
     qa_frames: list[int] = option([4, 8, 16], "each micro-batch's frame count for qa_items is drawn from this list")
+    placement: str = option("jitter", PLACEMENT_HELP, choices=PLACEMENTS)
 
     def check(self) -> None:
         for name in ("frames", "qa_frames"):
@@ -249,6 +250,7 @@ class FreshPromptsConfig:
     minutes: list[float] = option([1.0, 2.0], "[shortest, longest] world length in minutes")
     size: int = option(112, "rendered frame size in pixels (the corpus videos' size; lvr.synth's bounds)", ge=64,
                        le=1024)
+    placement: str = option("jitter", PLACEMENT_HELP, choices=PLACEMENTS)
 
     def check(self) -> None:
         if minutes_problem(self.minutes):

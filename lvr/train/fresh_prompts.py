@@ -43,7 +43,7 @@ class FreshPrompts:
 
     def __init__(self, cfg, *, num_frames: int, seed: int, base, keep_worlds: int = 256):
         self.cfg, self.num_frames, self.base = cfg, int(num_frames), base
-        self.world_spec = WorldSpec(minutes=tuple(cfg.minutes), size=int(cfg.size))
+        self.world_spec = WorldSpec(minutes=tuple(cfg.minutes), size=int(cfg.size), placement=cfg.placement)
         self.start = FRESH_RL_SEEDS + int(seed) * 10_000_000
         self.worlds: OrderedDict[str, object] = OrderedDict()      # sha256 → WorldItem, newest last
         self.keep_worlds = keep_worlds

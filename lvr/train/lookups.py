@@ -147,7 +147,7 @@ class LookupReplay:
                              f"features), got {type(model).__name__}")
         self.cfg, self.start = cfg, REPLAY_SEEDS + seed * 10_000_000
         self.qa_start = QA_SEEDS + seed * 10_000_000
-        self.spec = WorldSpec(minutes=tuple(cfg.minutes))
+        self.spec = WorldSpec(minutes=tuple(cfg.minutes), placement=cfg.placement)
         frames = 4 * (cfg.items * max(cfg.frames) + cfg.qa_items * max(cfg.qa_frames))
         self.batches = LookupBatches(model, self.spec, cache_frames=frames)
 

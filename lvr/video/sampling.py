@@ -163,7 +163,12 @@ def plan_indices(info: VideoInfo, table: FrameTable, spec: SamplingSpec) -> list
     else:
         n = max(1, int(round((end - start) * spec.fps)))
     n = min(n, spec.max_frames, count)
-    return [lo + int((k + 0.5) * count / n) for k in range(n)]
+    return [lo + i for i in segment_centres(count, n)]
+
+
+def segment_centres(count: int, n: int) -> list[int]:
+    """Of `count` frames, the one at the centre of each of `n` equal segments: where uniform sampling looks."""
+    return [int((k + 0.5) * count / n) for k in range(n)]
 
 
 def snap_to_keyframes(table: FrameTable, indices: list[int]) -> list[int]:

@@ -164,3 +164,12 @@ def test_corpus_questions_join_each_step_answer_only_and_are_scored_with_own_and
 
     later = VideoLMTrainer(model, replace(cfg, qa_start=1), spec=SPEC).train(log=lambda s: None)
     assert later["qa"]["items"] == 0 and later["worlds"] == 8           # the curriculum never left one frame
+
+
+def test_the_stage_draws_its_worlds_frames_where_videolm_placement_says(model):
+    from lvr.synth.fresh import frame_indices
+    trainer = VideoLMTrainer(model, VideoLMStage(placement="centre", minutes=[1.0, 1.5]))
+    assert trainer.spec.placement == "centre"
+    for q in itertools.islice(question_stream(trainer.spec, 4, ("time", "last"), start=TRAIN_SEEDS,
+                                              items_per_world=2), 6):
+        assert list(q.frames) == frame_indices(None, q.log.duration, 4, trainer.spec.fps, "centre")

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from lvr.config import ConfigError, load_config
-from lvr.synth.fresh import HELD_OUT_SEEDS, WorldSpec, fresh_world, render_frames
+from lvr.synth.fresh import HELD_OUT_SEEDS, WorldSpec, frame_indices, fresh_world, render_frames
 from lvr.synth.visibility import answerable
 from lvr.train.configs import FreshPromptsConfig, GRPOConfig
 from lvr.train.fresh_prompts import FRESH_QA_IDS, FRESH_RL_SEEDS, QA_WORLDS, FreshPrompts
@@ -84,3 +84,13 @@ def test_share_of_each_step():
 def test_config_fails_fast_naming_the_key(override, message):
     with pytest.raises(ConfigError, match=message.replace("[", r"\[")):
         load_config(GRPOConfig, None, ["workspace=w", "model=m", override])
+
+
+def test_fresh_prompts_place_frames_as_fresh_placement_says():
+    centre = FreshPrompts(FreshPromptsConfig(share=1.0, placement="centre"), num_frames=8, seed=0, base=SplitFrames())
+    for it in centre.items(range(4)):
+        w = centre.worlds[it.sha256]
+        assert list(w.frames) == frame_indices(None, w.log.duration, 8, centre.world_spec.fps, "centre")
+    jitter = source()
+    worlds = [jitter.worlds[it.sha256] for it in jitter.items(range(4))]
+    assert any(list(w.frames) != frame_indices(None, w.log.duration, 8, 4.0, "centre") for w in worlds)

@@ -87,3 +87,12 @@ def test_sft_with_replay_trains_on_both_and_resumes_exactly(tmp_path, train_ws, 
     assert [r["step"] for r in resumed] == [3, 4]
     for key in ("loss", "replay_loss"):
         assert [r[key] for r in resumed] == pytest.approx([r[key] for r in rows[2:]], rel=1e-5, abs=1e-6)
+
+
+def test_replay_places_frames_as_replay_placement_says(tiny_model):
+    from lvr.synth.fresh import frame_indices
+    cfg = ReplayConfig(items=2, qa_items=2, frames=[4], qa_frames=[8], placement="centre")
+    replay = LookupReplay(load_model(tiny_model), cfg, seed=0)
+    for q in [*replay.items(0), *replay.qa_items(0)]:
+        log_duration = q.log.duration
+        assert list(q.frames) == frame_indices(None, log_duration, len(q.frames), 4.0, "centre")
