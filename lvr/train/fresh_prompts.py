@@ -22,6 +22,7 @@ corpus-style questions' (lvr.train.lookups) and below the held-out worlds (HELD_
 from __future__ import annotations
 
 import hashlib
+import math
 from collections import OrderedDict
 
 import numpy as np
@@ -48,9 +49,14 @@ class FreshPrompts:
         self.worlds: OrderedDict[str, object] = OrderedDict()      # sha256 → WorldItem, newest last
         self.keep_worlds = keep_worlds
 
-    def per_step(self, prompts: int) -> int:
-        """How many of a replica's `prompts` per step come from fresh worlds."""
-        return int(round(self.cfg.share * prompts))
+    def before(self, prompts: int, step: int) -> int:
+        """How many of a replica's `prompts` per step came from fresh worlds in steps 0 … step - 1: the share of
+        all of them, rounded down, so a share below one prompt a step still gets its worlds every few steps."""
+        return math.floor(self.cfg.share * prompts * step + 1e-9)
+
+    def per_step(self, prompts: int, step: int = 0) -> int:
+        """How many of a replica's `prompts` at step `step` come from fresh worlds (over the steps: the share)."""
+        return self.before(prompts, step + 1) - self.before(prompts, step)
 
     def items(self, indices) -> list[TrainItem]:
         """The prompts of global fresh indices `indices`, as TrainItems (their worlds kept for the frame source)."""

@@ -207,11 +207,11 @@ class GRPOTrainer:
         cfg, rt, r = self.cfg, self.mrsp, self.cfg.rollout
         self.embedder.new_step()
         # an SP group's ranks share their replica's items; group ids name the replica
-        n_fresh = self.fresh.per_step(cfg.prompts_per_step) if self.fresh else 0
+        n_fresh = self.fresh.per_step(cfg.prompts_per_step, self.step_no) if self.fresh else 0
         items = [self.items[i] for i in rt.shard(self.sampler.take(rt.global_batch(cfg.prompts_per_step - n_fresh)))]
-        if n_fresh:   # global fresh indices step·n … (step+1)·n - 1: a new world per prompt, resumable
-            n = rt.global_batch(n_fresh)
-            fresh = self.fresh.items(rt.shard(range(self.step_no * n, (self.step_no + 1) * n)))
+        if n_fresh:   # global fresh indices: the next n after the earlier steps'; a new world per prompt, resumable
+            first = rt.global_batch(self.fresh.before(cfg.prompts_per_step, self.step_no))
+            fresh = self.fresh.items(rt.shard(range(first, first + rt.global_batch(n_fresh))))
             for qa_id in self._fresh_ids:          # last step's worlds are never asked again
                 self.by_id.pop(qa_id, None)
             self._fresh_ids = [it.qa_id for it in fresh]
@@ -418,7 +418,7 @@ class GRPOTrainer:
     def train(self) -> dict:
         cfg, run = self.cfg, self.run
         rep = run.reporter
-        fresh = f" ({self.fresh.per_step(cfg.prompts_per_step)} on fresh worlds)" if self.fresh else ""
+        fresh = f" ({cfg.fresh.share:.0%} on fresh worlds)" if self.fresh else ""
         rep.print(f"[grpo] {len(self.items)} prompts ({cfg.data.split}), G={self.G}, {cfg.prompts_per_step} prompts"
                   f"{fresh} "
                   f"× {self.mrsp.sp.dp_size} replica(s) (sp_size {self.mrsp.sp.size}) per step, "

@@ -72,6 +72,11 @@ def test_fresh_items_get_their_rendered_frames_others_the_videos():
 
 def test_share_of_each_step():
     assert [source(share=s).per_step(4) for s in (0.0, 0.25, 0.5, 1.0)] == [0, 1, 2, 4]
+    for share, prompts in ((0.3, 1), (0.25, 1), (0.1, 3), (0.7, 2)):    # below one prompt a step: every few steps
+        fresh = source(share=share)
+        counts = [fresh.per_step(prompts, step) for step in range(20)]
+        assert sum(counts) == int(share * prompts * 20 + 1e-9) and set(counts) <= {0, 1, 2}, (share, counts)
+        assert all(fresh.before(prompts, s) == sum(counts[:s]) for s in range(21))
 
 
 @pytest.mark.parametrize("override, message", [
