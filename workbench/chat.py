@@ -20,7 +20,7 @@ from pathlib import Path
 import gradio as gr
 from PIL import Image
 
-from lvr.eval.reading import reading_summary, video_readers, video_reading
+from lvr.eval.reading import preferred_checkpoint, reading_summary, video_reading
 from lvr.ingest import ingest_file
 from lvr.media import frame_spec, video_frames, workspace_frames
 from lvr.model import CheckpointError, extract_letter, format_mcq
@@ -48,25 +48,6 @@ def checkpoint_choices(ws) -> list[tuple[str, str]]:
         step = f" step {c['step']}" if c.get("step") is not None else ""
         out.append((f"{c['id']} · {c['stage']}{step} · {chain}", c["id"]))
     return out
-
-
-# Which checkpoint Chat opens on: of those an evaluation showed to read their video (lvr.eval.reading), else of
-# all, the newest of the most trained stage (GRPO, then SFT, then any other trained stage); the random-init base
-# model only when nothing was trained.
-STAGE_RANK = {"grpo": 0, "sft": 1}
-
-
-def best_checkpoint(ws) -> str | None:
-    """The id of the best trained checkpoint (newest GRPO, else newest SFT, else newest non-base; among those that
-    read their video when an evaluation says some do), else the newest."""
-    ckpts = list(reversed(ws.list_checkpoints()))          # newest first
-    if not ckpts:
-        return None
-    readers = set(video_readers(ws))
-    trained = [c for c in ckpts if c["id"] in readers] or [c for c in ckpts if c["stage"] != "base"]
-    if not trained:
-        return ckpts[0]["id"]
-    return min(trained, key=lambda c: STAGE_RANK.get(c["stage"], 2))["id"]   # min is stable: newest of a rank
 
 
 def reading_line(ws, ckpt_id: str | None) -> str:
@@ -108,7 +89,7 @@ def pick_frames(ws, ckpt_id: str | None):
 
 def followed_checkpoint(ws, current: str | None, user_picked: bool) -> str | None:
     """The checkpoint a refresh switches to: the best trained one until the visitor picks one (None: keep it)."""
-    top = best_checkpoint(ws)
+    top = preferred_checkpoint(ws)
     return None if user_picked or not top or top == current else top
 
 

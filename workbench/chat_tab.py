@@ -46,7 +46,7 @@ def build_chat_tab(ws, pool: ModelPool | None = None) -> None:
     """Create the Chat tab's components and events inside the enclosing Blocks/Tab context."""
     pool = pool or default_pool()
     ckpts = chat.checkpoint_choices(ws)
-    best = chat.best_checkpoint(ws)
+    best = chat.preferred_checkpoint(ws)
     other = next((c for _, c in ckpts if c != best), None)
     with gr.Row():
         with gr.Column(scale=1, min_width=280):

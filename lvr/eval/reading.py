@@ -6,6 +6,7 @@ another video's frames (`lvr eval run … --videos shuffled`), and the exact McN
     r.reads                                     # own frames beat another video's, p < 0.05
     reading_summary(r)                          # one line for people (the app's Chat tab shows it)
     video_readers(ws)                           # ids of the checkpoints that read their video, newest first
+    preferred_checkpoint(ws)                    # what to show people first (the app's Chat tab opens on it)
 
 A model that answers from the question's text scores the same with another video's frames; one that reads the
 video drops. Only runs that differ in nothing but the videos are paired: same checkpoint, split, frame count and
@@ -83,6 +84,25 @@ def video_readers(ws) -> list[str]:
             if r is not None and r.reads:
                 out.append(c["id"])
     return out
+
+
+# Which checkpoint to show first: of those an evaluation showed to read their video, else of all, the newest of the
+# most trained stage (GRPO, then SFT, then any other trained stage); the random-init base model only when nothing was
+# trained.
+STAGE_RANK = {"grpo": 0, "sft": 1}
+
+
+def preferred_checkpoint(ws) -> str | None:
+    """The id of the best trained checkpoint (newest GRPO, else newest SFT, else newest non-base; among those that
+    read their video when an evaluation says some do), else the newest."""
+    ckpts = list(reversed(ws.list_checkpoints()))          # newest first
+    if not ckpts:
+        return None
+    readers = set(video_readers(ws))
+    trained = [c for c in ckpts if c["id"] in readers] or [c for c in ckpts if c["stage"] != "base"]
+    if not trained:
+        return ckpts[0]["id"]
+    return min(trained, key=lambda c: STAGE_RANK.get(c["stage"], 2))["id"]   # min is stable: newest of a rank
 
 
 def reading_summary(r: VideoReading | None) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lvr.eval.reading import reading_summary, video_readers, video_reading
+from lvr.eval.reading import preferred_checkpoint, reading_summary, video_readers, video_reading
 from lvr.eval.stats import mcnemar_exact
 from lvr.store import Workspace
 
@@ -65,3 +65,21 @@ def test_readers_are_listed_newest_first(ws, tmp_path):
     add_run(ws, guesser, [1] * 10 + [0] * 10)
     add_run(ws, guesser, [1] * 10 + [0] * 10, videos="shuffled")
     assert video_readers(ws) == [reader]
+
+
+def test_the_preferred_checkpoint_reads_its_video_else_is_the_most_trained(tmp_path):
+    ws = Workspace.open(tmp_path / "ws2", create=True)
+    assert preferred_checkpoint(ws) is None
+    for name in ("base", "sft1", "sft2", "grpo", "base2"):
+        (tmp_path / name).mkdir()
+    base = ws.register_checkpoint(tmp_path / "base", kind="lvr_composite", stage="base")
+    assert preferred_checkpoint(ws) == base                                  # nothing trained yet
+    ws.register_checkpoint(tmp_path / "sft1", kind="lvr_composite", stage="sft", parent=base)
+    sft2 = ws.register_checkpoint(tmp_path / "sft2", kind="lvr_composite", stage="sft", parent=base)
+    ws.register_checkpoint(tmp_path / "base2", kind="lvr_composite", stage="base")
+    assert preferred_checkpoint(ws) == sft2                                  # the newest sft, never a newer base
+    grpo = ws.register_checkpoint(tmp_path / "grpo", kind="lvr_composite", stage="grpo", parent=sft2)
+    assert preferred_checkpoint(ws) == grpo
+    add_run(ws, sft2, [1] * 12 + [0] * 8)                               # an evaluation shows sft2 reads its video
+    add_run(ws, sft2, [0] * 20, videos="shuffled")
+    assert preferred_checkpoint(ws) == sft2

@@ -26,7 +26,7 @@ from lvr.video import SamplingSpec, sample_frames
 from lvr.video.timefmt import fmt_time_tenths
 from tests.eval.test_reading import add_run
 from tests.model.conftest import OPTIONS, QUESTION, TARGET_ANSWER, TARGET_THINKING, overfit, write_video
-from workbench.chat import Exchange, best_checkpoint
+from workbench.chat import Exchange
 from workbench.chat_tab import build_chat_tab
 from workbench.model_pool import ModelBusyError, ModelPool
 
@@ -231,24 +231,6 @@ def test_model_pool_lru_reload_and_single_slot(env, tmp_path):
                               max_new_tokens=4))
     assert events[-1].kind == "done" and pool._slot.acquire(blocking=False)   # the slot was released
     pool._slot.release()
-
-
-def test_best_trained_checkpoint_is_the_default(tmp_path):
-    ws = Workspace.open(tmp_path / "ws", create=True)
-    assert best_checkpoint(ws) is None
-    for name in ("base", "sft1", "sft2", "grpo", "base2"):
-        (tmp_path / name).mkdir()
-    base = ws.register_checkpoint(tmp_path / "base", kind="lvr_composite", stage="base")
-    assert best_checkpoint(ws) == base                                  # nothing trained yet
-    ws.register_checkpoint(tmp_path / "sft1", kind="lvr_composite", stage="sft", parent=base)
-    sft2 = ws.register_checkpoint(tmp_path / "sft2", kind="lvr_composite", stage="sft", parent=base)
-    ws.register_checkpoint(tmp_path / "base2", kind="lvr_composite", stage="base")
-    assert best_checkpoint(ws) == sft2                                  # the newest sft, never a newer base
-    grpo = ws.register_checkpoint(tmp_path / "grpo", kind="lvr_composite", stage="grpo", parent=sft2)
-    assert best_checkpoint(ws) == grpo
-    add_run(ws, sft2, [1] * 12 + [0] * 8)                               # an evaluation shows sft2 reads its video
-    add_run(ws, sft2, [0] * 20, videos="shuffled")
-    assert best_checkpoint(ws) == sft2
 
 
 def test_the_checkpoint_line_says_whether_it_reads_its_video(env):
