@@ -12,6 +12,8 @@ events at e, or else those its params name). The ideal reader sees that fact whe
     a robot holds, where an object is) equals the snapshot just after e; or
   * the frames around e show it happen: the last frame before e shows the state just before e, the first
     frame after e the state just after, and the two differ (a change seen, not guessed).
+A hidden (or not yet appeared) object is not drawn (lvr.synth.render): a frame shows only that it is not there,
+never where it was hidden, and a fact none of whose entities is drawn right after e is not seen.
 An item is answerable at N frames when every evidence time is seen. The rule is fixed in advance and
 looks only at the event log and the frame times, never at a model's answers: lvr.eval.ideal_reader scores
 the "answerable at N frames" subset and the ceiling, and training drops items the frames cannot support
@@ -74,14 +76,22 @@ def entities_at(log, params: dict, t: float) -> set[str]:
     return (from_events & named) or from_events or named
 
 
+def drawn(log, ent: str, t: float) -> bool:
+    """Does a frame at t draw `ent`: every robot, and an object on the floor or carried (not hidden, not absent)."""
+    return ent in log.agent_ids or log.object_state_at(ent, t)[0] in ("floor", "held")
+
+
 def snapshot(log, entities: set[str], t: float) -> tuple:
-    """What a frame at t shows of the entities: each robot's zone and load, each object's place."""
+    """What a frame at t shows of the entities: each robot's zone and load, each drawn object's place, and of an
+    object not drawn only that it is not there."""
     out = []
     for ent in sorted(entities):
         if ent in log.agent_ids:
             out.append((ent, log.zone_at(ent, max(t, 0.0)), log.carrying_at(ent, t)))
-        else:
+        elif drawn(log, ent, t):
             out.append((ent, log.object_state_at(ent, t), log.object_zone_at(ent, max(t, 0.0))))
+        else:
+            out.append((ent, "not in view"))
     return tuple(out)
 
 
@@ -89,6 +99,8 @@ def seen(log, entities: set[str], t: float, times: list[float]) -> bool:
     """Is the fact at t about `entities` visible in frames at `times` (sorted)?"""
     if not entities or not times:
         return bool(times) and not entities
+    if not any(drawn(log, e, t + EPS) for e in entities):      # only hidden objects: nothing to read
+        return False
     after = snapshot(log, entities, t + EPS)
     nearest = min(times, key=lambda f: abs(f - t))
     if snapshot(log, entities, nearest) == after:

@@ -4,7 +4,16 @@ from __future__ import annotations
 import numpy as np
 
 from lvr.eval.ideal_reader import ideal_ceiling
-from lvr.synth.visibility import answerable, entities_at, frame_reasoning, frame_times, item_answerable, seen, snapshot
+from lvr.synth.visibility import (
+    answerable,
+    drawn,
+    entities_at,
+    frame_reasoning,
+    frame_times,
+    item_answerable,
+    seen,
+    snapshot,
+)
 from lvr.train.data import load_items
 
 
@@ -86,3 +95,38 @@ def test_eval_ceiling_command(small_ws):
     lines = out.output.splitlines()
     assert lines[0].strip().startswith("2 frames:") and lines[1].strip().startswith("8 frames:")
     assert "% of" in lines[0] and "items answerable" in lines[1]
+
+
+def _hidden_final_zone(corpus):
+    """A final_zone item whose object ends hidden (not drawn from its hide event on), with its log."""
+    for it in corpus["eval"] + corpus["sft"] + corpus["rl"]:
+        log = corpus["logs"][it["video_id"]]
+        if it["meta"]["template"] == "final_zone":
+            obj = next(iter(entities_at(log, it["meta"]["params"], it["meta"]["evidence_times"][-1])))
+            if log.object_state_at(obj, log.duration)[0] == "hidden":
+                return it, log, obj
+    raise AssertionError("no final_zone item about a hidden object")
+
+
+def test_a_hidden_object_is_not_seen_where_it_was_hidden(corpus):
+    """The renderer does not draw a hidden object: no number of frames shows which zone it was hidden in."""
+    it, log, obj = _hidden_final_zone(corpus)
+    hide = next(e["t"] for e in log.select(obj=obj) if e["type"] == "disappear")
+    assert not drawn(log, obj, hide + 1.0) and snapshot(log, {obj}, hide + 1.0) == ((obj, "not in view"),)
+    assert not seen(log, {obj}, hide, [hide + 0.5, log.duration - 0.5])
+    assert not answerable(it["meta"], log, uniform(log.duration, 720))     # every frame of the video
+    agent = next(e["agent"] for e in log.select(obj=obj) if e["type"] == "hide")
+    assert seen(log, {agent, obj}, hide, [hide + 0.1])                    # the robot that hid it is drawn
+
+
+def test_reasoning_about_a_hidden_object_names_no_zone_for_it(corpus):
+    it, log, obj = _hidden_final_zone(corpus)
+    text = frame_reasoning(log, it["meta"], uniform(log.duration, 16), it["meta"]["conclusion"])
+    hide = next(e["t"] for e in log.select(obj=obj) if e["type"] == "disappear")
+    after = [line for line in text.splitlines()[:-1] if _seconds(line) > hide + 0.5]
+    assert after and all(line.endswith("none of them in view.") for line in after), text
+
+
+def _seconds(line: str) -> int:
+    m, s = line.split(": ", 1)[0].split(":")
+    return int(m) * 60 + int(s)
