@@ -1,4 +1,4 @@
-"""The evaluation commands (click): `run`, `compare`, `show`, `list`, `check`, grouped as `eval`.
+"""The evaluation commands (click): `run`, `compare`, `show`, `list`, `check`, `grounding`, grouped as `eval`.
 
     python -m lvr.eval run WS --checkpoint C --frames 16 --run-id eval-…   # what lvr.jobs runs as an eval job
     python -m lvr.eval WS --answerer random                               # `run` is the default command
@@ -26,6 +26,7 @@ from lvr.store import Workspace
 
 from .benchmark import benchmark_report
 from .compare import compare_runs, save_comparison
+from .grounding import grounding_line, run_grounding
 from .model_answerer import ANSWER_MODES, ModelAnswerer
 from .reference import REFERENCE_NAMES, make_reference
 from .report import format_comparison, format_run, format_sweep, table
@@ -262,6 +263,28 @@ def list_cmd(workspace) -> None:
                      (r.get("config") or {}).get("sweep") or ""])
     click.echo(table(rows, ["run", "status", "answerer", "checkpoint", "frames", "items", "n", "overall %",
                             "sweep"]) if rows else "(no eval runs)")
+
+
+@eval_group.command("grounding")
+@click.argument("workspace", **WS_ARG)
+@click.argument("runs", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True)
+def grounding_cmd(workspace, runs, as_json) -> None:
+    """How many of the claims in each run's reasoning are true at the frame they name (lvr.eval.grounding)."""
+    ws = Workspace.open(workspace)
+    found = []
+    for run in runs:
+        try:
+            found.append(run_grounding(ws, run))
+        except KeyError:
+            raise click.ClickException(f"no eval run {run!r} in this workspace") from None
+    if as_json:
+        click.echo(json.dumps([g and {"run": g.run, "items": g.items, "lines": g.lines,
+                                      "claims": {k: {"true": ok, "n": n} for k, (ok, n) in g.claims.items()}}
+                               for g in found], indent=1))
+    else:
+        for run, g in zip(runs, found):
+            click.echo(grounding_line(g) if g else f"{run}: no reasoning about synthetic videos to check")
 
 
 @eval_group.command("check")

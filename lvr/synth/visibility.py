@@ -4,6 +4,7 @@
     times = frame_times(video_path, 8)               # the times of the 8 frames a model is shown
     answerable(item_meta, log, times)                # True: every fact the answer needs is visible
     frame_reasoning(log, item_meta, times, conclusion)   # what those frames show of the item's entities
+    check_claim(log, "red robot kitchen with green key", t)   # [("robot zone", True), ("carrying", False)]
 
 A model shown N frames sees the world only at those N moments. An item (lvr.synth.qa: `meta.evidence_times`,
 `meta.params`) needs one fact per evidence time e about a few entities (the robots and objects of the
@@ -180,6 +181,30 @@ def frame_reasoning(log, meta: dict, times: list[float], conclusion: str, every_
         lines.append(f"{fmt_time(t)}: {'; '.join(clauses) or 'none of them in view'}.")
     lines.append(sentence(f"So {conclusion}"))
     return "\n".join(lines)
+
+
+CLAIM_KINDS = ("robot zone", "carrying", "object place", "unknown")
+
+
+def check_claim(log, clause: str, t: float) -> list[tuple[str, bool]]:
+    """What one clause of a reasoning line claims about time t, each claim with whether it is true: a robot's
+    clause ("red robot kitchen with green key") makes a zone claim and a carrying claim, an object's ("grey ring
+    hall", "grey ring with red robot") a place claim (true only while the object is drawn there); a clause that
+    names nothing of this world is one false "unknown" claim; "none of them in view" claims nothing. The
+    inverse of `frame_reasoning`'s clauses: every clause it writes checks true."""
+    clause = clause.strip().rstrip(".")
+    if not clause or clause == "none of them in view":
+        return []
+    names = {_short(log, e): e for e in (*log.agent_ids, *log.object_ids)}
+    ent = next((names[n] for n in sorted(names, key=len, reverse=True) if clause.startswith(n + " ")), None)
+    if ent is None:
+        return [("unknown", False)]
+    if ent in log.agent_ids:
+        zone, _, held = clause[len(_short(log, ent)) + 1:].partition(" with ")
+        return [("robot zone", zone == log.zone_at(ent, max(t, 0.0))),
+                ("carrying", held in names and names[held] == log.carrying_at(ent, t) if held
+                 else log.carrying_at(ent, t) is None)]
+    return [("object place", clause == _clause(log, ent, t, set()))]
 
 
 _SO = re.compile(r"(?:^|[.!?]\s+)So (.+?)\s*$", re.S)
