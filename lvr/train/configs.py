@@ -164,6 +164,9 @@ class SFTConfig(RunConfig):
     max_length: int | None = option(None, "truncate sequences to this many tokens (null: no limit)", ge=8)
     eval_every: int = option(0, "eval loss every N steps (0: only at the end)", ge=0)
     replay: ReplayConfig = option(ReplayConfig, "replay of the base video-LM stage's look-ups during CoT-SFT")
+    answer_weight: float = option(1.0, "weight of the tokens from <answer> on in the loss, the reasoning's being 1 "
+                                  "(lvr.train.token_loss): above 1 the answer learns to follow the reasoning's "
+                                  "conclusion, not only the question's text", gt=0)
 
 
 @dataclass

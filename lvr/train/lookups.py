@@ -16,11 +16,12 @@ from collections import OrderedDict
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from lvr.model.base import IGNORE_INDEX, collate
 from lvr.model.prompting import answer_text, build_messages, format_target
 from lvr.synth.fresh import TRAIN_SEEDS, WorldSpec, render_frames, world_items, world_questions
+
+from .token_loss import answer_token_id, token_loss
 
 REPLAY_SEEDS = TRAIN_SEEDS + 1_000_000_000   # CoT-SFT's replay worlds (the base stage's start at TRAIN_SEEDS)
 QA_SEEDS = REPLAY_SEEDS + 500_000_000        # its corpus-style questions' worlds (held-out ones start at 2**31)
@@ -102,10 +103,11 @@ class LookupBatches:
     """Turns `VideoQuestion`s into answer-only chat batches for `model` (in `layout`, LAYOUTS) and scores them."""
 
     def __init__(self, model, spec: WorldSpec, cache_frames: int = 100_000, share_prefix: bool = True,
-                 layout: str = "chat"):
+                 layout: str = "chat", answer_weight: float = 1.0):
         if layout not in LAYOUTS:
             raise ValueError(f"look-up layout must be one of {LAYOUTS}, got {layout!r}")
         self.model, self.spec, self.share_prefix, self.layout = model, spec, share_prefix, layout
+        self.answer_weight, self.answer_id = answer_weight, answer_token_id(model)
         self.cache = FeatureCache(model, spec, cache_frames)
 
     def inputs(self, items: list):
@@ -130,7 +132,7 @@ class LookupBatches:
         run = shared_prefix_logits if self.share_prefix else plain_logits
         logits = run(self.model.causal_lm, inputs, keep)[:, :-1].float()
         target = labels[:, first:]
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1), ignore_index=IGNORE_INDEX)
+        loss = token_loss(logits, target, self.answer_id, self.answer_weight)[0]
         ok = (logits.argmax(-1) == target) | (target == IGNORE_INDEX)
         return loss, ok.all(1)
 
@@ -141,7 +143,7 @@ class LookupReplay:
     questions with their reasoning (one per fresh world, from worlds whose frames can answer one), so a resumed
     run replays the same worlds. `cfg`: lvr.train.configs.ReplayConfig."""
 
-    def __init__(self, model, cfg, seed: int = 0):
+    def __init__(self, model, cfg, seed: int = 0, answer_weight: float = 1.0):
         if not hasattr(model, "projector") or not hasattr(model, "vision_features"):
             raise ValueError(f"replay.items and replay.qa_items need an lvr_composite model (a projector over vision "
                              f"features), got {type(model).__name__}")
@@ -149,7 +151,7 @@ class LookupReplay:
         self.qa_start = QA_SEEDS + seed * 10_000_000
         self.spec = WorldSpec(minutes=tuple(cfg.minutes), placement=cfg.placement)
         frames = 4 * (cfg.items * max(cfg.frames) + cfg.qa_items * max(cfg.qa_frames))
-        self.batches = LookupBatches(model, self.spec, cache_frames=frames)
+        self.batches = LookupBatches(model, self.spec, cache_frames=frames, answer_weight=answer_weight)
 
     def items(self, index: int) -> list:
         first = self.start + index * self.cfg.items

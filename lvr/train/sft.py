@@ -24,7 +24,6 @@ from contextlib import nullcontext
 from dataclasses import replace
 
 import torch
-import torch.nn.functional as F
 
 from lvr.config import describe, load_config
 from lvr.model import IGNORE_INDEX, collate
@@ -35,6 +34,7 @@ from .configs import SFTConfig
 from .data import EpochSampler, MixedFrames, TrainItem, VideoFrames, item_reasoning, keep_answerable, load_items, shard
 from .engine import all_reduce_sum, build_engine, engine_step, gathered_embeddings
 from .lookups import LookupReplay
+from .token_loss import answer_token_id, token_loss
 
 
 def truncate(inputs, max_length: int | None):
@@ -64,8 +64,9 @@ def sft_inputs(model, items: list[TrainItem], frames: VideoFrames, *, think: boo
     return collate(rows, padding_side="right", pad_token_id=model.tokenizer.pad_token_id or 0)
 
 
-def lm_loss(model, inputs) -> tuple[torch.Tensor, int, float]:
-    """(mean token loss, target tokens, summed token loss) of a batch with labels.
+def lm_loss(model, inputs, answer_weight: float = 1.0) -> tuple[torch.Tensor, int, float]:
+    """(mean token loss, target tokens, summed token loss) of a batch with labels; `answer_weight` scales the
+    tokens from `<answer>` on in the mean (lvr.train.token_loss).
 
     The assistant turn ends the sequence, so only the logits from the first target position on
     are computed (`logits_to_keep`): with thousands of video tokens in front this saves the
@@ -79,10 +80,7 @@ def lm_loss(model, inputs) -> tuple[torch.Tensor, int, float]:
                           attention_mask=inputs.attention_mask, use_cache=False, logits_to_keep=keep)
     logits = out.logits[:, :-1].float()
     labels = labels[:, seq - keep + 1:]
-    n = int((labels != IGNORE_INDEX).sum())
-    total = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=IGNORE_INDEX,
-                            reduction="sum")
-    return total / max(n, 1), n, float(total.detach())
+    return token_loss(logits, labels, answer_token_id(model), answer_weight)
 
 
 def eval_loss(run, model, items: list[TrainItem], frames: VideoFrames, cfg: SFTConfig) -> float:
@@ -134,7 +132,7 @@ def train(cfg: SFTConfig) -> dict:
     encoder_grad = cfg.trainable.vision_tower or cfg.trainable.projector
     per_step = cfg.micro_batch_size * cfg.grad_accum * dist.world
     r = cfg.replay
-    replay = LookupReplay(model, r, cfg.seed) if r.items or r.qa_items else None
+    replay = LookupReplay(model, r, cfg.seed, cfg.answer_weight) if r.items or r.qa_items else None
     rep.print(f"[sft] {len(items)} training items ({d.split}: {', '.join(d.statuses)}), {len(eval_items)} eval "
               f"items; {per_step} items per step"
               + (f" + {r.items} fresh-world look-ups and {r.qa_items} fresh-world questions with reasoning per "
@@ -151,7 +149,7 @@ def train(cfg: SFTConfig) -> dict:
             batch = [items[i] for i in mine[m * cfg.micro_batch_size:(m + 1) * cfg.micro_batch_size]]
             inputs = sft_inputs(model, batch, mixed.for_step(step) if mixed else frames, think=d.think,
                                 encoder_grad=encoder_grad, max_length=cfg.max_length, reasoning=d.reasoning)
-            loss, n, _ = lm_loss(model, inputs)
+            loss, n, _ = lm_loss(model, inputs, cfg.answer_weight)
             loss_sum += float(loss.detach())                 # the CoT loss (the metric), replay apart
             if replay:
                 replay_loss = replay.forward((step * cfg.grad_accum + m) * dist.world + dist.rank)[0]

@@ -3,6 +3,7 @@ import os
 import subprocess
 
 import pytest
+import torch
 
 from lvr.config import ConfigError, load_config
 from lvr.model import load_model
@@ -96,3 +97,13 @@ def test_replay_places_frames_as_replay_placement_says(tiny_model):
     for q in [*replay.items(0), *replay.qa_items(0)]:
         log_duration = q.log.duration
         assert list(q.frames) == frame_indices(None, log_duration, len(q.frames), 4.0, "centre")
+
+
+def test_replay_weights_the_answer_of_its_reasoning_items(tiny_model):
+    cfg = ReplayConfig(items=0, qa_items=2, qa_frames=[4])
+    model = load_model(tiny_model)
+    plain, weighted = LookupReplay(model, cfg, seed=0), LookupReplay(model, cfg, seed=0, answer_weight=5.0)
+    assert weighted.batches.answer_id is not None
+    with torch.no_grad():
+        a, b = plain.forward(0)[0], weighted.forward(0)[0]
+    assert not torch.isclose(a, b)                                # same items, the answer counts 5 times
