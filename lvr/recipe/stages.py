@@ -56,7 +56,7 @@ from lvr.store import Workspace
 from lvr.synth import QAConfig, SynthConfig, WorldConfig, synth_workspace
 from lvr.synth.config import derive_seed
 from lvr.synth.pipeline import SOURCE_QA
-from lvr.train.configs import ReplayConfig
+from lvr.train.configs import FreshPromptsConfig, ReplayConfig
 
 from .config import RecipeConfig, fingerprint, stage_config
 from .perception import perception_data, pretrain_perception, world_perception_data
@@ -488,13 +488,27 @@ def build_model(m, ws):
 
 # Keys added after recipe runs existed: at these values they stay out of the stage's fingerprint, so the runs made
 # before them are found again (the settings they ran with are the defaults).
+# Settings added after a stage's outputs were first named: left out of its key while at their default, so a new
+# option does not rename (and retrain) what was trained before it existed. A dotted key reaches into a group.
 VIDEOLM_LATER_DEFAULTS = {"layout": "chat", "stamp_frames": False, "clock_init": "keep", "hide_frame_tags": False,
-                          "qa_share": 0.0, "qa_frames": [8, 16], "qa_start": 1}
-TRAIN_LATER_DEFAULTS = {"replay": to_dict(ReplayConfig())}
+                          "qa_share": 0.0, "qa_frames": [8, 16], "qa_start": 1, "placement": "jitter"}
+TRAIN_LATER_DEFAULTS = {"replay.placement": "jitter", "fresh.placement": "jitter", "replay": to_dict(ReplayConfig()),
+                        "answer_weight": 1.0, "fresh": to_dict(FreshPromptsConfig())}
 
 
 def _without_later_defaults(settings: dict, later: dict) -> dict:
-    return {k: v for k, v in settings.items() if k not in later or later[k] != v}
+    """`settings` without the later-added keys that hold their default: a dotted key's field inside its group
+    first, then whole keys (a group compared without those fields)."""
+    def strip(d: dict) -> dict:
+        out = dict(d)
+        for key, default in later.items():
+            group, _, field = key.rpartition(".")
+            if group and isinstance(out.get(group), dict) and out[group].get(field) == default:
+                out[group] = {k: v for k, v in out[group].items() if k != field}
+        return out
+
+    whole = strip({k: v for k, v in later.items() if "." not in k})
+    return {k: v for k, v in strip(settings).items() if k not in whole or whole[k] != v}
 
 
 def torch_threads(n: int) -> None:

@@ -122,3 +122,23 @@ def test_going_back_to_a_finished_setting_reports_that_output_again(tmp_path):
     assert r3.base() == first and [x["ran"] for x in r3.log.rows] == [False, False]
     assert r3.state["stages"]["base"] == row
     assert json.loads((r3.dir / "state.json").read_text())["stages"]["base"] == row
+
+
+def test_options_added_later_leave_the_keys_of_earlier_outputs_alone():
+    """A new option at its default does not rename a stage trained before it existed; set, it does."""
+    from lvr.config import to_dict
+    from lvr.recipe.stages import TRAIN_LATER_DEFAULTS, VIDEOLM_LATER_DEFAULTS, _without_later_defaults
+    from lvr.train.configs import ReplayConfig
+
+    before = {"max_steps": 600, "replay": {k: v for k, v in to_dict(ReplayConfig(qa_items=8)).items()
+                                           if k != "placement"}}
+    now = {**before, "replay": to_dict(ReplayConfig(qa_items=8)), "answer_weight": 1.0,
+           "fresh": {"share": 0.0, "minutes": [1.0, 2.0], "size": 112, "placement": "jitter"}}
+    assert _without_later_defaults(now, TRAIN_LATER_DEFAULTS) == _without_later_defaults(before, TRAIN_LATER_DEFAULTS)
+    assert _without_later_defaults(before, TRAIN_LATER_DEFAULTS) == before                 # replay is set: kept
+    moved = {**now, "replay": {**now["replay"], "placement": "centre"}, "answer_weight": 5.0}
+    kept = _without_later_defaults(moved, TRAIN_LATER_DEFAULTS)
+    assert kept["replay"]["placement"] == "centre" and kept["answer_weight"] == 5.0
+    off = {**now, "replay": to_dict(ReplayConfig())}
+    assert "replay" not in _without_later_defaults(off, TRAIN_LATER_DEFAULTS)               # a group at its default
+    assert _without_later_defaults({"steps": 9, "placement": "jitter"}, VIDEOLM_LATER_DEFAULTS) == {"steps": 9}
