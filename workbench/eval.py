@@ -21,7 +21,7 @@ from lvr.eval.reference import REFERENCE_NAMES
 from lvr.eval.report import format_sweep
 from lvr.jobs import cancel, launch, read_log, refresh
 from workbench.model_pool import registered_checkpoint
-from workbench.serving import served_video, without_server_folders
+from workbench.serving import served_video, visitor_error, without_server_folders
 from workbench.train import trained_frames
 
 REF_PREFIX = "ref:"
@@ -106,7 +106,7 @@ def job_status(ws, job_id: str | None) -> tuple[str, str, bool]:
     try:
         job = refresh(ws, job_id.strip())
     except KeyError as e:
-        raise gr.Error(str(e).strip("'\"")) from None
+        raise visitor_error(ws, e) from None
     md = f"job `{job['id']}` **{job['status']}**"
     if job["total"]:
         md += f" — {job['message'] or ''} {int(job['progress'] or 0)}/{int(job['total'])} items " \
@@ -158,7 +158,7 @@ def _finished_runs(ws, run_ids: list[str] | None, at_least: int = 1) -> list[dic
         try:
             r = ws.get_eval_run(rid)
         except KeyError:
-            raise gr.Error(f"no eval run {rid!r} in {ws.root}") from None
+            raise gr.Error(f"no eval run {rid!r} in this workspace") from None
         if "overall" not in (r.get("summary") or {}):
             raise gr.Error(f"run {rid} has no summary yet (status {r['status']})")
         runs.append(r)
@@ -189,7 +189,7 @@ def sweep_view(ws, sweep_id: str | None):
     try:
         curve = sweep_curve(ws, sweep_id)
     except KeyError as e:
-        raise gr.Error(str(e).strip("'\"")) from None
+        raise visitor_error(ws, e) from None
     return frames_curve(curve), format_sweep(curve)
 
 
@@ -245,7 +245,7 @@ def item_detail(ws, qa_id: float | None, run_ids: list[str] | None):
     try:
         qa = ws.get_qa(int(qa_id))
     except KeyError as e:
-        raise gr.Error(str(e).strip("'\"")) from None
+        raise visitor_error(ws, e) from None
     opts = "\n".join(f"- **{'ABCD'[i]}.** {o}" + ("  ← key" if "ABCD"[i] == qa["answer"] else "")
                      for i, o in enumerate(qa["options"]))
     md = (f"### #{qa['id']} · {qa['category']} · {_clip(qa)}\n\n{qa['question']}\n\n{opts}\n\n"

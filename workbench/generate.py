@@ -24,7 +24,7 @@ from lvr.datagen import BackendConfig
 from lvr.datagen.model_captioner import domain_warning
 from lvr.jobs import cancel, launch, read_log, refresh
 from lvr.store import CATEGORIES, SPLITS, Workspace
-from workbench.serving import without_server_folders
+from workbench.serving import visitor_error, without_server_folders
 
 JOB_KINDS = ("caption", "generate", "filter")
 BACKENDS = ("openai", "local", "ground-truth")
@@ -183,7 +183,7 @@ def job_view(ws: Workspace, job_id: str | None) -> dict:
     try:
         job = refresh(ws, str(job_id).strip())
     except KeyError as e:
-        raise gr.Error(str(e).strip("'\"")) from e
+        raise visitor_error(ws, e) from e
     md = f"job `{job['id']}` ({job['kind']}) **{STATUS_WORDS.get(job['status'], job['status'])}**"
     if job.get("message"):
         md += f" — {html.escape(job['message'])}"
@@ -217,7 +217,7 @@ def cancel_job(ws: Workspace, job_id: str | None) -> str:
     try:
         job = cancel(ws, str(job_id).strip())
     except KeyError as e:
-        raise gr.Error(str(e).strip("'\"")) from e
+        raise visitor_error(ws, e) from e
     return f"job `{job['id']}` is **{job['status']}**"
 
 

@@ -73,3 +73,9 @@ def without_server_folders(ws: Workspace, text: str) -> str:
         if len(folder) > 1:                      # a whole folder name, not the start of a longer one
             text = re.sub(re.escape(folder) + ("" if folder.endswith("/") else r"(?![\w.-])"), shown, text)
     return text
+
+
+def visitor_error(ws: Workspace, e: Exception):
+    """A gr.Error for a visitor from an engine error (a KeyError's quotes dropped), without the server's folders."""
+    import gradio as gr
+    return gr.Error(without_server_folders(ws, str(e).strip("'\"")))

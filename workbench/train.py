@@ -28,7 +28,7 @@ from lvr.jobs import cancel, launch, read_log, read_metrics, refresh, relaunch
 from lvr.train import configs as train_configs
 from lvr.train.configs import STAGES
 from lvr.train.untrusted import check_overrides, check_recipe_path, check_untrusted
-from workbench.serving import PROJECT_ROOT, without_server_folders
+from workbench.serving import PROJECT_ROOT, visitor_error, without_server_folders
 
 ROOT = PROJECT_ROOT
 FINISHED = ("succeeded", "partial", "failed", "cancelled", "dead")
@@ -214,7 +214,7 @@ def _job(ws, job_id: str | None) -> dict:
     try:
         return refresh(ws, job_id.strip())
     except KeyError as e:
-        raise gr.Error(str(e).strip("'\"")) from None
+        raise visitor_error(ws, e) from None
 
 
 def job_metrics(ws, job_id: str) -> list[dict]:

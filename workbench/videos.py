@@ -22,7 +22,7 @@ from lvr.video import VideoError, contact_sheet
 
 from .diffs import CSS as DIFF_CSS
 from .diffs import word_diff
-from .serving import served_video
+from .serving import served_video, visitor_error
 from .subtitles import write_captions_vtt
 
 VIDEO_COLUMNS = ["video", "file", "duration (s)", "split", "captioned clips", "QA", "pending", "draft",
@@ -103,7 +103,7 @@ def _video(ws: Workspace, video_id: str | None) -> dict:
     try:
         return ws.get_video(str(video_id).strip())
     except KeyError as e:
-        raise gr.Error(str(e).strip("'\"")) from e
+        raise visitor_error(ws, e) from e
 
 
 def sheet_path(ws: Workspace, video_id: str) -> Path | None:
@@ -139,7 +139,7 @@ def _clip(ws: Workspace, clip_id) -> dict:
     try:
         return ws.get_clip(int(clip_id))
     except KeyError as e:
-        raise gr.Error(str(e).strip("'\"")) from e
+        raise visitor_error(ws, e) from e
 
 
 def caption_history_html(ws: Workspace, clip_id: int) -> str:

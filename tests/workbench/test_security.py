@@ -216,3 +216,14 @@ def test_a_jobs_log_is_shown_without_the_servers_folders(app):
     assert "<workspace>" in tail
     for folder in _server_folders(app):                          # … is not what a visitor reads
         assert folder not in tail and folder not in md, folder
+
+
+@pytest.mark.parametrize("job", ["../../etc/passwd", "x' OR 1=1 --"])
+def test_an_unknown_job_is_refused_without_the_servers_folders(app, job):
+    """A made-up job id is refused by name; the refusal does not say where the workspace lives."""
+    for api in ("/eval_job_status", "/train_poll"):
+        with pytest.raises(Exception) as err:
+            app["client"].predict(job, api_name=api)
+        assert "no job" in str(err.value), str(err.value)
+        for folder in _server_folders(app):
+            assert folder not in str(err.value), (api, folder)
