@@ -166,7 +166,7 @@ class SFTConfig(RunConfig):
     replay: ReplayConfig = option(ReplayConfig, "replay of the base video-LM stage's look-ups during CoT-SFT")
     answer_weight: float = option(1.0, "weight of the tokens from <answer> on in the loss, the reasoning's being 1 "
                                   "(lvr.train.token_loss): above 1 the answer learns to follow the reasoning's "
-                                  "conclusion, not only the question's text", gt=0)
+                                  "conclusion, not only the question's text", gt=0, le=100)
 
 
 @dataclass

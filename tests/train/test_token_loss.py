@@ -48,3 +48,5 @@ def test_answer_weight_is_checked_with_the_config():
     assert load_config(SFTConfig, None, ["model=x", "answer_weight=4"]).answer_weight == 4.0
     with pytest.raises(ConfigError, match="answer_weight"):
         load_config(SFTConfig, None, ["model=x", "answer_weight=0"])
+    with pytest.raises(ConfigError, match="answer_weight"):
+        load_config(SFTConfig, None, ["model=x", "answer_weight=1e309"])           # inf: the loss would be nan
