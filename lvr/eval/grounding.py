@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 
 from lvr.synth.visibility import CLAIM_KINDS, check_claim, event_log, frame_times
 
+from .ideal_reader import run_items
+
 LINE = re.compile(r"^\s*(\d{1,2}):(\d\d):\s*(.+?)\s*$")
 
 
@@ -56,16 +58,14 @@ def run_grounding(ws, run_id: str) -> Grounding | None:
     run = ws.get_eval_run(run_id)
     n_frames = int(run["frames"] or 16)
     counts, items, lines = Counter(), 0, 0
-    for rec in ws.eval_items(run_id):
-        qa = ws.get_qa(rec["qa_id"])
-        path = str(ws.video_path(qa["video_id"])) if qa.get("video_id") else None
-        log = event_log(path) if path else None
+    for item, rec in run_items(ws, run_id):
+        log = event_log(item.video_path)
         if log is None:
             continue
         items += 1
         text = rec.get("thinking") or rec.get("prediction") or ""
         lines += sum(bool(LINE.match(line)) for line in text.splitlines())
-        for kind, ok in reasoning_claims(log, text, frame_times(path, n_frames)):
+        for kind, ok in reasoning_claims(log, text, frame_times(item.video_path, n_frames)):
             counts[kind, True] += ok
             counts[kind, False] += 1
     if not items:
