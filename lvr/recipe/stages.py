@@ -492,7 +492,8 @@ def build_model(m, ws):
 # option does not rename (and retrain) what was trained before it existed. A dotted key reaches into a group.
 VIDEOLM_LATER_DEFAULTS = {"layout": "chat", "stamp_frames": False, "clock_init": "keep", "hide_frame_tags": False,
                           "qa_share": 0.0, "qa_frames": [8, 16], "qa_start": 1, "placement": "jitter"}
-TRAIN_LATER_DEFAULTS = {"replay.placement": "jitter", "fresh.placement": "jitter", "replay": to_dict(ReplayConfig()),
+TRAIN_LATER_DEFAULTS = {"replay.placement": "jitter", "replay.text_items": 0, "replay.text_frames": [4, 8, 16],
+                        "fresh.placement": "jitter", "replay": to_dict(ReplayConfig()),
                         "answer_weight": 1.0, "fresh": to_dict(FreshPromptsConfig())}
 
 

@@ -145,9 +145,13 @@ class ReplayConfig:
                            "ideal reader of the frames can answer; lvr.synth.fresh.world_items); 0: off", ge=0)
     qa_frames: list[int] = option([4, 8, 16], "each micro-batch's frame count for qa_items is drawn from this list")
     placement: str = option("jitter", PLACEMENT_HELP, choices=PLACEMENTS)
+    text_items: int = option(0, "corpus-style questions on fresh worlds added to each micro-batch as text only: their "
+                             "frame lines given, their conclusion and answer the only targets, so the answer learns "
+                             "to follow the reasoning (lvr.train.conclusions; no frames rendered); 0: off", ge=0)
+    text_frames: list[int] = option([4, 8, 16], "each micro-batch's frame count for text_items is drawn from this list")
 
     def check(self) -> None:
-        for name in ("frames", "qa_frames"):
+        for name in ("frames", "qa_frames", "text_frames"):
             counts = getattr(self, name)
             if not counts or min(counts) < 1:
                 fail(self, name, f"must be a non-empty list of frame counts >= 1, got {counts}")

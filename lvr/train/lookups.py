@@ -21,11 +21,13 @@ from lvr.model.base import IGNORE_INDEX, collate
 from lvr.model.prompting import answer_text, build_messages, format_target
 from lvr.synth.fresh import TRAIN_SEEDS, WorldSpec, render_frames, world_items, world_questions
 
+from .conclusions import ConclusionBatches
 from .token_loss import answer_token_id, token_loss
 
 REPLAY_SEEDS = TRAIN_SEEDS + 1_000_000_000   # CoT-SFT's replay worlds (the base stage's start at TRAIN_SEEDS)
 QA_SEEDS = REPLAY_SEEDS + 500_000_000        # its corpus-style questions' worlds (held-out ones start at 2**31)
 QA_WORLDS = 64                               # worlds a micro-batch may try for its qa_items (seeds apart per index)
+TEXT_SEEDS = QA_SEEDS + 200_000_000          # its text-only conclusion questions' worlds (GRPO's start at +400M)
 
 
 class FeatureCache:
@@ -144,14 +146,18 @@ class LookupReplay:
     run replays the same worlds. `cfg`: lvr.train.configs.ReplayConfig."""
 
     def __init__(self, model, cfg, seed: int = 0, answer_weight: float = 1.0):
-        if not hasattr(model, "projector") or not hasattr(model, "vision_features"):
+        framed = cfg.items or cfg.qa_items
+        if framed and (not hasattr(model, "projector") or not hasattr(model, "vision_features")):
             raise ValueError(f"replay.items and replay.qa_items need an lvr_composite model (a projector over vision "
                              f"features), got {type(model).__name__}")
         self.cfg, self.start = cfg, REPLAY_SEEDS + seed * 10_000_000
         self.qa_start = QA_SEEDS + seed * 10_000_000
+        self.text_start = TEXT_SEEDS + seed * 10_000_000
         self.spec = WorldSpec(minutes=tuple(cfg.minutes), placement=cfg.placement)
         frames = 4 * (cfg.items * max(cfg.frames) + cfg.qa_items * max(cfg.qa_frames))
-        self.batches = LookupBatches(model, self.spec, cache_frames=frames, answer_weight=answer_weight)
+        self.batches = LookupBatches(model, self.spec, cache_frames=frames, answer_weight=answer_weight) \
+            if framed else None
+        self.conclusions = ConclusionBatches(model, answer_weight)
 
     def items(self, index: int) -> list:
         first = self.start + index * self.cfg.items
@@ -161,19 +167,29 @@ class LookupReplay:
 
     def qa_items(self, index: int) -> list:
         """Micro-batch `index`'s corpus-style questions: one per world, worlds tried in seed order."""
-        first = self.qa_start + index * self.cfg.qa_items * QA_WORLDS
-        n_frames = random.Random(first).choice(self.cfg.qa_frames)
+        return self._world_items(self.qa_start, index, self.cfg.qa_items, self.cfg.qa_frames, "qa_items")
+
+    def text_items(self, index: int) -> list:
+        """Micro-batch `index`'s text-only conclusion questions (lvr.train.conclusions), from their own worlds."""
+        return self._world_items(self.text_start, index, self.cfg.text_items, self.cfg.text_frames, "text_items")
+
+    def _world_items(self, start: int, index: int, count: int, frame_counts, name: str) -> list:
+        first = start + index * count * QA_WORLDS
+        n_frames = random.Random(first).choice(frame_counts)
         out = []
-        for seed in range(first, first + self.cfg.qa_items * QA_WORLDS):
+        for seed in range(first, first + count * QA_WORLDS):
             out += world_items(seed, self.spec, n_frames)
-            if len(out) == self.cfg.qa_items:
+            if len(out) == count:
                 return out
-        raise RuntimeError(f"replay.qa_items: only {len(out)} of {self.cfg.qa_items} answerable questions in "
-                           f"{self.cfg.qa_items * QA_WORLDS} worlds at {n_frames} frames")
+        raise RuntimeError(f"replay.{name}: only {len(out)} of {count} answerable questions in "
+                           f"{count * QA_WORLDS} worlds at {n_frames} frames")
 
     def forward(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """(summed mean losses of micro-batch `index`'s look-ups and corpus-style questions, exact match per item)."""
+        """(summed mean losses of micro-batch `index`'s look-ups, corpus-style questions and text-only conclusions,
+        exact match per item)."""
+        cfg = self.cfg
         parts = [self.batches.forward(items) for items in
-                 (self.items(index) if self.cfg.items else [], self.qa_items(index) if self.cfg.qa_items else [])
-                 if items]
+                 (self.items(index) if cfg.items else [], self.qa_items(index) if cfg.qa_items else []) if items]
+        if cfg.text_items:
+            parts.append(self.conclusions.forward(self.text_items(index)))
         return sum(p[0] for p in parts), torch.cat([p[1] for p in parts])

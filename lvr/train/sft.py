@@ -132,11 +132,11 @@ def train(cfg: SFTConfig) -> dict:
     encoder_grad = cfg.trainable.vision_tower or cfg.trainable.projector
     per_step = cfg.micro_batch_size * cfg.grad_accum * dist.world
     r = cfg.replay
-    replay = LookupReplay(model, r, cfg.seed, cfg.answer_weight) if r.items or r.qa_items else None
+    replay = LookupReplay(model, r, cfg.seed, cfg.answer_weight) if r.items or r.qa_items or r.text_items else None
     rep.print(f"[sft] {len(items)} training items ({d.split}: {', '.join(d.statuses)}), {len(eval_items)} eval "
               f"items; {per_step} items per step"
-              + (f" + {r.items} fresh-world look-ups and {r.qa_items} fresh-world questions with reasoning per "
-                 f"micro-batch" if replay else "")
+              + (f" + {r.items} fresh-world look-ups, {r.qa_items} fresh-world questions with reasoning and "
+                 f"{r.text_items} text-only conclusions per micro-batch" if replay else "")
               + f"; steps {step} → {cfg.max_steps}")
     first_loss = last_loss = last_eval = None
     metrics: dict = {}

@@ -131,14 +131,15 @@ def test_options_added_later_leave_the_keys_of_earlier_outputs_alone():
     from lvr.train.configs import ReplayConfig
 
     before = {"max_steps": 600, "replay": {k: v for k, v in to_dict(ReplayConfig(qa_items=8)).items()
-                                           if k != "placement"}}
+                                           if k not in ("placement", "text_items", "text_frames")}}
     now = {**before, "replay": to_dict(ReplayConfig(qa_items=8)), "answer_weight": 1.0,
            "fresh": {"share": 0.0, "minutes": [1.0, 2.0], "size": 112, "placement": "jitter"}}
     assert _without_later_defaults(now, TRAIN_LATER_DEFAULTS) == _without_later_defaults(before, TRAIN_LATER_DEFAULTS)
     assert _without_later_defaults(before, TRAIN_LATER_DEFAULTS) == before                 # replay is set: kept
-    moved = {**now, "replay": {**now["replay"], "placement": "centre"}, "answer_weight": 5.0}
+    moved = {**now, "replay": {**now["replay"], "placement": "centre", "text_items": 24}, "answer_weight": 5.0}
     kept = _without_later_defaults(moved, TRAIN_LATER_DEFAULTS)
     assert kept["replay"]["placement"] == "centre" and kept["answer_weight"] == 5.0
+    assert kept["replay"]["text_items"] == 24 and "text_frames" not in kept["replay"]
     off = {**now, "replay": to_dict(ReplayConfig())}
     assert "replay" not in _without_later_defaults(off, TRAIN_LATER_DEFAULTS)               # a group at its default
     assert _without_later_defaults({"steps": 9, "placement": "jitter"}, VIDEOLM_LATER_DEFAULTS) == {"steps": 9}

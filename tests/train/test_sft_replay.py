@@ -64,6 +64,8 @@ def test_replay_config_fails_fast():
         load_config(SFTConfig, None, ["model=x", "replay.items=2", "replay.frames=[]"])
     with pytest.raises(ConfigError, match="replay.qa_frames"):
         load_config(SFTConfig, None, ["model=x", "replay.qa_items=2", "replay.qa_frames=[0]"])
+    with pytest.raises(ConfigError, match="replay.text_frames"):
+        load_config(SFTConfig, None, ["model=x", "replay.text_items=2", "replay.text_frames=[]"])
     with pytest.raises(ConfigError, match="replay.minutes"):
         load_config(SFTConfig, None, ["model=x", "replay.items=2", "replay.minutes=[2.0,1.0]"])
 
@@ -72,7 +74,8 @@ def _sft(tiny_model, ws, out, *extra):
     cmd = [PY, "-m", "lvr.train.sft", f"model={tiny_model}", f"workspace={ws}", f"output_dir={out}", "max_steps=4",
            "save_every=2", "micro_batch_size=1", "data.num_frames=2", "data.max_items=2", "data.shuffle=false",
            "data.eval_split=null", "optim.lr=2e-3", "replay.items=2", "replay.frames=[1,2]",
-           "replay.minutes=[1.0,1.0]", "replay.qa_items=1", "replay.qa_frames=[4]", "export_every_save=false", *extra]
+           "replay.minutes=[1.0,1.0]", "replay.qa_items=1", "replay.qa_frames=[4]", "replay.text_items=2",
+           "replay.text_frames=[8]", "export_every_save=false", *extra]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=240, cwd=ROOT,
                          env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert res.returncode == 0, res.stderr[-4000:]
