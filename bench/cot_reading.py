@@ -27,21 +27,11 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import torch  # noqa: E402
 
 from lvr.model import load_model  # noqa: E402
+from lvr.recipe.stages import stage_checkpoints  # noqa: E402
 from lvr.synth.fresh import HELD_OUT_SEEDS, WorldSpec, held_out_world_items, with_other_frames  # noqa: E402
 from lvr.train.lookups import LookupBatches  # noqa: E402
 
-STAGES = ("videolm", "sft", "grpo")
-
-
-def recipe_checkpoints(workspace: Path) -> dict[str, Path]:
-    """The recipe's base video LM, CoT-SFT and GRPO checkpoints (<workspace>/recipe/state.json: a model stage's
-    `path`, a training stage's `checkpoint`)."""
-    state = workspace / "recipe" / "state.json"
-    if not state.is_file():
-        return {}
-    stages = json.loads(state.read_text())["stages"]
-    found = {s: (stages.get(s) or {}).get("path") or (stages.get(s) or {}).get("checkpoint") for s in STAGES}
-    return {s: workspace / p for s, p in found.items() if p}
+STAGES = ("videolm", "sft", "grpo")      # the recipe's checkpoints it measures by default
 
 
 def held_out(spec: WorldSpec, frames: int, count: int) -> list:
@@ -65,7 +55,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=16)
     a = ap.parse_args()
     ckpts = ({"/".join(Path(c).parts[-2:]): Path(c) for c in a.checkpoints} if a.checkpoints
-             else recipe_checkpoints(Path(a.workspace)))
+             else stage_checkpoints(a.workspace, STAGES))
     if not ckpts:                   # `make bench` on a fresh clone: say what is missing, in the one JSON line
         print(json.dumps({"bench": "cot_reading", "measured": False,
                           "reason": f"no recipe run in {a.workspace} (make demo-train), and no --checkpoints"}))

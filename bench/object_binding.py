@@ -32,20 +32,12 @@ import torch.nn.functional as F  # noqa: E402
 
 from lvr.model import load_model  # noqa: E402
 from lvr.recipe.perception import cell_zones, fact_average_precision, zone_facts  # noqa: E402
+from lvr.recipe.stages import stage_checkpoints  # noqa: E402
 from lvr.synth.fresh import HELD_OUT_SEEDS, TRAIN_SEEDS, WorldSpec, frame_indices, fresh_world, render_frames  # noqa: E402
 
 STAGES = ("base", "videolm")
 FIT_SEEDS = TRAIN_SEEDS + 1_907_000_000       # past every training stage's block, below the held-out worlds
 TEST_SEEDS = HELD_OUT_SEEDS + 50_000
-
-
-def recipe_checkpoints(workspace: Path) -> dict[str, Path]:
-    """The recipe's perception base and base video LM (<workspace>/recipe/state.json)."""
-    state = workspace / "recipe" / "state.json"
-    if not state.is_file():
-        return {}
-    stages = json.loads(state.read_text())["stages"]
-    return {s: workspace / stages[s]["path"] for s in STAGES if (stages.get(s) or {}).get("path")}
 
 
 def zone_tokens(model, log, spec: WorldSpec, frames: int) -> tuple[torch.Tensor, list[float]]:
@@ -107,7 +99,7 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=8, help="centred frames per world")
     a = ap.parse_args()
     ckpts = ({"/".join(Path(c).parts[-2:]): Path(c) for c in a.checkpoints} if a.checkpoints
-             else recipe_checkpoints(Path(a.workspace)))
+             else stage_checkpoints(a.workspace, STAGES))
     if not ckpts:                   # `make bench` on a fresh clone: say what is missing, in the one JSON line
         print(json.dumps({"bench": "object_binding", "measured": False,
                           "reason": f"no recipe run in {a.workspace} (make demo-train), and no --checkpoints"}))

@@ -70,6 +70,17 @@ ANSWER_ONLY = ("videolm",)  # systems scored without reasoning (the base video L
 STATE = "state.json"
 
 
+def stage_checkpoints(workspace: str | Path, stages=SYSTEMS) -> dict[str, Path]:
+    """The checkpoint each of `stages` left in a recipe workspace (<workspace>/recipe/state.json: a model stage's
+    `path`, a training stage's `checkpoint`); stages that have not run are left out (benchmarks read this)."""
+    state = Path(workspace) / "recipe" / STATE
+    if not state.is_file():
+        return {}
+    rows = json.loads(state.read_text())["stages"]
+    found = {s: (rows.get(s) or {}).get("path") or (rows.get(s) or {}).get("checkpoint") for s in stages}
+    return {s: Path(workspace) / p for s, p in found.items() if p}
+
+
 @dataclass
 class StageLog:
     """What each stage did in this invocation (ran or skipped) and how long it took."""

@@ -143,3 +143,20 @@ def test_options_added_later_leave_the_keys_of_earlier_outputs_alone():
     off = {**now, "replay": to_dict(ReplayConfig())}
     assert "replay" not in _without_later_defaults(off, TRAIN_LATER_DEFAULTS)               # a group at its default
     assert _without_later_defaults({"steps": 9, "placement": "jitter"}, VIDEOLM_LATER_DEFAULTS) == {"steps": 9}
+
+
+def test_stage_checkpoints_reads_what_each_stage_left(tmp_path):
+    """Benchmarks find the recipe's models through state.json: a model stage's `path`, a training stage's
+    `checkpoint`; stages not run are left out."""
+    import json
+
+    from lvr.recipe.stages import stage_checkpoints
+
+    assert stage_checkpoints(tmp_path) == {}                                               # no recipe run
+    (tmp_path / "recipe").mkdir()
+    (tmp_path / "recipe" / "state.json").write_text(json.dumps({"stages": {
+        "data": {"videos": 4}, "videolm": {"path": "checkpoints/recipe-videolm-1"},
+        "sft": {"checkpoint": "checkpoints/recipe-sft-2/step-0000600"}}}))
+    assert stage_checkpoints(tmp_path) == {"videolm": tmp_path / "checkpoints/recipe-videolm-1",
+                                           "sft": tmp_path / "checkpoints/recipe-sft-2/step-0000600"}
+    assert stage_checkpoints(tmp_path, ("sft", "grpo")) == {"sft": tmp_path / "checkpoints/recipe-sft-2/step-0000600"}
