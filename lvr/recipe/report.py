@@ -165,9 +165,7 @@ def _setup_section(res: dict) -> list[str]:
                     f"{sft_cfg['data']['num_frames']} frames (each item drawn from "
                     f"{sft_cfg['data'].get('frames_choices') or [sft_cfg['data']['num_frames']]}), trains "
                     f"{_trainable(sft_cfg)}; reasoning targets: "
-                    + ("what the sampled frames show, frame by frame with their times, then the conclusion "
-                       "(frame-grounded)" if sft_cfg["data"].get("reasoning") == "frames" else
-                       "the corpus's reasoning (written from the whole event log)")
+                    + _reasoning_setup(sft_cfg["data"].get("reasoning"))
                     + _kept(res["training"]["sft"])],
         ["GRPO", f"{grpo_cfg['max_steps']} steps × {grpo_cfg['prompts_per_step']} prompts × G = "
                  f"{roll.get('num_generations')} (temperature {roll.get('temperature')}), lr "
@@ -225,6 +223,15 @@ def _significance_section(pairs: list[dict], images: dict[str, str]) -> list[str
                          f"{x['b']} / {x['c']}", _p(x["p"])])
     L += _table(["comparison", "group", "n", "accuracy %", "Δ points [95 % CI]", "b / c", "McNemar p"], rows)
     return L + ["", _img(images, "significance", "paired differences"), ""]
+
+
+def _reasoning_setup(source: str | None) -> str:
+    """The CoT-SFT targets in words (lvr.train.configs.DataConfig.reasoning)."""
+    return {"frames": "what the sampled frames show, with their times, a line for each frame where something "
+                      "changed, then the conclusion (frame-grounded)",
+            "every_frame": "what the sampled frames show, a line for every frame in order with its time, then the "
+                           "conclusion (frame-grounded)"}.get(source, "the corpus's reasoning (written from the "
+                                                                      "whole event log)")
 
 
 def _kept(training: dict) -> str:

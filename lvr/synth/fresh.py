@@ -309,9 +309,11 @@ class WorldItem(FramesQuestion):
         return f"qa-{self.category}"
 
 
-def world_items(seed: int, spec: WorldSpec, n_frames: int, count: int = 1, log=None) -> list[WorldItem]:
+def world_items(seed: int, spec: WorldSpec, n_frames: int, count: int = 1, log=None,
+                every_frame: bool = False) -> list[WorldItem]:
     """Up to `count` of world `seed`'s corpus questions that its `n_frames` drawn frames can answer (fewer, maybe
-    none, when the frames cannot support more); one frame draw per world, items in a seeded random order."""
+    none, when the frames cannot support more); one frame draw per world, items in a seeded random order.
+    `every_frame`: their reasoning has a line for every frame (frame_reasoning)."""
     log = log or fresh_world(seed, spec)
     rng = random.Random(seed * 31 + n_frames)
     idx = frame_indices(rng, log.duration, n_frames, spec.fps, spec.placement)
@@ -322,7 +324,7 @@ def world_items(seed: int, spec: WorldSpec, n_frames: int, count: int = 1, log=N
     return [WorldItem(seed, tuple(idx), times, it["question"], tuple(it["options"]), it["answer"],
                       category=it["category"], template=it["meta"]["template"],
                       reasoning=frame_reasoning(log, it["meta"], list(times),
-                                                item_conclusion(it["meta"], it["reasoning"])),
+                                                item_conclusion(it["meta"], it["reasoning"]), every_frame),
                       meta=it["meta"], log=log)
             for it in items[:count]]
 

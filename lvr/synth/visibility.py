@@ -218,9 +218,9 @@ def item_conclusion(meta: dict, reasoning: str) -> str:
     return m.group(1).rstrip(".") if m else ""
 
 
-def grounded_reasoning(item, times: list[float]) -> str | None:
+def grounded_reasoning(item, times: list[float], every_frame: bool = False) -> str | None:
     """`frame_reasoning` for a TrainItem-like object (video_path, meta, reasoning); None without an event log."""
     log = event_log(str(item.video_path))
     if log is None or not (item.meta or {}).get("evidence_times"):
         return None
-    return frame_reasoning(log, item.meta, times, item_conclusion(item.meta, item.reasoning))
+    return frame_reasoning(log, item.meta, times, item_conclusion(item.meta, item.reasoning), every_frame)

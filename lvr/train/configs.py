@@ -42,8 +42,11 @@ class DataConfig:
     use_clip_range: bool = option(False, "sample frames only from the question's [start, end] clip range")
     think: bool = option(True, "train/ask for <think> reasoning before the answer")
     reasoning: str = option("item", "SFT reasoning target: the item's own (item), or what the sampled frames show "
-                            "of its robots and objects, frame by frame, then its conclusion (frames: synthetic "
-                            "items with an event log; others keep their own)", choices=("item", "frames"))
+                            "of its robots and objects, then its conclusion (synthetic items with an event log; "
+                            "others keep their own): frames, a line for each frame where some of them changed; "
+                            "every_frame, a line for every frame in order, each naming all of them (the reader walks "
+                            "the frames instead of choosing them). Also the replay's qa_items' target",
+                            choices=("item", "frames", "every_frame"))
     require_answerable: bool = option(False, "drop items an ideal reader of the sampled frames cannot answer "
                                       "(lvr.synth.visibility; with frames_choices an item draws only among counts "
                                       "that can answer it, and is kept when the largest can)")

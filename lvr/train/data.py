@@ -24,6 +24,8 @@ from lvr.store import Workspace
 from lvr.synth.visibility import grounded_reasoning, item_answerable
 from lvr.video import SampledFrames, SamplingSpec, VideoError
 
+FRAME_REASONING = ("frames", "every_frame")      # DataConfig.reasoning's frame-grounded targets
+
 
 @dataclass(frozen=True)
 class TrainItem:
@@ -99,9 +101,10 @@ def load_items(ws: Workspace, *, split: str | None, statuses: Sequence[str], cat
 
 def item_reasoning(item: TrainItem, timestamps, source: str) -> str:
     """The reasoning an SFT target uses: the item's own (`item`), or what the sampled frames at `timestamps`
-    show of it (`frames`: lvr.synth.visibility.grounded_reasoning; the item's own without an event log)."""
-    if source == "frames":
-        grounded = grounded_reasoning(item, [float(t) for t in timestamps])
+    show of it (`frames`: lvr.synth.visibility.grounded_reasoning, a line per frame where something changed;
+    `every_frame`: a line per frame; the item's own without an event log)."""
+    if source in FRAME_REASONING:
+        grounded = grounded_reasoning(item, [float(t) for t in timestamps], every_frame=source == "every_frame")
         if grounded is not None:
             return grounded
     return item.reasoning

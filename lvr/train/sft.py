@@ -132,7 +132,8 @@ def train(cfg: SFTConfig) -> dict:
     encoder_grad = cfg.trainable.vision_tower or cfg.trainable.projector
     per_step = cfg.micro_batch_size * cfg.grad_accum * dist.world
     r = cfg.replay
-    replay = LookupReplay(model, r, cfg.seed, cfg.answer_weight) if r.items or r.qa_items or r.text_items else None
+    replay = LookupReplay(model, r, cfg.seed, cfg.answer_weight, every_frame=d.reasoning == "every_frame") \
+        if r.items or r.qa_items or r.text_items else None
     rep.print(f"[sft] {len(items)} training items ({d.split}: {', '.join(d.statuses)}), {len(eval_items)} eval "
               f"items; {per_step} items per step"
               + (f" + {r.items} fresh-world look-ups, {r.qa_items} fresh-world questions with reasoning and "

@@ -44,3 +44,18 @@ def test_require_answerable_keeps_what_the_frames_can_answer(synth_ws):
     for it in kept:
         assert all(item_answerable(it, n) for n in mixed.choices_for(it))
         assert mixed.count(0, it) in mixed.choices_for(it)
+
+
+def test_every_frame_target_walks_all_sampled_frames_in_order(synth_ws):
+    ws, model = synth_ws
+    item = load_items(ws, split=None, statuses=["pending"])[0]
+    frames = VideoFrames(ws, num_frames=4)
+    inputs = sft_inputs(model, [item], frames, think=True, encoder_grad=False, max_length=None,
+                        reasoning="every_frame")
+    target = model.tokenizer.decode(inputs.labels[0][inputs.labels[0] >= 0].tolist())
+    stamps = [f"{round(t) // 60:02d}:{round(t) % 60:02d}:" for t in frame_times(item.video_path, 4)]
+    found = [target.find(s) for s in stamps]
+    assert all(i >= 0 for i in found) and found == sorted(found), (stamps, target)
+    assert found[-1] < target.find(f"So {item.meta['conclusion']}")
+    changed = sft_inputs(model, [item], frames, think=True, encoder_grad=False, max_length=None, reasoning="frames")
+    assert len(changed.labels[0][changed.labels[0] >= 0]) <= len(inputs.labels[0][inputs.labels[0] >= 0])

@@ -59,6 +59,17 @@ def test_replay_adds_fresh_questions_with_their_reasoning(tiny_model):
     assert loss.requires_grad and loss.item() > 0 and ok.shape == (5,)        # 2 look-ups + 3 questions
 
 
+
+def test_replay_questions_walk_every_frame_with_every_frame_reasoning(tiny_model):
+    cfg = ReplayConfig(items=0, qa_items=2, qa_frames=[8])
+    model = load_model(tiny_model)
+    changed, walked = LookupReplay(model, cfg, seed=0), LookupReplay(model, cfg, seed=0, every_frame=True)
+    for a, b in zip(changed.qa_items(3), walked.qa_items(3)):
+        assert (a.seed, a.question, a.answer) == (b.seed, b.question, b.answer)    # same worlds and questions
+        lines = b.reasoning.splitlines()
+        assert [ln[:5] for ln in lines[:-1]] == [fmt_time(t) for t in sorted(b.times)]   # a line per frame
+        assert lines[-1] == a.reasoning.splitlines()[-1]                         # the same conclusion
+
 def test_replay_config_fails_fast():
     with pytest.raises(ConfigError, match="replay.frames"):
         load_config(SFTConfig, None, ["model=x", "replay.items=2", "replay.frames=[]"])
