@@ -61,9 +61,17 @@ def orientation_from_tag(value: str) -> tuple[int, bool]:
     return deg, False
 
 
+def side_data_entries(frame):
+    """A decoded PyAV frame's side data entries. PyAV up to 18.1.0 iterates the entries themselves; 18.1.1 made
+    the container a mapping that iterates their types."""
+    container = frame.side_data
+    for entry in container:
+        yield entry if hasattr(entry, "type") else container[entry]
+
+
 def display_matrix_of(frame) -> list[int] | None:
     """The 9 integers of a decoded PyAV frame's DISPLAYMATRIX side data, or None."""
-    for sd in frame.side_data:
+    for sd in side_data_entries(frame):
         if getattr(sd.type, "name", str(sd.type)).upper().endswith("DISPLAYMATRIX"):
             raw = bytes(sd)
             if len(raw) >= 36:
