@@ -262,3 +262,21 @@ def test_timestamps_match_between_fallback_and_table(files):
         s = sample_frames(files[name], SamplingSpec(num_frames=4))
         assert s.timestamps == [float(table.times[i]) for i in s.indices]
         assert s.timestamps == pytest.approx([float(Fraction(i, FPS)) for i in s.indices], abs=1e-3)
+
+
+class _Entry:
+    def __init__(self, name: str, raw: bytes):
+        self.type, self._raw = type("T", (), {"name": name})(), raw
+
+    def __bytes__(self) -> bytes:
+        return self._raw
+
+
+def test_display_matrix_is_read_from_both_side_data_apis():
+    """PyAV up to 18.1.0 iterates side-data entries, 18.1.1 a mapping of their types: both give the matrix."""
+    from lvr.video.orient import display_matrix_of
+    matrix = [0, 65536, 0, -65536, 0, 0, 0, 0, 1 << 30]                     # a quarter turn
+    entry = _Entry("DISPLAYMATRIX", np.array(matrix, dtype="<i4").tobytes())
+    old = type("Frame", (), {"side_data": [entry]})()
+    new = type("Frame", (), {"side_data": {entry.type: entry}})()
+    assert display_matrix_of(old) == display_matrix_of(new) == matrix
