@@ -37,20 +37,12 @@ import torch  # noqa: E402
 
 from lvr.model import load_model  # noqa: E402
 from lvr.recipe.stages import stage_checkpoints  # noqa: E402
-from lvr.synth.fresh import HELD_OUT_SEEDS, TRAIN_SEEDS, WorldSpec, world_items  # noqa: E402
+from lvr.synth.fresh import HELD_OUT_SEEDS, TRAIN_SEEDS, WorldSpec, held_out_world_items, world_items  # noqa: E402
 from lvr.train.conclusions import ConclusionBatches  # noqa: E402
 
 STREAM_SEEDS = TRAIN_SEEDS + 1_960_000_000     # past every training stage's block, below the held-out worlds
 TEST_SEEDS = HELD_OUT_SEEDS + 60_000
 ARMS = {"frames": False, "every_frame": True}
-
-
-def held_out(spec: WorldSpec, n: int, every_frame: bool) -> list:
-    out, seed = [], TEST_SEEDS
-    while len(out) < n:
-        out += world_items(seed, spec, 8, every_frame=every_frame)
-        seed += 1
-    return out
 
 
 def score(model, items: list) -> dict:
@@ -96,7 +88,7 @@ def run_arm(ckpt: str, arm: str, seconds: float, batch: int, lr: float, test: in
     torch.manual_seed(0)
     every, spec = ARMS[arm], WorldSpec(placement="centre")
     model = load_model(ckpt)
-    items = held_out(spec, test, every)
+    items = held_out_world_items(spec, 8, test, start=TEST_SEEDS, every_frame=every)
     before = score(model, items)
     steps = train(model, every, spec, seconds, batch, lr)
     return {"steps": steps, "before": before, "after": score(model, items)}

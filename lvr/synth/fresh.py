@@ -329,12 +329,13 @@ def world_items(seed: int, spec: WorldSpec, n_frames: int, count: int = 1, log=N
             for it in items[:count]]
 
 
-def held_out_world_items(spec: WorldSpec, n_frames: int, count: int, start: int = HELD_OUT_SEEDS) -> list[WorldItem]:
+def held_out_world_items(spec: WorldSpec, n_frames: int, count: int, start: int = HELD_OUT_SEEDS,
+                         every_frame: bool = False) -> list[WorldItem]:
     """`count` corpus-style questions on held-out worlds, one per world (worlds whose `n_frames` frames answer none
-    are passed over), in seed order from `start`."""
+    are passed over), in seed order from `start`; `every_frame` as in world_items."""
     out, seed = [], start
     while len(out) < count:
-        out += world_items(seed, spec, n_frames)
+        out += world_items(seed, spec, n_frames, every_frame=every_frame)
         seed += 1
     return out
 
