@@ -60,7 +60,7 @@ def walked(it):
     if not EVERY_FRAME[0]:
         return it
     conclusion = item_conclusion(it.meta, it.reasoning)
-    return replace(it, reasoning=frame_reasoning(it.log, it.meta, list(it.times), conclusion, every_frame=True))
+    return replace(it, reasoning=frame_reasoning(it.log, it.meta, list(it.times), conclusion, lines="every_frame"))
 
 
 def frame_lines(text: str) -> dict[str, str]:

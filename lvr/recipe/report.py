@@ -227,11 +227,14 @@ def _significance_section(pairs: list[dict], images: dict[str, str]) -> list[str
 
 def _reasoning_setup(source: str | None) -> str:
     """The CoT-SFT targets in words (lvr.train.configs.DataConfig.reasoning)."""
-    return {"frames": "what the sampled frames show, with their times, a line for each frame where something "
-                      "changed, then the conclusion (frame-grounded)",
-            "every_frame": "what the sampled frames show, a line for every frame in order with its time, then the "
-                           "conclusion (frame-grounded)"}.get(source, "the corpus's reasoning (written from the "
-                                                                      "whole event log)")
+    grounded = {
+        "frames": "what the sampled frames show, with their times, a line for each frame where something changed, "
+                  "then the conclusion (frame-grounded)",
+        "every_frame": "what the sampled frames show, a line for every frame in order with its time, then the "
+                       "conclusion (frame-grounded)",
+        "to_evidence": "what the sampled frames show, a line for every frame in order with its time up to the frame "
+                       "that shows the last fact the answer needs, then the conclusion (frame-grounded)"}
+    return grounded.get(source, "the corpus's reasoning (written from the whole event log)")
 
 
 def _kept(training: dict) -> str:

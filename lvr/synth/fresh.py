@@ -310,10 +310,10 @@ class WorldItem(FramesQuestion):
 
 
 def world_items(seed: int, spec: WorldSpec, n_frames: int, count: int = 1, log=None,
-                every_frame: bool = False) -> list[WorldItem]:
+                lines: str = "frames") -> list[WorldItem]:
     """Up to `count` of world `seed`'s corpus questions that its `n_frames` drawn frames can answer (fewer, maybe
     none, when the frames cannot support more); one frame draw per world, items in a seeded random order.
-    `every_frame`: their reasoning has a line for every frame (frame_reasoning)."""
+    `lines`: their reasoning's layout (frame_reasoning: frames, every_frame or to_evidence)."""
     log = log or fresh_world(seed, spec)
     rng = random.Random(seed * 31 + n_frames)
     idx = frame_indices(rng, log.duration, n_frames, spec.fps, spec.placement)
@@ -324,18 +324,18 @@ def world_items(seed: int, spec: WorldSpec, n_frames: int, count: int = 1, log=N
     return [WorldItem(seed, tuple(idx), times, it["question"], tuple(it["options"]), it["answer"],
                       category=it["category"], template=it["meta"]["template"],
                       reasoning=frame_reasoning(log, it["meta"], list(times),
-                                                item_conclusion(it["meta"], it["reasoning"]), every_frame),
+                                                item_conclusion(it["meta"], it["reasoning"]), lines),
                       meta=it["meta"], log=log)
             for it in items[:count]]
 
 
 def held_out_world_items(spec: WorldSpec, n_frames: int, count: int, start: int = HELD_OUT_SEEDS,
-                         every_frame: bool = False) -> list[WorldItem]:
+                         lines: str = "frames") -> list[WorldItem]:
     """`count` corpus-style questions on held-out worlds, one per world (worlds whose `n_frames` frames answer none
-    are passed over), in seed order from `start`; `every_frame` as in world_items."""
+    are passed over), in seed order from `start`; `lines` as in world_items."""
     out, seed = [], start
     while len(out) < count:
-        out += world_items(seed, spec, n_frames, every_frame=every_frame)
+        out += world_items(seed, spec, n_frames, lines=lines)
         seed += 1
     return out
 

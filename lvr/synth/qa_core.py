@@ -54,19 +54,23 @@ class Template:
     category: str
     gen: Callable[[Ctx], Iterator[Draft]]
     solve: Callable[[EventLog, dict], str]
+    until_end: bool = False  # the answer can change until the video ends (a final state, a count, a longest)
 
 
 TEMPLATES: dict[str, Template] = {}
 
 
-def template(name: str, category: str, solve: Callable[[EventLog, dict], str], zone: bool = False):
-    """Register a generator; `zone=True`: `solve` returns a zone name, the option reads "the <zone>"."""
+def template(name: str, category: str, solve: Callable[[EventLog, dict], str], zone: bool = False,
+             until_end: bool = False):
+    """Register a generator; `zone=True`: `solve` returns a zone name, the option reads "the <zone>";
+    `until_end=True`: a watcher knows the answer only at the end (a final state, a count, a longest), not once
+    the facts it needs have shown (lvr.synth.visibility's `to_evidence` reasoning stops there otherwise)."""
 
     def deco(fn):
         if name in TEMPLATES:
             raise ValueError(f"template {name!r} registered twice")
         TEMPLATES[name] = Template(
-            name, category, fn, (lambda log, p: zone_option(solve(log, p))) if zone else solve
+            name, category, fn, (lambda log, p: zone_option(solve(log, p))) if zone else solve, until_end
         )
         return fn
 

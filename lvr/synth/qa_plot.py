@@ -170,7 +170,7 @@ def _stmt_support(log, s):
     return ([start] if start else []) + [e]
 
 
-@template("true_statement", "plot", _solve_statement)
+@template("true_statement", "plot", _solve_statement, until_end=True)
 def true_statement(ctx: Ctx):
     log = ctx.log
     true = []

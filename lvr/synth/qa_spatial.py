@@ -293,7 +293,7 @@ def _solve_final_zone(log, p):
     return st[1]
 
 
-@template("final_zone", "spatial", _solve_final_zone, zone=True)
+@template("final_zone", "spatial", _solve_final_zone, zone=True, until_end=True)
 def final_zone(ctx: Ctx):
     log = ctx.log
     last_clip = log.n_clips - 1

@@ -193,7 +193,7 @@ def _count_draft(ctx, params, q, what, others: list[dict]):
     )
 
 
-@template("count_pickups", "temporal", _solve_count)
+@template("count_pickups", "temporal", _solve_count, until_end=True)
 def count_pickups(ctx: Ctx):
     log = ctx.log
     for a in ctx.shuffled(log.agent_ids):
@@ -216,7 +216,7 @@ def count_pickups(ctx: Ctx):
             yield d
 
 
-@template("count_collisions", "temporal", _solve_count)
+@template("count_collisions", "temporal", _solve_count, until_end=True)
 def count_collisions(ctx: Ctx):
     log = ctx.log
     for a in ctx.shuffled(log.agent_ids):
@@ -239,7 +239,7 @@ def count_collisions(ctx: Ctx):
             yield d
 
 
-@template("count_zone_drops", "temporal", _solve_count)
+@template("count_zone_drops", "temporal", _solve_count, until_end=True)
 def count_zone_drops(ctx: Ctx):
     log = ctx.log
     for z in ctx.shuffled(log.zone_names):
@@ -308,7 +308,7 @@ def _solve_longest(log, p):
     return max(totals, key=lambda z: totals[z])
 
 
-@template("longest_zone", "temporal", _solve_longest, zone=True)
+@template("longest_zone", "temporal", _solve_longest, zone=True, until_end=True)
 def longest_zone(ctx: Ctx):
     log = ctx.log
     for a in ctx.shuffled(log.agent_ids):
@@ -376,7 +376,7 @@ def _solve_carry_longest(log, p):
     return _carry_text(log, *best)
 
 
-@template("carry_longest", "temporal", _solve_carry_longest)
+@template("carry_longest", "temporal", _solve_carry_longest, until_end=True)
 def carry_longest(ctx: Ctx):
     log = ctx.log
     spans = {k: v[0] for k, v in _carries(log).items() if len(v) == 1}  # one carry per pair: unambiguous

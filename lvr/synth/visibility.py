@@ -35,8 +35,10 @@ from lvr.video.sampling import SamplingSpec, plan_indices
 
 from .eventlog import EventLog
 from .phrases import fmt_time, sentence
+from .qa import TEMPLATES
 
 EPS = 0.01
+FRAME_LINES = ("frames", "every_frame", "to_evidence")    # the layouts of `frame_reasoning`
 
 
 def frame_times(video_path: str | Path, num_frames: int) -> list[float]:
@@ -96,22 +98,29 @@ def snapshot(log, entities: set[str], t: float) -> tuple:
     return tuple(out)
 
 
+def showing_frame(log, entities: set[str], t: float, times: list[float]) -> float | None:
+    """The frame among `times` (sorted) that shows the fact at t about `entities`: the nearest frame when it shows
+    the state right after t, else the first frame after t when the frames around t show the change; None: unseen."""
+    if not any(drawn(log, e, t + EPS) for e in entities):      # only hidden objects: nothing to read
+        return None
+    after = snapshot(log, entities, t + EPS)
+    nearest = min(times, key=lambda f: abs(f - t))
+    if snapshot(log, entities, nearest) == after:
+        return nearest
+    i = bisect_left(times, t)
+    if i == 0 or i == len(times):
+        return None
+    before_frame, after_frame = snapshot(log, entities, times[i - 1]), snapshot(log, entities, times[i])
+    changed = (before_frame != after_frame and after_frame == after
+               and before_frame == snapshot(log, entities, t - EPS))
+    return times[i] if changed else None
+
+
 def seen(log, entities: set[str], t: float, times: list[float]) -> bool:
     """Is the fact at t about `entities` visible in frames at `times` (sorted)?"""
     if not entities or not times:
         return bool(times) and not entities
-    if not any(drawn(log, e, t + EPS) for e in entities):      # only hidden objects: nothing to read
-        return False
-    after = snapshot(log, entities, t + EPS)
-    nearest = min(times, key=lambda f: abs(f - t))
-    if snapshot(log, entities, nearest) == after:
-        return True
-    i = bisect_left(times, t)
-    if i == 0 or i == len(times):
-        return False
-    before_frame, after_frame = snapshot(log, entities, times[i - 1]), snapshot(log, entities, times[i])
-    return (before_frame != after_frame and after_frame == after
-            and before_frame == snapshot(log, entities, t - EPS))
+    return showing_frame(log, entities, t, times) is not None
 
 
 def answerable(meta: dict, log, times: list[float]) -> bool:
@@ -161,26 +170,44 @@ def _clause(log, ent: str, t: float, entities: set[str]) -> str | None:
     return f"{_short(log, ent)} {state[1]}" if state[0] == "floor" else None
 
 
-def frame_reasoning(log, meta: dict, times: list[float], conclusion: str, every_frame: bool = False) -> str:
-    """What the frames show of the item's robots and objects: the first frame in full ("00:04: red robot
-    kitchen with green key; grey ring hall."), then one line per frame where some of them changed, naming only
-    those (a robot and what it holds change together), then "So <conclusion>.". `every_frame`: one line per
-    frame, in order, each naming all of them (a reader then walks the frames instead of choosing them)."""
+def evidence_end(log, meta: dict, times: list[float]) -> float:
+    """The frame a watcher can answer at: the last frame that shows one of the item's evidence facts; the last
+    frame when its template's answer can change until the video ends (final states, counts, longests) or when
+    some fact is not shown."""
+    times = sorted(times)
+    template = TEMPLATES.get(meta.get("template"))
+    params, evidence = meta.get("params") or {}, meta.get("evidence_times") or []
+    if template is None or template.until_end or not evidence:
+        return times[-1]
+    shown = [showing_frame(log, ents, t, times) if (ents := entities_at(log, params, t)) else None for t in evidence]
+    return times[-1] if None in shown else max(shown)
+
+
+def frame_reasoning(log, meta: dict, times: list[float], conclusion: str, lines: str = "frames") -> str:
+    """What the frames show of the item's robots and objects, then "So <conclusion>.". `lines` (FRAME_LINES):
+    frames, the first frame in full ("00:04: red robot kitchen with green key; grey ring hall."), then one line
+    per frame where some of them changed, naming only those (a robot and what it holds change together);
+    every_frame, one line per frame, in order, each naming all of them (a reader walks the frames instead of
+    choosing them); to_evidence, every_frame's lines up to the frame that shows the last fact the answer needs
+    (`evidence_end`), so the conclusion reads the line just written, the way a final state reads the last frame."""
+    if lines not in FRAME_LINES:
+        raise ValueError(f"frame_reasoning: lines={lines!r}, expected one of {FRAME_LINES}")
     entities = sorted(item_entities(log, meta), key=lambda e: (e not in log.agent_ids, e))
-    ents = set(entities)
-    lines, last = [], {}
-    for t in sorted(times):
+    ents, every = set(entities), lines != "frames"
+    stop = evidence_end(log, meta, times) if lines == "to_evidence" else max(times)
+    out, last = [], {}
+    for t in sorted(t for t in times if t <= stop):
         view = {e: snapshot(log, {e}, t) for e in entities}
-        changed = entities if every_frame else [e for e in entities if view[e] != last.get(e)]
+        changed = entities if every else [e for e in entities if view[e] != last.get(e)]
         if not changed:
             continue
         carriers = {st[1] for e in changed if e not in log.agent_ids and (st := log.object_state_at(e, t))[0] == "held"}
         named = [e for e in entities if e in changed or e in carriers]
         last = view
         clauses = [c for e in named if (c := _clause(log, e, t, ents))]
-        lines.append(f"{fmt_time(t)}: {'; '.join(clauses) or 'none of them in view'}.")
-    lines.append(sentence(f"So {conclusion}"))
-    return "\n".join(lines)
+        out.append(f"{fmt_time(t)}: {'; '.join(clauses) or 'none of them in view'}.")
+    out.append(sentence(f"So {conclusion}"))
+    return "\n".join(out)
 
 
 CLAIM_KINDS = ("robot zone", "carrying", "object place", "unknown")
@@ -218,9 +245,9 @@ def item_conclusion(meta: dict, reasoning: str) -> str:
     return m.group(1).rstrip(".") if m else ""
 
 
-def grounded_reasoning(item, times: list[float], every_frame: bool = False) -> str | None:
+def grounded_reasoning(item, times: list[float], lines: str = "frames") -> str | None:
     """`frame_reasoning` for a TrainItem-like object (video_path, meta, reasoning); None without an event log."""
     log = event_log(str(item.video_path))
     if log is None or not (item.meta or {}).get("evidence_times"):
         return None
-    return frame_reasoning(log, item.meta, times, item_conclusion(item.meta, item.reasoning), every_frame)
+    return frame_reasoning(log, item.meta, times, item_conclusion(item.meta, item.reasoning), lines)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from lvr.config import fail, option
 from lvr.mrsp.config import MRSPConfig
 from lvr.synth.fresh import PLACEMENT_HELP, PLACEMENTS, VIDEOLM_KINDS, minutes_problem
+from lvr.synth.visibility import FRAME_LINES
 
 from .rewards import check_reward_name
 
@@ -45,8 +46,10 @@ class DataConfig:
                             "of its robots and objects, then its conclusion (synthetic items with an event log; "
                             "others keep their own): frames, a line for each frame where some of them changed; "
                             "every_frame, a line for every frame in order, each naming all of them (the reader walks "
-                            "the frames instead of choosing them). Also the replay's qa_items' target",
-                            choices=("item", "frames", "every_frame"))
+                            "the frames instead of choosing them); to_evidence, every_frame's lines up to the frame "
+                            "that shows the last fact the answer needs (all frames for final states, counts and "
+                            "longests), so the conclusion reads the line just written. Also the replay's qa_items' "
+                            "target", choices=("item", *FRAME_LINES))
     require_answerable: bool = option(False, "drop items an ideal reader of the sampled frames cannot answer "
                                       "(lvr.synth.visibility; with frames_choices an item draws only among counts "
                                       "that can answer it, and is kept when the largest can)")

@@ -21,10 +21,8 @@ import torch
 
 from lvr.media import frame_spec, video_frames
 from lvr.store import Workspace
-from lvr.synth.visibility import grounded_reasoning, item_answerable
+from lvr.synth.visibility import FRAME_LINES, grounded_reasoning, item_answerable
 from lvr.video import SampledFrames, SamplingSpec, VideoError
-
-FRAME_REASONING = ("frames", "every_frame")      # DataConfig.reasoning's frame-grounded targets
 
 
 @dataclass(frozen=True)
@@ -101,10 +99,11 @@ def load_items(ws: Workspace, *, split: str | None, statuses: Sequence[str], cat
 
 def item_reasoning(item: TrainItem, timestamps, source: str) -> str:
     """The reasoning an SFT target uses: the item's own (`item`), or what the sampled frames at `timestamps`
-    show of it (`frames`: lvr.synth.visibility.grounded_reasoning, a line per frame where something changed;
-    `every_frame`: a line per frame; the item's own without an event log)."""
-    if source in FRAME_REASONING:
-        grounded = grounded_reasoning(item, [float(t) for t in timestamps], every_frame=source == "every_frame")
+    show of it (one of lvr.synth.visibility.FRAME_LINES, the layouts of grounded_reasoning: `frames`, a line per
+    frame where something changed; `every_frame`, a line per frame; `to_evidence`, a line per frame up to the one
+    that shows the last fact needed; the item's own without an event log)."""
+    if source in FRAME_LINES:
+        grounded = grounded_reasoning(item, [float(t) for t in timestamps], lines=source)
         if grounded is not None:
             return grounded
     return item.reasoning

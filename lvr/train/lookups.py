@@ -143,10 +143,10 @@ class LookupReplay:
     """CoT-SFT's replay of the base video-LM stage: micro-batch `index` (counted over steps, accumulation and
     ranks) gets `cfg.items` look-up questions, each from its own fresh world, and `cfg.qa_items` corpus-style
     questions with their reasoning (one per fresh world, from worlds whose frames can answer one), so a resumed
-    run replays the same worlds. `cfg`: lvr.train.configs.ReplayConfig; `every_frame`: their reasoning has a line
-    for every frame (DataConfig.reasoning every_frame)."""
+    run replays the same worlds. `cfg`: lvr.train.configs.ReplayConfig; `lines`: their reasoning's layout
+    (lvr.synth.visibility.FRAME_LINES, DataConfig.reasoning's frame-grounded choices)."""
 
-    def __init__(self, model, cfg, seed: int = 0, answer_weight: float = 1.0, every_frame: bool = False):
+    def __init__(self, model, cfg, seed: int = 0, answer_weight: float = 1.0, lines: str = "frames"):
         framed = cfg.items or cfg.qa_items
         if framed and (not hasattr(model, "projector") or not hasattr(model, "vision_features")):
             raise ValueError(f"replay.items and replay.qa_items need an lvr_composite model (a projector over vision "
@@ -155,7 +155,7 @@ class LookupReplay:
         self.qa_start = QA_SEEDS + seed * 10_000_000
         self.text_start = TEXT_SEEDS + seed * 10_000_000
         self.spec = WorldSpec(minutes=tuple(cfg.minutes), placement=cfg.placement)
-        self.every_frame = every_frame
+        self.lines = lines
         frames = 4 * (cfg.items * max(cfg.frames) + cfg.qa_items * max(cfg.qa_frames))
         self.batches = LookupBatches(model, self.spec, cache_frames=frames, answer_weight=answer_weight) \
             if framed else None
@@ -180,7 +180,7 @@ class LookupReplay:
         n_frames = random.Random(first).choice(frame_counts)
         out = []
         for seed in range(first, first + count * QA_WORLDS):
-            out += world_items(seed, self.spec, n_frames, every_frame=self.every_frame)
+            out += world_items(seed, self.spec, n_frames, lines=self.lines)
             if len(out) == count:
                 return out
         raise RuntimeError(f"replay.{name}: only {len(out)} of {count} answerable questions in "

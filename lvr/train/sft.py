@@ -28,6 +28,7 @@ import torch
 from lvr.config import describe, load_config
 from lvr.model import IGNORE_INDEX, collate
 from lvr.model.prompting import answer_text, build_messages, format_target
+from lvr.synth.visibility import FRAME_LINES
 
 from . import run as runlib
 from .configs import SFTConfig
@@ -132,7 +133,8 @@ def train(cfg: SFTConfig) -> dict:
     encoder_grad = cfg.trainable.vision_tower or cfg.trainable.projector
     per_step = cfg.micro_batch_size * cfg.grad_accum * dist.world
     r = cfg.replay
-    replay = LookupReplay(model, r, cfg.seed, cfg.answer_weight, every_frame=d.reasoning == "every_frame") \
+    replay = LookupReplay(model, r, cfg.seed, cfg.answer_weight,
+                          lines=d.reasoning if d.reasoning in FRAME_LINES else "frames") \
         if r.items or r.qa_items or r.text_items else None
     rep.print(f"[sft] {len(items)} training items ({d.split}: {', '.join(d.statuses)}), {len(eval_items)} eval "
               f"items; {per_step} items per step"

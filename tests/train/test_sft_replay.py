@@ -63,7 +63,7 @@ def test_replay_adds_fresh_questions_with_their_reasoning(tiny_model):
 def test_replay_questions_walk_every_frame_with_every_frame_reasoning(tiny_model):
     cfg = ReplayConfig(items=0, qa_items=2, qa_frames=[8])
     model = load_model(tiny_model)
-    changed, walked = LookupReplay(model, cfg, seed=0), LookupReplay(model, cfg, seed=0, every_frame=True)
+    changed, walked = LookupReplay(model, cfg, seed=0), LookupReplay(model, cfg, seed=0, lines="every_frame")
     for a, b in zip(changed.qa_items(3), walked.qa_items(3)):
         assert (a.seed, a.question, a.answer) == (b.seed, b.question, b.answer)    # same worlds and questions
         lines = b.reasoning.splitlines()
