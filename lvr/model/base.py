@@ -211,6 +211,20 @@ class VideoLM(nn.Module, abc.ABC):
         """Does this checkpoint see a frame again right after writing its time tag (lvr.model.lookback)?"""
         return bool(getattr(getattr(self, "options", None), "frame_lookback", False))
 
+    @property
+    def frame_walk(self) -> bool:
+        """With look-back, does generation write the frame tags in time order itself (lvr.model.lookback)?"""
+        return bool(getattr(getattr(self, "options", None), "frame_walk", False))
+
+    def set_frame_walk(self, on: bool) -> None:
+        """Switch frame walking (CompositeOptions.frame_walk); saved with the next checkpoint. Fails without
+        look-back."""
+        import dataclasses
+
+        if not hasattr(getattr(self, "options", None), "frame_walk"):
+            raise ValueError(f"frame walking needs frame look-back, which {type(self).__name__} does not have")
+        self.options = dataclasses.replace(self.options, frame_walk=bool(on))
+
     def set_frame_lookback(self, on: bool) -> None:
         """Switch frame look-back (lvr.model.lookback); saved with the next checkpoint. Fails when the model has
         no one-token clock tags before its frames."""

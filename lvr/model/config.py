@@ -47,6 +47,13 @@ def _check_channels(opts) -> None:
         raise ConfigError(f"image_std must be positive, got {opts.image_std}")
 
 
+def _check_walk(opts) -> None:
+    """frame_walk writes look-back tags: it needs frame_lookback."""
+    if opts.frame_walk and not opts.frame_lookback:
+        raise ConfigError(f"{type(opts).__name__}.frame_walk needs frame_lookback: true (the tags it writes are "
+                          "look-back tags)")
+
+
 @dataclass(frozen=True)
 class CompositeOptions:
     """Options of the composite (vision tower → projector → causal LM) that are not in HF configs."""
@@ -66,6 +73,10 @@ class CompositeOptions:
                                   "frame's video tokens again (no label), so a reasoning line is written next to "
                                   "the frame it names (lvr.model.lookback; needs one-token clock tags: "
                                   "timestamp_format {clock}, use_clock_tags)")
+    frame_walk: bool = option(False, "with frame_lookback: generation writes the frame tags in time order itself "
+                              "(whatever clock tag a row writes becomes its next unread frame's), so the model writes "
+                              "only each line's content; for a line per frame (DataConfig.reasoning every_frame, "
+                              "to_evidence)")
     image_mean: tuple[float, ...] = option(SIGLIP_MEAN, "per-channel mean of the frame normalisation")
     image_std: tuple[float, ...] = option(SIGLIP_STD, "per-channel std of the frame normalisation (> 0)")
     vision_select_layer: int = option(-1, "-1: last_hidden_state; -2: the layer before, …")
@@ -92,6 +103,7 @@ class CompositeOptions:
         if self.frame_lookback and not (self.timestamp_text and "{clock" in self.timestamp_format):
             raise ConfigError("frame_lookback needs timestamp_text: true and the {clock} timestamp_format "
                               "(one-token clock tags, CompositeVideoLM.use_clock_tags)")
+        _check_walk(self)
 
     def timestamp_tag(self, seconds: float) -> str:
         """The text put before a frame at `seconds`: "<t=35.6s>", or with "{clock}" in the format the time
@@ -151,6 +163,10 @@ class Qwen3VLOptions:
                                   "frame's video tokens again (no label), so a reasoning line is written next to "
                                   "the frame it names (lvr.model.lookback; needs one-token clock tags: "
                                   "timestamp_format {clock}, use_clock_tags)")
+    frame_walk: bool = option(False, "with frame_lookback: generation writes the frame tags in time order itself "
+                              "(whatever clock tag a row writes becomes its next unread frame's), so the model writes "
+                              "only each line's content; for a line per frame (DataConfig.reasoning every_frame, "
+                              "to_evidence)")
     image_mean: tuple[float, ...] = option(SIGLIP_MEAN, "per-channel mean (Qwen3-VL's video processor: "
                                            "IMAGENET_STANDARD, 0.5 each)")
     image_std: tuple[float, ...] = option(SIGLIP_STD, "per-channel std of the frame normalisation (> 0)")
@@ -163,6 +179,7 @@ class Qwen3VLOptions:
         if not (0 < self.min_pixels <= self.max_pixels):
             raise ConfigError(f"need 0 < min_pixels <= max_pixels, got {self.min_pixels}, {self.max_pixels}")
         _check_channels(self)
+        _check_walk(self)
 
     @classmethod
     def from_dict(cls, data: dict, where: str = "qwen3_vl options") -> "Qwen3VLOptions":

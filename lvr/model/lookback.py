@@ -18,7 +18,10 @@ one: such a tag is replaced by the tag of the frame nearest in time (per row), s
 between its frames looks at the frame it meant. Masking those tags instead lets the next likeliest token through,
 often a frame already read, and scores 35.9 % against 43.0 % for the same CoT-SFT on the same 128 held-out fresh
 worlds (docs/benchmarks.md). Scoring leaves the logits whole, so GRPO's ratios compare the same log-probs on
-both sides.
+both sides. With `frame_walk` (saved with the checkpoint) the tags themselves are the decoder's: whatever clock
+tag a row writes becomes the tag of its next frame not yet written, in time order (the last frame once all are),
+so a model trained on a line per frame (DataConfig.reasoning every_frame, to_evidence) writes only each line's
+content and when to stop, and never skips or repeats a frame.
 """
 from __future__ import annotations
 
@@ -133,6 +136,24 @@ def look_back_targets(model, input_ids: torch.Tensor, embeds: torch.Tensor, labe
     return ids, torch.cat([embeds[0, :start], tail.to(embeds.dtype)])[None], lab
 
 
+class TagWriter:
+    """Per row, the clock tag to write for the tag a row sampled: its next frame's in time order (`walk`), else
+    the nearest frame's when the sampled time has no frame (`nearest_frame_tags`), else the sampled one."""
+
+    def __init__(self, seconds: dict[int, int], frames: list[dict], walk: bool):
+        self.seconds, self.walk = seconds, walk
+        self.snap = [nearest_frame_tags(seconds, f) for f in frames]
+        self.order = [sorted(f, key=lambda t: seconds.get(t, 0)) for f in frames]
+        self.written = [0] * len(frames)
+
+    def __call__(self, row: int, tok: int) -> int:
+        order = self.order[row]
+        if self.walk and order and tok in self.seconds:
+            self.written[row] += 1
+            return order[min(self.written[row], len(order)) - 1]
+        return self.snap[row].get(tok, tok)
+
+
 def _sample(logits: torch.Tensor, do_sample: bool, temperature: float, top_p: float) -> torch.Tensor:
     if not do_sample:
         return logits.argmax(-1)
@@ -164,8 +185,7 @@ def lookback_generate(model, inputs, *, max_new_tokens: int, do_sample: bool = F
     out = lm(inputs_embeds=inputs.inputs_embeds, attention_mask=mask, position_ids=pos, past_key_values=cache,
              use_cache=True, logits_to_keep=1)
     last = out.logits[:, -1]
-    seconds = clock_tag_seconds(model.tokenizer)
-    snap = [nearest_frame_tags(seconds, frames[r]) for r in range(b)]    # a time no frame of row r has → nearest
+    retag = TagWriter(clock_tag_seconds(model.tokenizer), frames, getattr(model, "frame_walk", False))
     nxt = pos[:, -1] + 1                                         # each row's next position
     done = torch.zeros(b, dtype=torch.bool)
     written = torch.full((b, 0), pad, dtype=torch.long)
@@ -173,7 +193,7 @@ def lookback_generate(model, inputs, *, max_new_tokens: int, do_sample: bool = F
         streamer.put(written[:1])                                # the "prompt" a skip_prompt streamer drops
     for _ in range(max_new_tokens):
         tok = _sample(last, do_sample, temperature, top_p).cpu()
-        tok = torch.tensor([snap[r].get(int(t), int(t)) for r, t in enumerate(tok)]).masked_fill(done, pad)
+        tok = torch.tensor([retag(r, int(t)) for r, t in enumerate(tok)]).masked_fill(done, pad)
         written = torch.cat([written, tok[:, None]], 1)
         if streamer is not None:
             streamer.put(tok[:1])

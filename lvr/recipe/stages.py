@@ -505,7 +505,7 @@ VIDEOLM_LATER_DEFAULTS = {"layout": "chat", "stamp_frames": False, "clock_init":
                           "qa_share": 0.0, "qa_frames": [8, 16], "qa_start": 1, "placement": "jitter"}
 TRAIN_LATER_DEFAULTS = {"replay.placement": "jitter", "replay.text_items": 0, "replay.text_frames": [4, 8, 16],
                         "fresh.placement": "jitter", "replay": to_dict(ReplayConfig()),
-                        "answer_weight": 1.0, "fresh": to_dict(FreshPromptsConfig())}
+                        "answer_weight": 1.0, "fresh": to_dict(FreshPromptsConfig()), "data.frame_walk": None}
 
 
 def _without_later_defaults(settings: dict, later: dict) -> dict:

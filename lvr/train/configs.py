@@ -61,6 +61,10 @@ class DataConfig:
                                          "followed by that frame again, so a reasoning line is written next to "
                                          "the frame it names (lvr.model.lookback; saved with the checkpoints; "
                                          "needs one-token clock tags); null: the model's own setting")
+    frame_walk: bool | None = option(None, "with frame look-back: generation writes the frame tags in time order "
+                                     "itself, so the model writes only each line's content and when to stop (for "
+                                     "reasoning every_frame / to_evidence; saved with the checkpoints); null: the "
+                                     "model's own setting")
     shuffle: bool = option(True, "reshuffle the items every epoch")
     eval_split: str | None = option("eval", "split for the periodic eval loss (null: no eval)",
                                     choices=("sft", "rl", "eval"))

@@ -61,6 +61,20 @@ def _broadcast(obj: Any, dist: DistInfo) -> Any:
     return box[0]
 
 
+def set_saved_options(model, data) -> None:
+    """The data group's model settings that are saved with this run's checkpoints: the answer format, frame
+    look-back and frame walking (null / "model": the model's own)."""
+    if data.answer_format != "model" and data.answer_format != model.answer_format:
+        model.set_answer_format(data.answer_format)
+    for key in ("frame_lookback", "frame_walk"):            # in this order: walking needs look-back
+        want = getattr(data, key)
+        if want is not None and want != getattr(model, key):
+            try:
+                getattr(model, f"set_{key}")(want)
+            except (ValueError, ConfigError) as e:
+                raise ConfigError(f"data.{key}: {e}") from None
+
+
 def start_run(cfg, stage: str) -> Run:
     if not cfg.workspace:
         raise ConfigError("workspace is required: pass workspace=DIR (or --workspace DIR)")
@@ -87,13 +101,7 @@ def start_run(cfg, stage: str) -> Run:
     dtype = torch.bfloat16 if precision == "bf16" else torch.float32
     model = load_model(model_path, device=dist.device, dtype=dtype)
     model.train()
-    if cfg.data.answer_format != "model" and cfg.data.answer_format != model.answer_format:
-        model.set_answer_format(cfg.data.answer_format)   # saved with this run's checkpoints
-    if cfg.data.frame_lookback is not None and cfg.data.frame_lookback != model.frame_lookback:
-        try:
-            model.set_frame_lookback(cfg.data.frame_lookback)   # saved with this run's checkpoints
-        except (ValueError, ConfigError) as e:
-            raise ConfigError(f"data.frame_lookback: {e}") from None
+    set_saved_options(model, cfg.data)
     if cfg.deepspeed.gradient_checkpointing:
         model.causal_lm.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     counts = set_trainable(model, cfg.trainable)

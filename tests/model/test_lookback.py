@@ -142,6 +142,37 @@ def test_a_time_between_frames_means_the_nearest_frame(looking):
     assert tag[7] not in snap and nearest_frame_tags(seconds, []) == {}
 
 
+def test_walking_writes_each_rows_frames_in_time_order(looking):
+    """With frame_walk, whatever clock tags a row samples, it writes its own frames' tags in time order (the last
+    frame once all are written), batched as row by row."""
+    from lvr.model.lookback import clock_tag_seconds
+
+    model = eager_tags(looking)
+    model.set_frame_walk(True)
+    seconds = clock_tag_seconds(model.tokenizer)
+    rows = prompts(model)
+    batch = collate(rows, padding_side="left", pad_token_id=model.tokenizer.pad_token_id or 0)
+    with torch.no_grad():
+        together = model.generate_ids(batch, max_new_tokens=24, do_sample=False)
+        alone = [model.generate_ids(r, max_new_tokens=24, do_sample=False)[0] for r in rows]
+    for r, row in enumerate(rows):
+        ids = alone[r].tolist()
+        assert together[r, :len(ids)].tolist() == ids
+        order = sorted(frame_slots(model, row.input_ids[0], row.inputs_embeds[0]), key=seconds.get)
+        tags = [t for t in ids if t in seconds]
+        assert len(tags) >= 2 and tags == (order + [order[-1]] * len(tags))[:len(tags)], (tags, order)
+
+
+def test_walking_needs_look_back(tiny_composite):
+    model = copy.deepcopy(tiny_composite)
+    model.use_clock_tags(60)
+    with pytest.raises(ConfigError, match="frame_walk needs frame_lookback"):
+        model.set_frame_walk(True)
+    model.set_frame_lookback(True)
+    model.set_frame_walk(True)
+    assert model.frame_walk and model.options.frame_walk
+
+
 def test_look_back_needs_one_token_clock_tags(tiny_composite):
     model = copy.deepcopy(tiny_composite)
     with pytest.raises(ConfigError, match="frame_lookback needs timestamp_text"):

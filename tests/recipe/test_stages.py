@@ -143,6 +143,9 @@ def test_options_added_later_leave_the_keys_of_earlier_outputs_alone():
     off = {**now, "replay": to_dict(ReplayConfig())}
     assert "replay" not in _without_later_defaults(off, TRAIN_LATER_DEFAULTS)               # a group at its default
     assert _without_later_defaults({"steps": 9, "placement": "jitter"}, VIDEOLM_LATER_DEFAULTS) == {"steps": 9}
+    data = {"reasoning": "frames", "frame_lookback": True}
+    assert _without_later_defaults({"data": {**data, "frame_walk": None}}, TRAIN_LATER_DEFAULTS) == {"data": data}
+    assert _without_later_defaults({"data": {**data, "frame_walk": True}}, TRAIN_LATER_DEFAULTS)["data"]["frame_walk"]
 
 
 def test_stage_checkpoints_reads_what_each_stage_left(tmp_path):
