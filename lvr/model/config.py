@@ -47,6 +47,11 @@ def _check_channels(opts) -> None:
         raise ConfigError(f"image_std must be positive, got {opts.image_std}")
 
 
+FRAME_WALK_HELP = ("with frame_lookback: generation writes the frame tags in time order itself (whatever clock tag a "
+                   "row writes becomes its next unread frame's), so the model writes only each line's content; for a "
+                   "line per frame (DataConfig.reasoning every_frame, to_evidence)")
+
+
 def _check_walk(opts) -> None:
     """frame_walk writes look-back tags: it needs frame_lookback."""
     if opts.frame_walk and not opts.frame_lookback:
@@ -73,10 +78,7 @@ class CompositeOptions:
                                   "frame's video tokens again (no label), so a reasoning line is written next to "
                                   "the frame it names (lvr.model.lookback; needs one-token clock tags: "
                                   "timestamp_format {clock}, use_clock_tags)")
-    frame_walk: bool = option(False, "with frame_lookback: generation writes the frame tags in time order itself "
-                              "(whatever clock tag a row writes becomes its next unread frame's), so the model writes "
-                              "only each line's content; for a line per frame (DataConfig.reasoning every_frame, "
-                              "to_evidence)")
+    frame_walk: bool = option(False, FRAME_WALK_HELP)
     image_mean: tuple[float, ...] = option(SIGLIP_MEAN, "per-channel mean of the frame normalisation")
     image_std: tuple[float, ...] = option(SIGLIP_STD, "per-channel std of the frame normalisation (> 0)")
     vision_select_layer: int = option(-1, "-1: last_hidden_state; -2: the layer before, …")
@@ -163,10 +165,7 @@ class Qwen3VLOptions:
                                   "frame's video tokens again (no label), so a reasoning line is written next to "
                                   "the frame it names (lvr.model.lookback; needs one-token clock tags: "
                                   "timestamp_format {clock}, use_clock_tags)")
-    frame_walk: bool = option(False, "with frame_lookback: generation writes the frame tags in time order itself "
-                              "(whatever clock tag a row writes becomes its next unread frame's), so the model writes "
-                              "only each line's content; for a line per frame (DataConfig.reasoning every_frame, "
-                              "to_evidence)")
+    frame_walk: bool = option(False, FRAME_WALK_HELP)
     image_mean: tuple[float, ...] = option(SIGLIP_MEAN, "per-channel mean (Qwen3-VL's video processor: "
                                            "IMAGENET_STANDARD, 0.5 each)")
     image_std: tuple[float, ...] = option(SIGLIP_STD, "per-channel std of the frame normalisation (> 0)")
