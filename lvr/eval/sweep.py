@@ -7,12 +7,13 @@
 The runs share a `sweep` id in their config (`sweep-YYYYMMDD-HHMMSS-xxxx`); passing that id
 again resumes the sweep (each frame count resumes its own run). The curve figure is written
 to `runs/<sweep id>/frames.html|json`, next to `curve.json`. The model is loaded once and
-reused for every frame count.
+reused for every frame count; a finished run at one of the counts (same answerer, checkpoint and
+settings) can stand for that point: `run_sweep(..., reuse=[run_id])`.
 """
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -62,12 +63,38 @@ def save_sweep_figures(ws, sweep_id: str) -> list[Path]:
     return save_figure(frames_curve(curve, title=f"{who}: accuracy vs frames (95 % bootstrap CI)"), folder, "frames")
 
 
+ADOPT_IGNORES = ("sweep", "figures", "answerer")     # what may differ between a run and the sweep point it stands for
+
+
+def adopt_run(ws, run_id: str, sweep_id: str, cfg: EvalConfig, answerer: Answerer, checkpoint: str | None) -> str:
+    """A finished run of the same answerer, checkpoint and settings becomes the sweep's point at its frame count:
+    a copy tagged with the sweep (its answers and summary, no new scoring; the run itself is left alone).
+    Greedy answers at the same settings are the same answers, so this is the run the sweep would make."""
+    row = ws.get_eval_run(run_id)
+    sub = replace(cfg, frames=row["frames"], sweep=sweep_id)
+    want = json.loads(json.dumps({**asdict(sub), "selection": sub.selection()}, default=str))   # as stored
+    have = row["config"] or {}
+    differ = sorted(k for k in set(want) | set(have) if k not in ADOPT_IGNORES and want.get(k) != have.get(k))
+    differ += [name for name, a, b in (("status", row["status"], "succeeded"), ("answerer", row["answerer"],
+               answerer.name), ("checkpoint", row["checkpoint"], checkpoint)) if a != b]
+    if differ:
+        raise ValueError(f"eval run {run_id} cannot stand for sweep {sweep_id} at {row['frames']} frames: "
+                         f"{', '.join(differ)} differ")
+    copy = ws.add_eval_run(checkpoint=checkpoint, split=row["split"], frames=row["frames"], answerer=row["answerer"],
+                           config={**have, "sweep": sweep_id, "adopted_from": run_id})
+    ws.add_eval_items(copy, ws.eval_items(run_id))
+    ws.update_eval_run(copy, status="succeeded", summary=row["summary"])
+    return copy
+
+
 def run_sweep(ws, answerer: Answerer, frames: list[int], cfg: EvalConfig | None = None, *,
               checkpoint: str | None = None, sweep_id: str | None = None, job_id: str | None = None,
-              progress: Callable[[int, int, int], None] | None = None) -> SweepResult:
+              progress: Callable[[int, int, int], None] | None = None, reuse: tuple[str, ...] = ()) -> SweepResult:
     """Run `answerer` at each frame count (ascending); resumable by `sweep_id`.
 
-    `progress(frames, done, total)` is called as items are scored.
+    `progress(frames, done, total)` is called as items are scored. `reuse`: finished runs of this answerer,
+    checkpoint and `cfg` at some of the frame counts, taken as those points instead of scoring again
+    (`adopt_run`; a run made otherwise is refused).
     """
     counts = sorted({int(f) for f in frames})
     if not counts or counts[0] < 1:
@@ -75,6 +102,10 @@ def run_sweep(ws, answerer: Answerer, frames: list[int], cfg: EvalConfig | None 
     cfg = cfg or EvalConfig()
     sweep_id = sweep_id or new_id("sweep")
     existing = {r["frames"]: r["id"] for r in sweep_runs(ws, sweep_id)}
+    for run_id in reuse:
+        n = ws.get_eval_run(run_id)["frames"]
+        if n in counts and n not in existing:
+            existing[n] = adopt_run(ws, run_id, sweep_id, cfg, answerer, checkpoint)
     run_ids = []
     for n in counts:
         sub = replace(cfg, frames=n, sweep=sweep_id)

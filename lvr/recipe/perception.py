@@ -29,6 +29,7 @@ import hashlib
 import random
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +40,7 @@ from lvr.media import frame_spec, video_frames
 from lvr.synth.eventlog import EventLog
 from lvr.synth.render import Renderer
 from lvr.synth.simulate import simulate
+from lvr.train.engine import lr_lambda
 
 
 @dataclass
@@ -214,9 +216,10 @@ def fact_average_precision(logits: torch.Tensor, labels: torch.Tensor, vocab: li
                 "labels": len(v["ap"])} for k, v in out.items()}
 
 
-def fit(params: list, opt, batch_loss, steps: int, *, tag: str, log=print) -> float:
-    """`steps` AdamW steps on `batch_loss()` with the gradient norm clipped to 1 (a line every 100 steps);
-    returns the seconds taken. The small training loop of the recipe's probes and pretraining stages."""
+def fit(params: list, opt, batch_loss, steps: int, *, tag: str, log=print, scheduler=None) -> float:
+    """`steps` AdamW steps on `batch_loss()` with the gradient norm clipped to 1 (a line every 100 steps), and
+    `scheduler.step()` after each when given; returns the seconds taken. The small training loop of the
+    recipe's probes and pretraining stages."""
     t0 = time.perf_counter()
     for step in range(1, steps + 1):
         loss = batch_loss()
@@ -224,15 +227,18 @@ def fit(params: list, opt, batch_loss, steps: int, *, tag: str, log=print) -> fl
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
+        if scheduler is not None:
+            scheduler.step()
         if step % 100 == 0 or step == steps:
             log(f"[{tag}] step {step}/{steps} loss {float(loss.detach()):.4f}")
     return time.perf_counter() - t0
 
 
 def pretrain_perception(model, data: PerceptionData, *, val: PerceptionData | None = None, steps: int = 600,
-                        batch_size: int = 32, lr: float = 1e-3, val_fraction: float = 0.15, seed: int = 0,
-                        log=print) -> dict:
-    """Train model.vision_tower + model.projector (and a throw-away linear head) on `data`.
+                        batch_size: int = 32, lr: float = 1e-3, schedule: str = "constant", warmup_steps: int = 0,
+                        val_fraction: float = 0.15, seed: int = 0, log=print) -> dict:
+    """Train model.vision_tower + model.projector (and a throw-away linear head) on `data`, at peak `lr` with
+    `schedule` after `warmup_steps` (lvr.train.engine.lr_lambda: constant, linear or cosine to zero).
 
     Validates on `val` (same vocab) when given, else on `val_fraction` of `data`'s videos (held out of
     training); returns the validation figures before and after (BCE loss, exact-label accuracy,
@@ -261,6 +267,8 @@ def pretrain_perception(model, data: PerceptionData, *, val: PerceptionData | No
     for p in params:
         p.requires_grad_(True)
     opt = torch.optim.AdamW(params + list(head.parameters()), lr=lr, weight_decay=0.0)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, partial(lr_lambda, total_steps=steps, warmup_steps=warmup_steps,
+                                                           schedule=schedule, min_lr_ratio=0.0))
 
     def forward(idx, source: PerceptionData = data) -> torch.Tensor:
         emb = model.encode_frames(source.frames[idx]).float()
@@ -284,7 +292,7 @@ def pretrain_perception(model, data: PerceptionData, *, val: PerceptionData | No
         idx = tr_idx[torch.randint(len(tr_idx), (batch_size,), generator=gen).numpy()]
         return F.binary_cross_entropy_with_logits(forward(idx), labels[idx])
 
-    seconds = fit(params, opt, batch_loss, steps, tag="perception", log=log)
+    seconds = fit(params, opt, batch_loss, steps, tag="perception", log=log, scheduler=sched)
     after = evaluate()
     model.eval()
     for p in params:

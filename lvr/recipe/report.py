@@ -347,8 +347,9 @@ def _perception(p: dict | None) -> str:
     b, a = p["before"], p["after"]
     source, unseen = ((f"{p['worlds']:,} freshly simulated worlds", "the sft/rl videos") if p.get("worlds") else
                       ("the sft/rl videos", "unseen videos"))
+    lr = f", lr {p['lr']:g} {p['schedule']}" if p.get("schedule") else ""     # recorded since session 21
     return (f"; then perception pretraining of the vision tower + projector ({p['steps']} steps on {p['frames']:,} "
-            f"labelled frames of {source}, {p['seconds']:g} s): robot-zone accuracy of a linear read-out on "
+            f"labelled frames of {source}{lr}, {p['seconds']:g} s): robot-zone accuracy of a linear read-out on "
             f"{p['val_frames']:,} frames of {unseen} {100 * b['robot_zone_accuracy']:.0f} % → "
             f"{100 * a['robot_zone_accuracy']:.0f} %" + _fact_ap(a.get("fact_ap")))
 

@@ -63,7 +63,7 @@ def run_recipe(cfg: RecipeConfig, echo: Callable[[str], None] = print, until: st
     runs = r.evaluate({k: v for k, v in ckpts.items() if not (k == "base" and "videolm" in ckpts)})
     if stop("eval"):
         return None
-    curve = r.sweep("grpo", ckpts["grpo"])
+    curve = r.sweep("grpo", ckpts["grpo"], reuse=(runs["grpo"],))     # its eval run is the sweep's point there
     if stop("sweep"):
         return None
     t1 = time.perf_counter()

@@ -218,9 +218,17 @@ class Recipe:
         return summary
 
     # ------------------------------------------------------------------ base model
+    def base_key(self) -> str:
+        """The base model's name: the data, the model settings and, when on, perception's (threads, cores' speed,
+        and options at their later-added defaults left out)."""
+        pc = self.cfg.perception
+        settings = _without_later_defaults({k: x for k, x in to_dict(pc).items() if k != "threads"},
+                                           PERCEPTION_LATER_DEFAULTS)
+        return fingerprint("base", self.keys["data"], self.cfg.model, *([settings] if pc.steps else []))
+
     def base(self) -> Path:
         m, pc = self.cfg.model, self.cfg.perception
-        key = self.keys["base"] = fingerprint("base", self.keys["data"], m, *([pc] if pc.steps else []))
+        key = self.keys["base"] = self.base_key()
         out = self.ws.checkpoints_dir / f"recipe-base-{key}"
         if (out / "lvr_config.json").is_file():
             self._skip("base", key, str(out))
@@ -232,7 +240,7 @@ class Recipe:
         model = build_model(m, self.ws)
         perception = None
         if pc.steps:
-            torch_threads(self.cfg.threads)
+            torch_threads(self._threads(pc.threads))
             data, val = perception_data(self.ws, grid=m.pool_size, splits=("sft", "rl"),
                                         frames_per_video=pc.frames_per_video, kinds=tuple(pc.facts)), None
             if pc.worlds:
@@ -242,8 +250,10 @@ class Recipe:
                                              frames_per_world=pc.frames_per_world, kinds=tuple(pc.facts),
                                              vocab=val.vocab, exclude={derive_seed(d.seed, i) for i in range(d.videos)})
             perception = pretrain_perception(model, data, val=val, steps=pc.steps, batch_size=pc.batch_size,
-                                             lr=pc.lr, seed=m.seed, log=self.echo)
-            perception["worlds"] = pc.worlds
+                                             lr=pc.lr, schedule=pc.schedule, warmup_steps=pc.warmup_steps,
+                                             seed=m.seed, log=self.echo)
+            torch_threads(self.cfg.threads)
+            perception.update(worlds=pc.worlds, lr=pc.lr, schedule=pc.schedule)
         if m.frame_merge:                    # perception reads out pool² tokens; the LM sees one per frame
             model.projector.set_frame_merge(m.frame_merge)
         model.save(tmp)
@@ -395,7 +405,8 @@ class Recipe:
             run_eval(self.ws, ref, self._eval_config(None), run_id=run_id)
         return runs
 
-    def sweep(self, system: str, ckpt: Path) -> dict:
+    def sweep(self, system: str, ckpt: Path, reuse: tuple[str, ...] = ()) -> dict:
+        """The frames sweep of one system; `reuse`: its finished eval runs, which stand for their frame counts."""
         e = self.cfg.eval
         sweep_id = f"recipe-sweep-{system}-{fingerprint(self._eval_key(self.keys[system]), sorted(e.sweep_frames))}"
         done = [r for r in sweep_runs(self.ws, sweep_id) if r["status"] == "succeeded"]
@@ -407,7 +418,7 @@ class Recipe:
         prog = _progress(self.echo, "sweep")
         res = run_sweep(self.ws, self._answerer(ckpt), list(e.sweep_frames), self._eval_config(e.frames),
                         checkpoint=self._ckpt_id(ckpt), sweep_id=sweep_id,
-                        progress=lambda n, d, t: prog(d, t, n))
+                        progress=lambda n, d, t: prog(d, t, n), reuse=tuple(r for r in reuse if self._finished(r)))
         dt = time.perf_counter() - t0
         self._eval_seconds("sweep", sweep_id, dt)
         pts = ", ".join(f"{p['frames']}f {p['acc']:.3f}" for p in res.curve["series"]["overall"])
@@ -501,6 +512,7 @@ def build_model(m, ws):
 # before them are found again (the settings they ran with are the defaults).
 # Settings added after a stage's outputs were first named: left out of its key while at their default, so a new
 # option does not rename (and retrain) what was trained before it existed. A dotted key reaches into a group.
+PERCEPTION_LATER_DEFAULTS = {"schedule": "constant", "warmup_steps": 0}
 VIDEOLM_LATER_DEFAULTS = {"layout": "chat", "stamp_frames": False, "clock_init": "keep", "hide_frame_tags": False,
                           "qa_share": 0.0, "qa_frames": [8, 16], "qa_start": 1, "placement": "jitter"}
 TRAIN_LATER_DEFAULTS = {"replay.placement": "jitter", "replay.text_items": 0, "replay.text_frames": [4, 8, 16],

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -60,6 +61,43 @@ def test_sweep_curve_follows_the_runs(ws):
         sweep_curve(ws, "sweep-none")
     with pytest.raises(ValueError, match="positive"):
         run_sweep(ws, FramesAnswerer(ids), [0, 4], EvalConfig(split="eval"))
+
+
+class CountingAnswerer(FramesAnswerer):
+    def __init__(self, ids):
+        super().__init__(ids)
+        self.calls = []
+
+    def answer_batch(self, items, frames):
+        self.calls.append(frames)
+        return super().answer_batch(items, frames)
+
+
+def test_a_sweep_reusing_a_finished_run_equals_the_plain_sweep(ws):
+    """The eval run at 4 frames stands for the sweep's 4-frame point: same curve, same answers, no new scoring."""
+    ws.add_qa_many(make_items(40, "eval", seed=1))
+    ids = [it["id"] for it in ws.iter_qa(split="eval")]
+    cfg = EvalConfig(split="eval", n_boot=200, references=(), batch_size=8)
+    plain = run_sweep(ws, FramesAnswerer(ids), [2, 4, 8], cfg, checkpoint="ck")
+    first = run_eval(ws, FramesAnswerer(ids), replace(cfg, frames=4), checkpoint="ck")
+    before = ws.get_eval_run(first.run_id)
+    counting = CountingAnswerer(ids)
+    reused = run_sweep(ws, counting, [2, 4, 8], cfg, checkpoint="ck", reuse=(first.run_id,))
+    assert 4 not in counting.calls and set(counting.calls) == {2, 8}
+    a, b = sweep_curve(ws, plain.sweep_id), sweep_curve(ws, reused.sweep_id)
+    def points(c):
+        return {g: [{k: v for k, v in p.items() if k != "run"} for p in c["series"][g]] for g in c["series"]}
+    assert points(a) == points(b)
+    point = ws.get_eval_run(reused.run_ids[1])
+    assert point["config"]["adopted_from"] == first.run_id and point["id"] != first.run_id
+    assert [r["correct"] for r in ws.eval_items(point["id"])] == [r["correct"] for r in ws.eval_items(first.run_id)]
+    assert ws.get_eval_run(first.run_id) == before                       # the eval run itself is left alone
+
+    other = run_eval(ws, FramesAnswerer(ids), replace(cfg, frames=4, n_boot=100), checkpoint="ck")
+    with pytest.raises(ValueError, match="n_boot"):
+        run_sweep(ws, FramesAnswerer(ids), [4], cfg, checkpoint="ck", reuse=(other.run_id,))
+    with pytest.raises(ValueError, match="checkpoint"):
+        run_sweep(ws, FramesAnswerer(ids), [4], cfg, checkpoint="other", reuse=(first.run_id,))
 
 
 def test_compare_counts_flips_and_matches_mcnemar(ws):

@@ -57,6 +57,8 @@ def test_recipe_runs_end_to_end_then_resumes(tmp_path, monkeypatch):
     assert control["kind"] == "control" and control["checkpoint"] == systems["grpo"]["checkpoint"]
     assert res["verdict"]["own_vs_shuffled"]["n"] == n
     assert res["sweep"]["frames"] == [1, 2] and len(res["sweep"]["runs"]) == 2
+    at_eval = Workspace.open(ws).get_eval_run(res["sweep"]["runs"][1])     # the eval run stands for 2 frames
+    assert at_eval["config"]["adopted_from"] == systems["grpo"]["run"]
     # GRPO ran under torchrun with 2 processes, sp_size 2 and the disk embedding cache
     grpo = res["training"]["grpo"]
     assert grpo["nproc"] == 2 and grpo["config"]["mrsp"]["sp_size"] == 2

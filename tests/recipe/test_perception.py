@@ -138,3 +138,46 @@ def test_recipe_base_stage_trains_perception_on_fresh_worlds(tmp_path):
     p = json.loads((r.dir / "state.json").read_text())["stages"]["base"]["perception"]
     assert p["worlds"] == 2 and p["frames"] == 6
     assert p["val_frames"] == 2 * len({it["video_id"] for s in ("sft", "rl") for it in r.ws.iter_qa(split=s)})
+
+
+
+def test_a_cosine_schedule_decays_the_learning_rate_to_zero(tmp_path, monkeypatch):
+    """pretrain_perception steps its schedule after each optimizer step: warm-up, then cosine to zero."""
+    import lvr.recipe.perception as perception
+    seen = []
+    real_fit = perception.fit
+
+    def spy(params, opt, batch_loss, steps, *, tag, log=print, scheduler=None):
+        def loss():
+            seen.append(opt.param_groups[0]["lr"])
+            return batch_loss()
+        return real_fit(params, opt, loss, steps, tag=tag, log=log, scheduler=scheduler)
+
+    monkeypatch.setattr(perception, "fit", spy)
+    r, _ = _recipe(tmp_path)
+    r.data()
+    data = perception_data(r.ws, grid=2, splits=("sft", "rl"), frames_per_video=2)
+    model = build_model(r.cfg.model, r.ws)
+    pretrain_perception(model, data, steps=10, lr=2e-3, schedule="cosine", warmup_steps=2, log=lambda s: None)
+    assert seen[0] == pytest.approx(1e-3) and seen[1] == pytest.approx(2e-3)          # warm-up: 1/2, 2/2
+    assert all(a >= b for a, b in zip(seen[1:], seen[2:])) and seen[-1] < 2e-4         # then only down
+    seen.clear()
+    pretrain_perception(model, data, steps=4, lr=2e-3, log=lambda s: None)
+    assert seen == [pytest.approx(2e-3)] * 4                                            # constant: as before
+
+
+def test_perception_settings_added_later_leave_the_base_key_alone(tmp_path):
+    """schedule / warmup_steps at their defaults, and threads at any value, keep the base model's name."""
+    from lvr.config import to_dict
+    from lvr.recipe.stages import fingerprint
+    keys = {}
+    for name, extra in (("before", ()), ("threads", ("perception.threads=2",)),
+                        ("cosine", ("perception.schedule=cosine", "perception.warmup_steps=10"))):
+        r, _ = _recipe(tmp_path / name, "perception.steps=5", "perception.worlds=2", *extra)
+        r.keys["data"] = "d"
+        keys[name] = r.base_key()
+        if name == "before":      # the key as it was made before these options existed
+            later = ("schedule", "warmup_steps", "threads")
+            pc = {k: v for k, v in to_dict(r.cfg.perception).items() if k not in later}
+            assert keys[name] == fingerprint("base", "d", r.cfg.model, pc)
+    assert keys["threads"] == keys["before"] != keys["cosine"]
